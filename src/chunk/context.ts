@@ -1,0 +1,39 @@
+import { threadId } from 'node:worker_threads'
+import { loadBackend } from '../io/index.js'
+import type { IoBackend } from '../io/types.js'
+import type { WorkerConfig } from '../protocol.js'
+import { Xxh3 } from '../verify/xxh3.js'
+
+/**
+ * What one worker owns for its whole life: the I/O backend, two aligned
+ * buffers and a hasher. Allocated once, on the first task; nothing is
+ * allocated per chunk. Only the owning thread may touch the buffers.
+ */
+export interface WorkerContext {
+  io: IoBackend
+  /** Holds the chunk as read from the source, at the source's page phase. */
+  main: Buffer
+  /** Restaging for destinations of another page phase, read-back, and zeros. */
+  stage: Buffer
+  pageBytes: number
+  hash: Xxh3
+  threadId: number
+}
+
+let context: Promise<WorkerContext> | null = null
+
+/** The calling worker's context, created on first use from the pool's workerData. */
+export function workerContext(config: WorkerConfig): Promise<WorkerContext> {
+  context ??= (async () => {
+    const io = loadBackend({ prefer: config.io })
+    return {
+      io,
+      main: io.allocAligned(config.bufferBytes, config.pageBytes),
+      stage: io.allocAligned(config.bufferBytes, config.pageBytes),
+      pageBytes: config.pageBytes,
+      hash: await Xxh3.create(),
+      threadId,
+    }
+  })()
+  return context
+}

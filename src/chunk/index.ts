@@ -1,0 +1,28 @@
+import { workerData } from 'node:worker_threads'
+import type { ChunkResult, ProbeResult, Task, WorkerConfig } from '../protocol.js'
+import { workerContext } from './context.js'
+import { copyChunk } from './copy.js'
+import { zeroChunk } from './zero.js'
+
+/** Runs one task in the calling worker. Never throws for I/O: errors are data. */
+export async function runTask(task: Task): Promise<ChunkResult | ProbeResult> {
+  const ctx = await workerContext(workerData as WorkerConfig)
+  switch (task.kind) {
+    case 'copy':
+      return copyChunk(ctx, task)
+    case 'zero':
+      return zeroChunk(ctx, task)
+    case 'probe': {
+      // Hold this worker until `parties` workers have arrived, so that each
+      // probe is answered by a different thread.
+      const slot = new Int32Array(task.rendezvous)
+      Atomics.add(slot, 0, 1)
+      Atomics.notify(slot, 0)
+      const deadline = Date.now() + 10_000
+      for (let n = Atomics.load(slot, 0); n < task.parties && Date.now() < deadline; n = Atomics.load(slot, 0)) {
+        Atomics.wait(slot, 0, n, 100)
+      }
+      return { threadId: ctx.threadId, backend: ctx.io.info.kind, reason: ctx.io.info.reason ?? '' }
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { splitAligned } from '../io/align.js'
+import type { IoBackend } from '../io/types.js'
+import { toSystemError } from '../errors.js'
+import type { FileRef, RangeFailure } from '../protocol.js'
+
+/** A failure before the caller knows which file index it belongs to. */
+export type Failure = Omit<RangeFailure, 'dest'>
+
+function failure(err: unknown, syscall: string, f: FileRef, positionBytes: number, lengthBytes: number): Failure {
+  const e = toSystemError(err, syscall, f.path)
+  return { offset: positionBytes, length: lengthBytes, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message }
+}
+
+/**
+ * Reads file bytes [position, position + length) into buf at bufOffset.
+ * The caller guarantees bufOffset ≡ position (mod f.alignBytes) when direct
+ * I/O is on, so the aligned middle lands on an aligned address.
+ * Returns the bytes moved with O_DIRECT, or the failing segment.
+ */
+export function readRange(
+  io: IoBackend, f: FileRef, positionBytes: number, lengthBytes: number, buf: Buffer, bufOffset: number,
+): number | Failure {
+  let direct = 0
+  for (const s of splitAligned(positionBytes, lengthBytes, f.directFd >= 0 ? f.alignBytes : 0)) {
+    const at = bufOffset + (s.positionBytes - positionBytes)
+    let n: number
+    try {
+      n = io.pread(s.direct ? f.directFd : f.fd, buf, at, s.lengthBytes, s.positionBytes)
+    } catch (err) {
+      return failure(err, 'pread', f, s.positionBytes, s.lengthBytes)
+    }
+    if (n < s.lengthBytes) {
+      return {
+        offset: s.positionBytes + n, length: s.lengthBytes - n, code: 'SHORT_READ', errno: 0, syscall: 'pread',
+        message: `SHORT_READ: ${f.path} ended at byte ${s.positionBytes + n}, before the end of the range`,
+      }
+    }
+    if (s.direct) direct += n
+  }
+  return direct
+}
+
+/** Writes buf[bufOffset, +length) to file bytes [position, +length); same alignment contract as readRange. */
+export function writeRange(
+  io: IoBackend, f: FileRef, positionBytes: number, lengthBytes: number, buf: Buffer, bufOffset: number,
+): number | Failure {
+  let direct = 0
+  for (const s of splitAligned(positionBytes, lengthBytes, f.directFd >= 0 ? f.alignBytes : 0)) {
+    try {
+      io.pwrite(s.direct ? f.directFd : f.fd, buf, bufOffset + (s.positionBytes - positionBytes), s.lengthBytes, s.positionBytes)
+    } catch (err) {
+      return failure(err, 'pwrite', f, s.positionBytes, s.lengthBytes)
+    }
+    if (s.direct) direct += s.lengthBytes
+  }
+  return direct
+}
+
+/**
+ * Compares `expected` with `actual` in 4 KiB blocks and returns the ranges
+ * (relative to the start, coalesced) where they differ.
+ */
+export function differingRanges(
+  expected: Buffer, expectedOffset: number, actual: Buffer, actualOffset: number, lengthBytes: number,
+): Array<{ offset: number; length: number }> {
+  const out: Array<{ offset: number; length: number }> = []
+  const block = 4096
+  for (let at = 0; at < lengthBytes; at += block) {
+    const n = Math.min(block, lengthBytes - at)
+    const same = expected.subarray(expectedOffset + at, expectedOffset + at + n)
+      .equals(actual.subarray(actualOffset + at, actualOffset + at + n))
+    if (same) continue
+    const last = out[out.length - 1]
+    if (last && last.offset + last.length === at) last.length += n
+    else out.push({ offset: at, length: n })
+  }
+  return out
+}

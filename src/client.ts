@@ -1,0 +1,105 @@
+import { Piscina } from 'piscina'
+import { BlockcopyError } from './errors.js'
+import { loadBackend } from './io/index.js'
+import type { BackendInfo, IoBackend } from './io/types.js'
+import { Job, type JobSpec, type NotifyFn, type VerifyMode } from './job.js'
+import {
+  copyOptions, zeroOptions, openCopy, openZero, type CopyOptions, type ZeroOptions,
+} from './plan.js'
+import type { ChunkResult, ProbeResult, Task, WorkerConfig } from './protocol.js'
+import { PAGE_BYTES, type Region } from './regions.js'
+import { clientSettings, type ClientOptions, type ClientSettings } from './options.js'
+
+export type { CopyOptions, ZeroOptions, NotifyFn, VerifyMode }
+
+/**
+ * kcopyd_client_create: a pool of I/O workers with a fixed memory budget.
+ * One per process or per tenant; jobs from one client share its workers.
+ */
+export async function createClient(options: ClientOptions = {}): Promise<CopyClient> {
+  return new CopyClient(clientSettings(options))
+}
+
+const here = import.meta.url
+const workerFile = new URL(`../workers/chunk.worker.${here.endsWith('.ts') ? 'ts' : 'js'}`, here)
+
+export class CopyClient {
+  readonly settings: ClientSettings
+  private readonly io: IoBackend
+  private readonly pool: Piscina<Task, ChunkResult | ProbeResult>
+  private readonly running = new Set<Job>()
+  private destroyed = false
+
+  constructor(settings: ClientSettings) {
+    this.settings = settings
+    this.io = loadBackend({ prefer: settings.io })
+    const workerData: WorkerConfig = { bufferBytes: settings.bufferBytes, pageBytes: PAGE_BYTES, io: settings.io }
+    this.pool = new Piscina({
+      filename: workerFile.href,
+      minThreads: settings.threads,
+      maxThreads: settings.threads,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 2 ** 31 - 1,
+      workerData,
+    })
+  }
+
+  /** The I/O backend in use in this thread, and why the addon is not, if it is not. */
+  get backend(): BackendInfo {
+    return this.io.info
+  }
+
+  /**
+   * kcopyd_copy: copies one source region to 1–8 destination regions.
+   * Arguments are checked, and missing destinations created, before this
+   * returns; bad input throws here and nothing is written.
+   */
+  copy(from: Region, to: Region[], options: CopyOptions = {}): Job {
+    this.alive()
+    const o = copyOptions(options, this.settings)
+    return this.start(openCopy(this.io, from, to, o))
+  }
+
+  /** dm_kcopyd_zero: zeroes a range on up to 8 destinations. */
+  zero(to: Region[], options: ZeroOptions = {}): Job {
+    this.alive()
+    const o = zeroOptions(options, this.settings)
+    return this.start(openZero(this.io, to, o))
+  }
+
+  /**
+   * Runs one probe in each of `threads` workers at once and reports which
+   * backend each loaded: proof that the addon loads in every worker.
+   */
+  async probeWorkers(): Promise<ProbeResult[]> {
+    this.alive()
+    const parties = this.settings.threads
+    const rendezvous = new SharedArrayBuffer(4)
+    const runs = Array.from({ length: parties }, () => this.pool.run({ kind: 'probe', rendezvous, parties }))
+    return (await Promise.all(runs)) as ProbeResult[]
+  }
+
+  /** kcopyd_client_destroy: waits for running jobs, then ends the workers and frees their buffers. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return
+    this.destroyed = true
+    await Promise.allSettled([...this.running].map((j) => j.result))
+    await this.pool.destroy()
+  }
+
+  private start(spec: JobSpec): Job {
+    const run = (task: Task) => this.pool.run(task) as Promise<ChunkResult>
+    // Enough queued descriptors to keep every worker busy between round
+    // trips; data only ever lives in the workers' fixed buffers.
+    const job = new Job(spec, this.io, run, this.settings.threads * 2)
+    this.running.add(job)
+    void job.result.finally(() => this.running.delete(job)).catch(() => undefined)
+    return job
+  }
+
+  private alive(): void {
+    if (this.destroyed) {
+      throw new BlockcopyError('CLIENT_DESTROYED', 'this client was destroyed; create a new one with createClient()')
+    }
+  }
+}

@@ -1,0 +1,13 @@
+// The public API of blockcopy. Named exports only.
+export { createClient, CopyClient } from './client.js'
+export type { CopyOptions, ZeroOptions, NotifyFn, VerifyMode } from './client.js'
+export type { ClientOptions, ClientSettings } from './options.js'
+export { MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_DESTINATIONS } from './options.js'
+export { Job } from './job.js'
+export type { CopyResult, Progress, Extent, ChunkDigest } from './job.js'
+export type { Region, DirectMode } from './regions.js'
+export type { RangeFailure } from './protocol.js'
+export type { BackendInfo } from './io/types.js'
+export { BlockcopyError, SystemError } from './errors.js'
+export type { EngineErrorCode } from './errors.js'
+export { parseSize, formatBytes } from './units.js'

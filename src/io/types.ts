@@ -1,0 +1,76 @@
+/**
+ * The I/O surface the engine needs from the operating system. Two backends
+ * implement it: the native addon (O_DIRECT, ioctls, statx) and a pure
+ * `node:fs` fallback that does the same work without direct I/O.
+ *
+ * Every method is synchronous: it is called from a worker thread, whose whole
+ * job is to block in these calls. Failures throw a `SystemError`
+ * (src/errors.ts) with Node's shape: `code` (errno name), `errno`, `syscall`,
+ * `path`.
+ */
+
+/** Which implementation is in use, and why the addon is not (if it is not). */
+export interface BackendInfo {
+  kind: 'native' | 'fs'
+  /** Why the native addon is not in use; absent when it is. */
+  reason?: string
+}
+
+/** How a descriptor is opened. */
+export interface OpenOptions {
+  write: boolean
+  /** O_CREAT (mode 0o644). Never O_TRUNC: existing bytes are never discarded. */
+  create: boolean
+  /** O_DIRECT: bypass the page cache. The fs backend refuses it with EINVAL. */
+  direct: boolean
+}
+
+/** Direct-I/O alignment of an open descriptor, from statx DIOALIGN or BLKSSZGET. */
+export interface DirectAlignment {
+  /** Required alignment of buffer addresses, bytes (0: direct I/O unsupported). */
+  memAlignBytes: number
+  /** Required alignment of file offsets and lengths, bytes (0: unsupported). */
+  offsetAlignBytes: number
+}
+
+/** What an open descriptor refers to. */
+export interface BlockInfo {
+  isBlockDevice: boolean
+  /** File size, or the device size from BLKGETSIZE64 (fstat says 0 for devices). */
+  sizeBytes: number
+  /** BLKSSZGET on devices; st_blksize's natural 512 for files. */
+  logicalBlockBytes: number
+  /** BLKPBSZGET on devices; st_blksize for files. */
+  physicalBlockBytes: number
+  /** st_dev of the file, or st_rdev of the device: identifies the volume. */
+  dev: number
+  ino: number
+}
+
+export interface IoBackend {
+  readonly info: BackendInfo
+  open(path: string, options: OpenOptions): number
+  close(fd: number): void
+  /**
+   * A buffer whose address is a multiple of `alignBytes`, owned by the
+   * calling thread and freed when it is garbage-collected or the thread ends.
+   * Never put it in a transfer list: it would be copied and lose alignment.
+   */
+  allocAligned(sizeBytes: number, alignBytes: number): Buffer
+  /** Reads until `lengthBytes` or end of file; returns the bytes read. EINTR is retried. */
+  pread(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): number
+  /** Writes all `lengthBytes` (short writes are continued) or throws. EINTR is retried. */
+  pwrite(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): void
+  fdatasync(fd: number): void
+  /** Alignment for direct I/O on this descriptor; zeros when the file system has none. */
+  directAlignment(fd: number): DirectAlignment
+  blockInfo(fd: number): BlockInfo
+  /**
+   * Zeroes a range with the device's or file system's own zero-out
+   * (BLKZEROOUT on devices, fallocate FALLOC_FL_ZERO_RANGE on files).
+   * Returns false when the target has no such operation (EOPNOTSUPP, ENOTTY,
+   * EINVAL from an unaligned device range): the caller writes zeros instead.
+   * Throws on real I/O errors.
+   */
+  zeroRange(fd: number, offsetBytes: number, lengthBytes: number): boolean
+}

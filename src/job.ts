@@ -1,0 +1,233 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'eventemitter3'
+import { toSystemError } from './errors.js'
+import type { IoBackend } from './io/types.js'
+import type { ChunkResult, FileRef, RangeFailure, Task, VerifyLevel } from './protocol.js'
+import { closeFile, type OpenFile } from './regions.js'
+import { chunkAt, chunkCount, coalesceFailures, schedule, type ChunkPlan, type TaskRunner } from './scheduler.js'
+import { combineDigests } from './verify/xxh3.js'
+
+/** Verification of each chunk: none, xxh3 of what was read, or also a read-back compare of every destination. */
+export type VerifyMode = 'none' | 'hash' | 'readback'
+export const VERIFY_LEVELS: Record<VerifyMode, VerifyLevel> = { none: 0, hash: 1, readback: 2 }
+
+/** kcopyd's completion: readErr, a writeErr bitmask (bit i = destination i), the caller's context. */
+export type NotifyFn = (readErr: boolean, writeErr: number, context: unknown) => void
+
+/** A byte range relative to the start of the job's range. */
+export interface Extent {
+  offset: number
+  length: number
+}
+
+/** Emitted once per finished chunk. Extents never overlap. */
+export interface Progress {
+  /** Bytes of all finished chunks, failed or not. */
+  doneBytes: number
+  totalBytes: number
+  /** The chunk just finished, relative to the start of the range. */
+  extent: Extent
+  /** The chunk reached every destination (and verified, if asked). */
+  ok: boolean
+}
+
+export interface ChunkDigest {
+  /** Relative to the start of the range. */
+  offset: number
+  length: number
+  /** xxh3-64, 16 hex digits. */
+  digest: string
+}
+
+export interface CopyResult {
+  id: string
+  kind: 'copy' | 'zero'
+  /** No read error, no write error, not cancelled. */
+  ok: boolean
+  readErr: boolean
+  writeErr: number
+  /** Every failed range, in the coordinates of the file it names (dest -1 is the source). */
+  errors: RangeFailure[]
+  cancelled: boolean
+  totalBytes: number
+  /** Bytes that reached every destination, as `completed` extents add up. */
+  completedBytes: number
+  completed: Extent[]
+  chunkBytes: number
+  verify: VerifyMode
+  /** xxh3-64 over the chunk digests (src/verify/xxh3.ts); null unless hashed and every chunk was read. */
+  digest: string | null
+  chunks: ChunkDigest[]
+  /** Which files used O_DIRECT for their aligned middles. */
+  direct: { source: boolean; dests: boolean[] }
+  directBytes: number
+  elapsedMs: number
+}
+
+export interface JobEvents {
+  progress: [Progress]
+}
+
+/** Everything a job needs once its arguments are checked and its files are open. */
+export interface JobSpec {
+  kind: 'copy' | 'zero'
+  source: OpenFile | null
+  srcOffset: number
+  dests: OpenFile[]
+  destOffsets: number[]
+  totalBytes: number
+  chunkBytes: number
+  verify: VerifyMode
+  ignoreErrors: boolean
+  sequentialWrites: boolean
+  signal?: AbortSignal
+  notify?: NotifyFn
+  context?: unknown
+}
+
+/** A running copy or zero: progress events, a result promise, and cancel(). */
+export class Job extends EventEmitter<JobEvents> {
+  readonly id = randomUUID()
+  readonly kind: 'copy' | 'zero'
+  readonly totalBytes: number
+  readonly result: Promise<CopyResult>
+  private readonly controller = new AbortController()
+
+  constructor(spec: JobSpec, io: IoBackend, run: TaskRunner, inflight: number) {
+    super()
+    this.kind = spec.kind
+    this.totalBytes = spec.totalBytes
+    const signal = spec.signal ? AbortSignal.any([spec.signal, this.controller.signal]) : this.controller.signal
+    this.result = execute(this, { ...spec, signal }, io, run, inflight)
+  }
+
+  /** Starts no new chunks; running ones finish and destinations are synced. */
+  cancel(): void {
+    this.controller.abort()
+  }
+}
+
+const ref = (f: OpenFile): FileRef => ({ path: f.path, fd: f.fd, directFd: f.directFd, alignBytes: f.alignBytes })
+
+async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, inflight: number): Promise<CopyResult> {
+  const started = performance.now()
+  const plan: ChunkPlan = {
+    anchorOffsetBytes: spec.source ? spec.srcOffset : (spec.destOffsets[0] ?? 0),
+    totalBytes: spec.totalBytes,
+    chunkBytes: spec.chunkBytes,
+  }
+  const count = chunkCount(plan)
+  const level = VERIFY_LEVELS[spec.verify]
+  const writeTurn = spec.sequentialWrites && spec.kind === 'copy' ? new SharedArrayBuffer(4) : null
+  const src = spec.source ? ref(spec.source) : null
+  const dests = spec.dests.map(ref)
+  const digests: string[] = []
+  const ok = new Uint8Array(count)
+  let failures: RangeFailure[] = []
+  let readErr = false
+  let writeErr = 0
+  let doneBytes = 0
+  let directBytes = 0
+
+  const makeTask = (index: number): Task => {
+    const c = chunkAt(plan, index)
+    const ends = dests.map((d, i) => ({ ...d, offsetBytes: (spec.destOffsets[i] ?? 0) + c.offset }))
+    return src
+      ? { kind: 'copy', chunkIndex: index, lengthBytes: c.length, src: { ...src, offsetBytes: spec.srcOffset + c.offset }, dests: ends, verify: level, writeTurn }
+      : { kind: 'zero', chunkIndex: index, lengthBytes: c.length, dests: ends, verify: level }
+  }
+  const onResult = (r: ChunkResult) => {
+    const c = chunkAt(plan, r.chunkIndex)
+    const good = !r.readErr && r.writeErr === 0
+    readErr ||= r.readErr
+    writeErr |= r.writeErr
+    failures.push(...r.errors)
+    directBytes += r.directBytes
+    doneBytes += c.length
+    if (good) ok[r.chunkIndex] = 1
+    if (r.digest) digests[r.chunkIndex] = r.digest
+    job.emit('progress', { doneBytes, totalBytes: spec.totalBytes, extent: c, ok: good })
+  }
+
+  let outcome
+  try {
+    outcome = await schedule({
+      count, makeTask, run, inflight, stopOnError: !spec.ignoreErrors, onResult,
+      ...(spec.signal ? { signal: spec.signal } : {}),
+    })
+  } finally {
+    // Durable before reported: every destination, whatever happened above.
+    const synced = await syncAll(spec)
+    for (const s of synced) {
+      writeErr |= 1 << s.dest
+      failures.push(s)
+    }
+    if (spec.source) closeFile(io, spec.source)
+    for (const d of spec.dests) closeFile(io, d)
+  }
+  failures = coalesceFailures(failures)
+
+  const completed: Extent[] = []
+  for (let i = 0; i < count; i++) {
+    if (!ok[i]) continue
+    const c = chunkAt(plan, i)
+    const last = completed[completed.length - 1]
+    if (last && last.offset + last.length === c.offset) last.length += c.length
+    else completed.push({ ...c })
+  }
+  const hashed = level > 0 && spec.kind === 'copy'
+  const allRead = hashed && !outcome.cancelled && outcome.skipped === 0 && digests.filter(Boolean).length === count
+  const result: CopyResult = {
+    id: job.id,
+    kind: spec.kind,
+    ok: !readErr && writeErr === 0 && !outcome.cancelled && outcome.skipped === 0,
+    readErr,
+    writeErr,
+    errors: failures,
+    cancelled: outcome.cancelled,
+    totalBytes: spec.totalBytes,
+    completedBytes: completed.reduce((n, e) => n + e.length, 0),
+    completed,
+    chunkBytes: spec.chunkBytes,
+    verify: spec.verify,
+    digest: allRead ? await combineDigests(digests) : null,
+    chunks: hashed ? digests.flatMap((d, i) => (d ? [{ ...chunkAt(plan, i), digest: d }] : [])) : [],
+    direct: { source: (spec.source?.directFd ?? -1) >= 0, dests: spec.dests.map((d) => d.directFd >= 0) },
+    directBytes,
+    elapsedMs: performance.now() - started,
+  }
+  if (spec.notify) {
+    try {
+      spec.notify(result.readErr, result.writeErr, spec.context)
+    } catch (err) {
+      process.emitWarning(`blockcopy: notify callback threw: ${String(err)}`)
+    }
+  }
+  return result
+}
+
+/** fdatasync every destination (any descriptor of a file syncs its data), and the directory of each file created. */
+async function syncAll(spec: JobSpec): Promise<RangeFailure[]> {
+  const failures: RangeFailure[] = []
+  await Promise.all(spec.dests.map(async (d, i) => {
+    try {
+      await new Promise<void>((resolve, reject) => fs.fdatasync(d.fd, (e) => (e ? reject(e) : resolve())))
+      if (d.created) {
+        const dir = await fs.promises.open(path.dirname(path.resolve(d.path)), 'r')
+        try {
+          await dir.sync()
+        } finally {
+          await dir.close()
+        }
+      }
+    } catch (err) {
+      const e = toSystemError(err, 'fdatasync', d.path)
+      failures.push({
+        dest: i, offset: spec.destOffsets[i] ?? 0, length: spec.totalBytes, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message,
+      })
+    }
+  }))
+  return failures
+}

@@ -1,0 +1,221 @@
+import { BlockcopyError } from './errors.js'
+import type { IoBackend } from './io/types.js'
+import type { JobSpec, NotifyFn, VerifyMode } from './job.js'
+import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings } from './options.js'
+import {
+  checkByteCount, checkNoOverlap, closeFile, inspectPath, openForJob, probeDirect,
+  type DirectMode, type OpenFile, type PathFacts, type Region,
+} from './regions.js'
+
+/** Options of one copy job. */
+export interface CopyOptions {
+  /** Default 'none'. */
+  verify?: VerifyMode
+  /** Go on past errors and list every failed range. Default false: the first error stops new chunks. */
+  ignoreErrors?: boolean
+  /** Write chunks strictly in order. Default false. */
+  sequentialWrites?: boolean
+  /** Default: the client's. */
+  chunkBytes?: number
+  /** Default: the client's. */
+  direct?: DirectMode
+  /** Aborting starts no new chunks; running ones finish and destinations are synced. */
+  signal?: AbortSignal
+  /** Called exactly once at completion, like kcopyd's notify function. */
+  notify?: NotifyFn
+  /** Handed back to `notify`. */
+  context?: unknown
+}
+
+/** Options of one zero job. */
+export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites'> {
+  /** Bytes to zero on every destination; default the regions' lengths, or the rest of an existing destination. */
+  length?: number
+  /** 'readback' reads every destination back and checks it is zero. Default 'none'. */
+  verify?: 'none' | 'readback'
+}
+
+/** Job options after defaults and checks. */
+export interface CheckedOptions {
+  verify: VerifyMode
+  ignoreErrors: boolean
+  sequentialWrites: boolean
+  chunkBytes: number
+  direct: DirectMode
+  length?: number
+  signal?: AbortSignal
+  notify?: NotifyFn
+  context?: unknown
+}
+
+function flag(value: unknown, argument: string): boolean {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean') throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: must be true or false`, argument)
+  return value
+}
+
+function common(o: CopyOptions, s: ClientSettings, verify: VerifyMode): CheckedOptions {
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new BlockcopyError('INVALID_ARGUMENT', 'signal: must be an AbortSignal', 'signal')
+  }
+  if (o.notify !== undefined && typeof o.notify !== 'function') {
+    throw new BlockcopyError('INVALID_ARGUMENT', 'notify: must be a function (readErr, writeErr, context)', 'notify')
+  }
+  return {
+    verify,
+    ignoreErrors: flag(o.ignoreErrors, 'ignoreErrors'),
+    sequentialWrites: flag(o.sequentialWrites, 'sequentialWrites'),
+    chunkBytes: checkChunkBytes(o.chunkBytes ?? s.chunkBytes, 'chunkBytes', s.bufferBytes),
+    direct: checkDirectMode(o.direct ?? s.direct, 'direct'),
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.notify ? { notify: o.notify } : {}),
+    ...('context' in o ? { context: o.context } : {}),
+  }
+}
+
+export function copyOptions(o: CopyOptions, s: ClientSettings): CheckedOptions {
+  const verify = o.verify ?? 'none'
+  if (verify !== 'none' && verify !== 'hash' && verify !== 'readback') {
+    throw new BlockcopyError('INVALID_ARGUMENT', `verify: must be 'none', 'hash' or 'readback', got ${String(verify)}`, 'verify')
+  }
+  return common(o, s, verify)
+}
+
+export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
+  const verify = o.verify ?? 'none'
+  if (verify !== 'none' && verify !== 'readback') {
+    throw new BlockcopyError('INVALID_ARGUMENT', `verify: zero takes 'none' or 'readback', got ${String(verify)}`, 'verify')
+  }
+  if ('sequentialWrites' in o) {
+    throw new BlockcopyError('INVALID_ARGUMENT', 'sequentialWrites: applies to copies only', 'sequentialWrites')
+  }
+  const checked = common(o, s, verify)
+  if (o.length !== undefined) checked.length = checkByteCount(o.length, 'length')
+  return checked
+}
+
+function checkDestCount(to: unknown): asserts to is Region[] {
+  if (!Array.isArray(to) || to.length < 1 || to.length > MAX_DESTINATIONS) {
+    const n = Array.isArray(to) ? to.length : 'none'
+    throw new BlockcopyError('INVALID_ARGUMENT', `to: between 1 and ${MAX_DESTINATIONS} destinations, got ${n}`, 'to')
+  }
+}
+
+interface Checked {
+  facts: PathFacts
+  offset: number
+  length: number
+  argument: string
+}
+
+function checkDevice(c: Checked): void {
+  if (c.facts.isBlockDevice && c.offset + c.length > c.facts.sizeBytes) {
+    throw new BlockcopyError(
+      'INVALID_ARGUMENT',
+      `${c.argument}: bytes ${c.offset}..${c.offset + c.length} pass the end of device ${c.facts.path} (${c.facts.sizeBytes} bytes)`,
+      c.argument,
+    )
+  }
+}
+
+/** Opens everything, or nothing: on failure, what was opened is closed again. */
+function openAll(io: IoBackend, items: Array<{ facts: PathFacts; write: boolean; align: number }>, mode: DirectMode): OpenFile[] {
+  const opened: OpenFile[] = []
+  try {
+    for (const it of items) opened.push(openForJob(io, it.facts, it.write, it.align, mode))
+    return opened
+  } catch (err) {
+    for (const f of opened) closeFile(io, f)
+    throw err
+  }
+}
+
+/**
+ * Checks a copy's regions against the files as they are, then opens them
+ * (creating missing destinations). Every check runs before the first
+ * file is created.
+ */
+export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOptions): JobSpec {
+  if (typeof from !== 'object' || from === null) throw new BlockcopyError('INVALID_ARGUMENT', 'from: a region { path, offset, length } is required', 'from')
+  checkDestCount(to)
+  const srcOffset = checkByteCount(from.offset ?? 0, 'from.offset')
+  const srcFacts = inspectPath(io, from.path, 'from.path', false)
+  if (srcOffset > srcFacts.sizeBytes) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `from.offset: ${srcOffset} is past the end of ${from.path} (${srcFacts.sizeBytes} bytes)`, 'from.offset')
+  }
+  const length = from.length === undefined ? srcFacts.sizeBytes - srcOffset : checkByteCount(from.length, 'from.length')
+  if (srcOffset + length > srcFacts.sizeBytes) {
+    throw new BlockcopyError(
+      'INVALID_ARGUMENT',
+      `from.length: bytes ${srcOffset}..${srcOffset + length} pass the end of ${from.path} (${srcFacts.sizeBytes} bytes)`,
+      'from.length',
+    )
+  }
+  const source: Checked = { facts: srcFacts, offset: srcOffset, length, argument: 'from' }
+  const dests = to.map((r, i): Checked => {
+    if (typeof r !== 'object' || r === null) throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}]: a region { path, offset } is required`, `to[${i}]`)
+    const offset = checkByteCount(r.offset ?? 0, `to[${i}].offset`)
+    if (r.length !== undefined && r.length !== length) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: must equal the source length ${length}, got ${String(r.length)}`, `to[${i}].length`)
+    }
+    const c = { facts: inspectPath(io, r.path, `to[${i}].path`, true), offset, length, argument: `to[${i}]` }
+    checkDevice(c)
+    return c
+  })
+  dests.forEach((d, i) => {
+    checkNoOverlap(source, d, 'a destination may not overlap its source')
+    for (const e of dests.slice(0, i)) checkNoOverlap(e, d, 'destinations may not overlap each other')
+  })
+  const srcAlign = probeDirect(io, srcFacts, o.direct, 'from.path')
+  const aligns = dests.map((d) => probeDirect(io, d.facts, o.direct, `${d.argument}.path`))
+  const [src, ...outs] = openAll(io, [
+    { facts: srcFacts, write: false, align: srcAlign },
+    ...dests.map((d, i) => ({ facts: d.facts, write: true, align: aligns[i] ?? 0 })),
+  ], o.direct)
+  return {
+    kind: 'copy', source: src ?? null, srcOffset, dests: outs, destOffsets: dests.map((d) => d.offset), totalBytes: length, ...jobFlags(o),
+  }
+}
+
+/** Checks a zero job's regions, then opens them (creating missing destinations). */
+export function openZero(io: IoBackend, to: Region[], o: CheckedOptions): JobSpec {
+  checkDestCount(to)
+  const dests = to.map((r, i): Checked => {
+    if (typeof r !== 'object' || r === null) throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}]: a region { path, offset, length } is required`, `to[${i}]`)
+    const offset = checkByteCount(r.offset ?? 0, `to[${i}].offset`)
+    const facts = inspectPath(io, r.path, `to[${i}].path`, true)
+    let length = o.length ?? (r.length === undefined ? undefined : checkByteCount(r.length, `to[${i}].length`))
+    if (length === undefined) {
+      if (!facts.exists) throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: required, since ${r.path} does not exist yet`, `to[${i}].length`)
+      if (offset > facts.sizeBytes) throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].offset: ${offset} is past the end of ${r.path} (${facts.sizeBytes} bytes)`, `to[${i}].offset`)
+      length = facts.sizeBytes - offset
+    }
+    const c = { facts, offset, length, argument: `to[${i}]` }
+    checkDevice(c)
+    return c
+  })
+  const first = dests[0] as Checked
+  dests.forEach((d, i) => {
+    if (d.length !== first.length) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: every destination zeroes the same length (${first.length}), got ${d.length}`, `to[${i}].length`)
+    }
+    for (const e of dests.slice(0, i)) checkNoOverlap(e, d, 'destinations may not overlap each other')
+  })
+  const aligns = dests.map((d) => probeDirect(io, d.facts, o.direct, `${d.argument}.path`))
+  const outs = openAll(io, dests.map((d, i) => ({ facts: d.facts, write: true, align: aligns[i] ?? 0 })), o.direct)
+  return {
+    kind: 'zero', source: null, srcOffset: 0, dests: outs, destOffsets: dests.map((d) => d.offset), totalBytes: first.length, ...jobFlags(o),
+  }
+}
+
+function jobFlags(o: CheckedOptions) {
+  return {
+    chunkBytes: o.chunkBytes,
+    verify: o.verify,
+    ignoreErrors: o.ignoreErrors,
+    sequentialWrites: o.sequentialWrites,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.notify ? { notify: o.notify } : {}),
+    ...('context' in o ? { context: o.context } : {}),
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Every message that crosses between the main thread and the chunk workers.
+ * Numbers, strings, plain arrays and one SharedArrayBuffer only: data never
+ * crosses a thread boundary, descriptors and results do.
+ */
+
+/** How each chunk is checked: 0 none, 1 hash what was read, 2 also read every destination back. */
+export type VerifyLevel = 0 | 1 | 2
+
+/** Passed once to every worker as Piscina's workerData. */
+export interface WorkerConfig {
+  /** Size of each of the worker's two aligned buffers (chunk data + staging/read-back). */
+  bufferBytes: number
+  /** Alignment of those buffers; a multiple of every direct-I/O alignment in use. */
+  pageBytes: number
+  /** 'fs' forces the node:fs backend (no O_DIRECT) in the worker. */
+  io: 'native' | 'fs'
+}
+
+/**
+ * One open file as a worker sees it. Descriptors are opened and closed by
+ * the main thread for the whole job; workers only use them.
+ */
+export interface FileRef {
+  path: string
+  /** Buffered descriptor (read-only for a source, read-write for a destination). */
+  fd: number
+  /** O_DIRECT descriptor on the same file, or -1 when direct I/O is off for it. */
+  directFd: number
+  /** Direct I/O alignment for offsets, lengths and buffer addresses (divides pageBytes); 0 when off. */
+  alignBytes: number
+}
+
+/** A file and the absolute offset of this chunk's first byte in it. */
+export interface ChunkEnd extends FileRef {
+  offsetBytes: number
+}
+
+export interface CopyTask {
+  kind: 'copy'
+  chunkIndex: number
+  lengthBytes: number
+  src: ChunkEnd
+  dests: ChunkEnd[]
+  verify: VerifyLevel
+  /**
+   * When set, writes happen in chunk order: slot 0 holds the index of the
+   * chunk allowed to write next. The scheduler dispatches chunks in index order.
+   */
+  writeTurn: SharedArrayBuffer | null
+}
+
+export interface ZeroTask {
+  kind: 'zero'
+  chunkIndex: number
+  lengthBytes: number
+  dests: ChunkEnd[]
+  /** 2: read every destination back and check it is zero. */
+  verify: VerifyLevel
+}
+
+/** Answers which I/O backend a worker loaded, and in which thread. */
+export interface ProbeTask {
+  kind: 'probe'
+  /** Workers count themselves in slot 0 and wait until slot 0 reaches `parties`. */
+  rendezvous: SharedArrayBuffer
+  parties: number
+}
+
+export type Task = CopyTask | ZeroTask | ProbeTask
+
+/** One failed range, in the coordinates of the file it names. */
+export interface RangeFailure {
+  /** Destination index, or -1 for the source. */
+  dest: number
+  offset: number
+  length: number
+  code: string
+  errno: number
+  syscall: string
+  message: string
+}
+
+export interface ChunkResult {
+  chunkIndex: number
+  lengthBytes: number
+  /** xxh3-64 of the chunk as 16 hex digits; '' when not hashed or not read. */
+  digest: string
+  readErr: boolean
+  /** Bit i set when destination i failed in this chunk. */
+  writeErr: number
+  errors: RangeFailure[]
+  /** Bytes moved with O_DIRECT (read + written), for reporting. */
+  directBytes: number
+}
+
+export interface ProbeResult {
+  threadId: number
+  backend: 'native' | 'fs'
+  reason: string
+}

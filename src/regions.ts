@@ -1,0 +1,195 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { BlockcopyError, toSystemError } from './errors.js'
+import type { IoBackend } from './io/types.js'
+import type { FileRef } from './protocol.js'
+
+/** A byte range of a file or block device. */
+export interface Region {
+  path: string
+  /** First byte, default 0. */
+  offset?: number
+  /** Bytes; for a source, default the rest of the source. */
+  length?: number
+}
+
+/** Whether to bypass the page cache: where possible, everywhere or nowhere. */
+export type DirectMode = 'auto' | 'always' | 'never'
+
+/** Every alignment the engine uses divides this; it is also the worker buffers' alignment. */
+export const PAGE_BYTES = 4096
+
+/** Linux O_TMPFILE (includes O_DIRECTORY) on x86_64 and arm64. */
+const O_TMPFILE = 0o20200000
+
+/** What is known of a path before anything is opened for writing. */
+export interface PathFacts {
+  path: string
+  exists: boolean
+  isBlockDevice: boolean
+  sizeBytes: number
+  /** Identity of the bytes: st_rdev for devices, st_dev:st_ino for files. */
+  identity: string
+}
+
+/** An open file, as the main thread holds it for the life of a job. */
+export interface OpenFile extends FileRef {
+  isBlockDevice: boolean
+  sizeBytes: number
+  created: boolean
+}
+
+/** Rejects a value that is not a non-negative safe integer, naming the argument. */
+export function checkByteCount(value: unknown, argument: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: must be a whole number of bytes >= 0, got ${String(value)}`, argument)
+  }
+  return value
+}
+
+/**
+ * Looks at a path without changing anything: whether it exists, what it is,
+ * its size. A missing path is NOT_FOUND_VOLUME unless `mayCreate`, in which
+ * case its parent directory must exist.
+ */
+export function inspectPath(io: IoBackend, p: string, argument: string, mayCreate: boolean): PathFacts {
+  if (typeof p !== 'string' || p.length === 0) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: a path is required`, argument)
+  }
+  let st: fs.Stats
+  try {
+    st = fs.statSync(p)
+  } catch (err) {
+    const e = toSystemError(err, 'stat', p)
+    if (e.code !== 'ENOENT') throw e
+    if (!mayCreate) throw new BlockcopyError('NOT_FOUND_VOLUME', `${argument}: ${p} does not exist`, argument)
+    const dir = path.dirname(path.resolve(p))
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      throw new BlockcopyError('NOT_FOUND_VOLUME', `${argument}: directory ${dir} does not exist, so ${p} cannot be created`, argument)
+    }
+    return { path: p, exists: false, isBlockDevice: false, sizeBytes: 0, identity: `new:${path.resolve(p)}` }
+  }
+  if (st.isBlockDevice()) {
+    const fd = openOrThrow(io, p, false, false)
+    try {
+      return { path: p, exists: true, isBlockDevice: true, sizeBytes: io.blockInfo(fd).sizeBytes, identity: `dev:${st.rdev}` }
+    } finally {
+      io.close(fd)
+    }
+  }
+  if (!st.isFile()) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: ${p} is neither a regular file nor a block device`, argument)
+  }
+  return { path: p, exists: true, isBlockDevice: false, sizeBytes: st.size, identity: `ino:${st.dev}:${st.ino}` }
+}
+
+function openOrThrow(io: IoBackend, p: string, write: boolean, create: boolean, direct = false): number {
+  try {
+    return io.open(p, { write, create, direct })
+  } catch (err) {
+    throw toSystemError(err, 'open', p)
+  }
+}
+
+/** Direct-I/O alignment of an open O_DIRECT descriptor, or 0 when the engine cannot honour it. */
+function usableAlignment(io: IoBackend, directFd: number): number {
+  const a = io.directAlignment(directFd)
+  const need = Math.max(a.memAlignBytes, a.offsetAlignBytes, 1)
+  // The page size: no page is shared by direct and buffered I/O (src/io/align.ts).
+  return need <= PAGE_BYTES ? PAGE_BYTES : 0
+}
+
+/**
+ * Decides, before anything is created, whether each path gets O_DIRECT.
+ * Existing paths are opened with O_DIRECT (opening changes nothing); a path
+ * still to be created is probed with an unnamed O_TMPFILE in its directory.
+ * Returns the alignment per path (0: buffered only). With 'always', a path
+ * that cannot do direct I/O is NO_SUPPORT naming `argument`.
+ */
+export function probeDirect(io: IoBackend, facts: PathFacts, mode: DirectMode, argument: string): number {
+  if (mode === 'never') return 0
+  const refuse = (why: string): number => {
+    if (mode === 'always') {
+      throw new BlockcopyError('NO_SUPPORT', `${argument}: --direct always, but ${facts.path} ${why}`, 'direct')
+    }
+    return 0
+  }
+  if (io.info.kind !== 'native') return refuse(`cannot use O_DIRECT: the native addon is not loaded (${io.info.reason ?? 'unknown'})`)
+  let fd = -1
+  try {
+    if (facts.exists) {
+      fd = io.open(facts.path, { write: false, create: false, direct: true })
+    } else {
+      const dir = path.dirname(path.resolve(facts.path))
+      fd = fs.openSync(dir, O_TMPFILE | fs.constants.O_RDWR | fs.constants.O_DIRECT, 0o600)
+    }
+    const align = usableAlignment(io, fd)
+    return align > 0 ? align : refuse(`needs a direct-I/O alignment above ${PAGE_BYTES} bytes`)
+  } catch (err) {
+    const e = toSystemError(err, 'open', facts.path)
+    return refuse(`refuses O_DIRECT (${e.code} from ${e.syscall})`)
+  } finally {
+    if (fd >= 0) io.close(fd)
+  }
+}
+
+/**
+ * Opens a checked path for the job: buffered descriptor always, O_DIRECT
+ * descriptor when `alignBytes` > 0 (re-probed for a file just created).
+ */
+export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alignBytes: number, mode: DirectMode): OpenFile {
+  const fd = openOrThrow(io, facts.path, write, write && !facts.exists)
+  let directFd = -1
+  let align = alignBytes
+  try {
+    if (align > 0 || (!facts.exists && mode === 'auto')) {
+      try {
+        directFd = io.open(facts.path, { write, create: false, direct: true })
+        align = usableAlignment(io, directFd)
+      } catch (err) {
+        if (mode === 'always') throw toSystemError(err, 'open', facts.path)
+        directFd = -1
+      }
+      if (align === 0 && directFd >= 0) {
+        io.close(directFd)
+        directFd = -1
+      }
+    }
+    const info = io.blockInfo(fd)
+    return {
+      path: facts.path, fd, directFd, alignBytes: directFd >= 0 ? align : 0,
+      isBlockDevice: info.isBlockDevice, sizeBytes: info.sizeBytes, created: !facts.exists,
+    }
+  } catch (err) {
+    io.close(fd)
+    throw err
+  }
+}
+
+/** Closes a job's descriptors; never throws (the data was already synced or reported). */
+export function closeFile(io: IoBackend, f: OpenFile): void {
+  for (const fd of [f.fd, f.directFd]) {
+    if (fd < 0) continue
+    try {
+      io.close(fd)
+    } catch {
+      // Nothing left to lose: close errors after fdatasync carry no data.
+    }
+  }
+}
+
+/** Two ranges on the same bytes overlap: INVALID_ARGUMENT naming both. */
+export function checkNoOverlap(
+  a: { facts: PathFacts; offset: number; length: number; argument: string },
+  b: { facts: PathFacts; offset: number; length: number; argument: string },
+  rule: string,
+): void {
+  if (a.facts.identity !== b.facts.identity || a.length === 0 || b.length === 0) return
+  if (a.offset < b.offset + b.length && b.offset < a.offset + a.length) {
+    throw new BlockcopyError(
+      'INVALID_ARGUMENT',
+      `${b.argument}: bytes ${b.offset}..${b.offset + b.length} of ${b.facts.path} overlap ${a.argument} bytes ${a.offset}..${a.offset + a.length}; ${rule}`,
+      b.argument,
+    )
+  }
+}

@@ -1,0 +1,129 @@
+import type { ChunkResult, RangeFailure, Task } from './protocol.js'
+
+/**
+ * How a range is cut into chunks. Boundaries fall on absolute multiples of
+ * `chunkBytes` in the anchor file (the source of a copy, the first
+ * destination of a zero), so only the first and last chunks have unaligned
+ * edges and every middle chunk can go out whole with O_DIRECT.
+ */
+export interface ChunkPlan {
+  anchorOffsetBytes: number
+  totalBytes: number
+  chunkBytes: number
+}
+
+export function chunkCount(plan: ChunkPlan): number {
+  if (plan.totalBytes === 0) return 0
+  const first = firstChunkBytes(plan)
+  return 1 + Math.ceil((plan.totalBytes - first) / plan.chunkBytes)
+}
+
+function firstChunkBytes(plan: ChunkPlan): number {
+  return Math.min(plan.totalBytes, plan.chunkBytes - (plan.anchorOffsetBytes % plan.chunkBytes))
+}
+
+/** Chunk `index` as an offset relative to the start of the range, and a length. */
+export function chunkAt(plan: ChunkPlan, index: number): { offset: number; length: number } {
+  const first = firstChunkBytes(plan)
+  if (index === 0) return { offset: 0, length: first }
+  const offset = first + (index - 1) * plan.chunkBytes
+  return { offset, length: Math.min(plan.chunkBytes, plan.totalBytes - offset) }
+}
+
+/** Runs one task somewhere (the Piscina pool in production). */
+export type TaskRunner = (task: Task) => Promise<ChunkResult>
+
+export interface ScheduleOptions {
+  count: number
+  makeTask: (index: number) => Task
+  run: TaskRunner
+  /** Tasks handed to the pool at once: enough to keep every worker busy, never more data than the workers' buffers. */
+  inflight: number
+  stopOnError: boolean
+  signal?: AbortSignal
+  onResult: (result: ChunkResult) => void
+}
+
+export interface ScheduleOutcome {
+  /** The signal fired: no new chunks were started after it. */
+  cancelled: boolean
+  /** An error stopped new chunks (errors not ignored). */
+  stopped: boolean
+  /** Chunks never started. */
+  skipped: number
+}
+
+/**
+ * kcopyd's master job: one shared cursor, a bounded number of chunks in
+ * flight, each finished chunk claiming the next. Completion fires once, when
+ * the last running chunk ends. Chunks start in index order (sequential
+ * writes depend on it).
+ */
+export function schedule(o: ScheduleOptions): Promise<ScheduleOutcome> {
+  return new Promise((resolve) => {
+    let next = 0
+    let running = 0
+    let cancelled = false
+    let stopped = false
+    let settled = false
+    const onAbort = () => {
+      cancelled = true
+    }
+    o.signal?.addEventListener('abort', onAbort, { once: true })
+    if (o.signal?.aborted) cancelled = true
+
+    const finish = () => {
+      if (settled || running > 0) return
+      settled = true
+      o.signal?.removeEventListener('abort', onAbort)
+      resolve({ cancelled, stopped, skipped: o.count - next })
+    }
+    const pump = () => {
+      while (!cancelled && !stopped && running < o.inflight && next < o.count) {
+        const task = o.makeTask(next++)
+        running++
+        o.run(task).then(
+          (res) => done(res),
+          (err: unknown) => done(crashed(task, err)),
+        )
+      }
+      finish()
+    }
+    const done = (res: ChunkResult) => {
+      running--
+      o.onResult(res)
+      if (o.stopOnError && (res.readErr || res.writeErr !== 0)) stopped = true
+      pump()
+    }
+    pump()
+  })
+}
+
+// A worker that died or threw is a bug or a crash, not an I/O error of a
+// file; it still ends the chunk, reported against the source.
+function crashed(task: Task, err: unknown): ChunkResult {
+  const message = `WORKER_FAILED: ${err instanceof Error ? err.message : String(err)}`
+  const index = task.kind === 'probe' ? 0 : task.chunkIndex
+  const length = task.kind === 'probe' ? 0 : task.lengthBytes
+  const offset = task.kind === 'copy' ? task.src.offsetBytes : task.kind === 'zero' ? (task.dests[0]?.offsetBytes ?? 0) : 0
+  return {
+    chunkIndex: index, lengthBytes: length, digest: '', readErr: task.kind === 'copy', directBytes: 0,
+    writeErr: task.kind === 'zero' ? (1 << task.dests.length) - 1 : 0,
+    errors: [{ dest: task.kind === 'zero' ? 0 : -1, offset, length, code: 'WORKER_FAILED', errno: 0, syscall: 'worker', message }],
+  }
+}
+
+/** Sorts failures by file then offset and merges touching ranges with the same code and call. */
+export function coalesceFailures(failures: RangeFailure[]): RangeFailure[] {
+  const sorted = [...failures].sort((a, b) => a.dest - b.dest || a.offset - b.offset)
+  const out: RangeFailure[] = []
+  for (const f of sorted) {
+    const last = out[out.length - 1]
+    if (last && last.dest === f.dest && last.code === f.code && last.syscall === f.syscall && last.offset + last.length === f.offset) {
+      last.length += f.length
+    } else {
+      out.push({ ...f })
+    }
+  }
+  return out
+}

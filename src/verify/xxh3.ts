@@ -1,0 +1,35 @@
+import { createXXHash3, type IHasher } from 'hash-wasm'
+
+/**
+ * xxh3-64 (seed 0) through hash-wasm. One instance per thread: the WebAssembly
+ * module is instantiated once and reused for every chunk.
+ */
+export class Xxh3 {
+  private constructor(private readonly hasher: IHasher) {}
+
+  static async create(): Promise<Xxh3> {
+    return new Xxh3(await createXXHash3())
+  }
+
+  /** Digest of `buf[offset, offset + length)` as 16 lowercase hex digits (xxhsum -H3 order). */
+  digest(buf: Uint8Array, offsetBytes: number, lengthBytes: number): string {
+    this.hasher.init()
+    this.hasher.update(buf.subarray(offsetBytes, offsetBytes + lengthBytes))
+    return this.hasher.digest('hex')
+  }
+}
+
+/**
+ * The digest of a whole range: xxh3-64 over the concatenated 8-byte
+ * big-endian chunk digests, in chunk order. It depends on the chunk size, so
+ * it is only comparable between runs with the same chunking (it is recorded
+ * with the result).
+ */
+export async function combineDigests(chunkDigests: readonly string[]): Promise<string> {
+  const all = Buffer.alloc(chunkDigests.length * 8)
+  chunkDigests.forEach((hex, i) => all.write(hex.padStart(16, '0'), i * 8, 'hex'))
+  const h = await createXXHash3()
+  h.init()
+  h.update(all)
+  return h.digest('hex')
+}
