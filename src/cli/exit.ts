@@ -1,0 +1,51 @@
+import { BlockcopyError, SystemError } from '../errors.js'
+import type { CopyResult } from '../job.js'
+
+/** Exit codes, as DESIGN.md lists them. */
+export const EXIT = {
+  ok: 0,
+  differences: 1,
+  badInput: 2,
+  ioErrors: 3,
+  interrupted: 130,
+} as const
+
+/** I/O errors win over interruption: a partial failure must not look like a clean stop. */
+export function exitCodeFor(result: CopyResult): number {
+  if (result.readErr || result.writeErr !== 0) return EXIT.ioErrors
+  if (result.cancelled) return EXIT.interrupted
+  return result.ok ? EXIT.ok : EXIT.ioErrors
+}
+
+/** The command-line spelling of each library argument, so messages name what the user typed. */
+const CLI_NAMES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
+  [/^chunkBytes/, () => '--chunk'],
+  [/^memoryBytes/, () => '--memory'],
+  [/^threads/, () => '--threads'],
+  [/^direct/, () => '--direct'],
+  [/^verify/, () => '--verify'],
+  [/^from\.path/, () => 'SRC'],
+  [/^from\.offset/, () => '--src-offset'],
+  [/^from\.length|^length/, () => '--length'],
+  [/^to\[(\d+)\]\.path/, (m) => `DST ${Number(m[1]) + 1}`],
+  [/^to\[(\d+)\]\.offset/, (m) => `--dst-offset (DST ${Number(m[1]) + 1})`],
+  [/^to\[(\d+)\]\.length/, () => '--length'],
+  [/^to\[(\d+)\]/, (m) => `DST ${Number(m[1]) + 1}`],
+  [/^to\b/, () => 'DST'],
+  [/^from\b/, () => 'SRC'],
+]
+
+/** Rewrites the argument a library message starts with into its command-line name. */
+export function cliMessage(err: BlockcopyError | SystemError): string {
+  if (!(err instanceof BlockcopyError)) return err.message
+  for (const [re, name] of CLI_NAMES) {
+    const m = re.exec(err.message)
+    if (m) return `${name(m)}${err.message.slice(m[0].length).replace(/^\.path|^\.offset|^\.length/, '')}`
+  }
+  return err.message
+}
+
+/** Errors that mean the input was wrong and nothing was written. */
+export function isBadInput(err: unknown): err is BlockcopyError | SystemError {
+  return err instanceof BlockcopyError || err instanceof SystemError
+}

@@ -1,0 +1,181 @@
+import { Command, CommanderError, Option } from 'commander'
+import { createClient, type CopyClient } from '../client.js'
+import { BlockcopyError } from '../errors.js'
+import type { CopyResult, Job } from '../job.js'
+import type { ClientOptions } from '../options.js'
+import type { DirectMode, Region } from '../regions.js'
+import { parseSize } from '../units.js'
+import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
+import { showProgress } from './progress.js'
+import { printResult } from './report.js'
+
+interface CommonFlags {
+  chunk?: string
+  threads?: string
+  memory?: string
+  direct: DirectMode
+  ignoreErrors?: boolean
+  json?: boolean
+  progress: 'auto' | 'ndjson' | 'none'
+  dstOffset: string[]
+  length?: string
+}
+
+interface CopyFlags extends CommonFlags {
+  srcOffset?: string
+  verify: 'none' | 'hash' | 'readback'
+  sequential?: boolean
+}
+
+interface ZeroFlags extends CommonFlags {
+  verify: 'none' | 'readback'
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value]
+
+function addCommon(cmd: Command): Command {
+  return cmd
+    .option('--dst-offset <size>', 'destination offset; once for all destinations or once per DST', collect, [])
+    .option('--length <size>', 'bytes to process (default: the rest of the source)')
+    .option('--chunk <size>', 'chunk size, 64KiB to 16MiB (default 1MiB)')
+    .option('--threads <n>', 'I/O worker threads (default: 2 × cores, 2 to 8)')
+    .option('--memory <size>', 'memory budget for all worker buffers (default 64MiB)')
+    .addOption(new Option('--direct <mode>', 'O_DIRECT for aligned middles').choices(['auto', 'always', 'never']).default('auto'))
+    .option('--ignore-errors', 'go on past I/O errors and list every failed range')
+    .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal (auto), NDJSON lines, or none').choices(['auto', 'ndjson', 'none']).default('auto'))
+    .option('--json', 'print one JSON result object on stdout')
+}
+
+function clientOptions(f: CommonFlags): ClientOptions {
+  const o: ClientOptions = { direct: f.direct }
+  if (f.chunk !== undefined) o.chunkBytes = parseSize(f.chunk, 'chunkBytes')
+  if (f.memory !== undefined) o.memoryBytes = parseSize(f.memory, 'memoryBytes')
+  if (f.threads !== undefined) {
+    if (!/^\d+$/.test(f.threads)) throw new BlockcopyError('INVALID_ARGUMENT', `threads: '${f.threads}' is not a whole number`, 'threads')
+    o.threads = Number(f.threads)
+  }
+  return o
+}
+
+function destRegions(dsts: string[], f: CommonFlags): Region[] {
+  if (f.dstOffset.length > 1 && f.dstOffset.length !== dsts.length) {
+    throw new BlockcopyError(
+      'INVALID_ARGUMENT',
+      `to: --dst-offset was given ${f.dstOffset.length} times for ${dsts.length} destinations; give it once for all, or once per DST`,
+      'to',
+    )
+  }
+  const offsets = f.dstOffset.map((s, i) => parseSize(s, `to[${i}].offset`))
+  return dsts.map((path, i) => ({ path, offset: offsets.length === 1 ? (offsets[0] ?? 0) : (offsets[i] ?? 0) }))
+}
+
+/** Runs a job to its end, cancelling it on SIGINT/SIGTERM; a second signal exits at once. */
+async function runJob(job: Job, f: CommonFlags, controller: AbortController): Promise<CopyResult> {
+  let signals = 0
+  const onSignal = () => {
+    signals++
+    if (signals === 1) {
+      process.stderr.write('\nblockcopy: interrupted; finishing running chunks and syncing destinations (again to exit now)\n')
+      controller.abort()
+    } else {
+      process.exit(EXIT.interrupted)
+    }
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const stop = showProgress(job, f.progress)
+  try {
+    return await job.result
+  } finally {
+    stop()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+async function withClient(f: CommonFlags, work: (client: CopyClient) => Promise<number>): Promise<number> {
+  const client = await createClient(clientOptions(f))
+  try {
+    return await work(client)
+  } finally {
+    await client.destroy()
+  }
+}
+
+function program(setExit: (code: number) => void): Command {
+  const prog = new Command('blockcopy')
+    .description('Copy, zero and verify byte ranges of files and block devices, with O_DIRECT and xxh3')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride()
+
+  addCommon(
+    prog.command('copy')
+      .description('copy a range of SRC to up to 8 destinations')
+      .argument('<src>', 'source file or block device')
+      .argument('<dst...>', 'destination files or block devices (missing files are created, never truncated)')
+      .option('--src-offset <size>', 'first source byte (default 0)')
+      .addOption(new Option('--verify <mode>', 'none, hash (xxh3 per chunk) or readback (also re-read every destination)').choices(['none', 'hash', 'readback']).default('none'))
+      .option('--sequential', 'write chunks strictly in order'),
+  ).action(async (src: string, dsts: string[], f: CopyFlags) => {
+    const from: Region = { path: src, offset: f.srcOffset === undefined ? 0 : parseSize(f.srcOffset, 'from.offset') }
+    if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
+    const to = destRegions(dsts, f)
+    setExit(await withClient(f, async (client) => {
+      const controller = new AbortController()
+      const job = client.copy(from, to, {
+        verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true, signal: controller.signal,
+      })
+      const result = await runJob(job, f, controller)
+      printResult(result, { source: src, destinations: dsts, json: f.json === true, backend: client.backend })
+      return exitCodeFor(result)
+    }))
+  })
+
+  addCommon(
+    prog.command('zero')
+      .description('zero a range on up to 8 destinations (zero-out offload where the device or file system has it)')
+      .argument('<dst...>', 'destination files or block devices')
+      .addOption(new Option('--verify <mode>', 'none, or readback (re-read and check zeros)').choices(['none', 'readback']).default('none')),
+  ).action(async (dsts: string[], f: ZeroFlags) => {
+    const to = destRegions(dsts, f)
+    const length = f.length === undefined ? undefined : parseSize(f.length, 'length')
+    setExit(await withClient(f, async (client) => {
+      const controller = new AbortController()
+      const job = client.zero(to, {
+        verify: f.verify, ignoreErrors: f.ignoreErrors === true, signal: controller.signal, ...(length === undefined ? {} : { length }),
+      })
+      const result = await runJob(job, f, controller)
+      printResult(result, { source: null, destinations: dsts, json: f.json === true, backend: client.backend })
+      return exitCodeFor(result)
+    }))
+  })
+  return prog
+}
+
+/** Runs the command line; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok
+  const prog = program((c) => {
+    code = c
+  })
+  const wantsJson = argv.includes('--json')
+  try {
+    await prog.parseAsync(argv)
+    return code
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? EXIT.ok : EXIT.badInput
+    }
+    if (isBadInput(err)) {
+      const message = cliMessage(err)
+      process.stderr.write(`blockcopy: ${err.code}: ${message}\n`)
+      if (wantsJson) {
+        const argument = err instanceof BlockcopyError ? err.argument : undefined
+        process.stdout.write(`${JSON.stringify({ ok: false, error: { code: err.code, message, ...(argument ? { argument } : {}) } })}\n`)
+      }
+      return EXIT.badInput
+    }
+    throw err
+  }
+}

@@ -1,0 +1,42 @@
+import type { BackendInfo } from '../io/types.js'
+import type { CopyResult } from '../job.js'
+import { formatBytes } from '../units.js'
+
+export interface ReportContext {
+  source: string | null
+  destinations: string[]
+  json: boolean
+  backend: BackendInfo
+}
+
+/** Prints a result: one JSON object on stdout with --json, else a short report for people. */
+export function printResult(r: CopyResult, ctx: ReportContext): void {
+  const seconds = r.elapsedMs / 1000
+  const throughputBytesPerSec = seconds > 0 ? Math.round(r.completedBytes / seconds) : 0
+  if (ctx.json) {
+    const out = { ...r, source: ctx.source, destinations: ctx.destinations, throughputBytesPerSec, io: ctx.backend }
+    process.stdout.write(`${JSON.stringify(out)}\n`)
+    return
+  }
+  const verb = r.kind === 'copy' ? 'copied' : 'zeroed'
+  const where = r.kind === 'copy' ? `from ${ctx.source} to ${ctx.destinations.join(', ')}` : `on ${ctx.destinations.join(', ')}`
+  const lines = [
+    `${verb} ${formatBytes(r.completedBytes)} of ${formatBytes(r.totalBytes)} ${where} in ${seconds.toFixed(2)} s (${formatBytes(throughputBytesPerSec)}/s)`,
+    `direct I/O: ${directText(r, ctx)}`,
+  ]
+  if (r.verify !== 'none') lines.push(`verify: ${r.verify}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)
+  if (r.digest) lines.push(`xxh3 of chunk digests (${formatBytes(r.chunkBytes)} chunks): ${r.digest}`)
+  if (r.cancelled) lines.push(`cancelled: ${formatBytes(r.completedBytes)} done; completed extents: ${r.completed.map((e) => `${e.offset}+${e.length}`).join(' ') || 'none'}`)
+  for (const e of r.errors) {
+    const file = e.dest < 0 ? `source ${ctx.source}` : `destination ${e.dest + 1} ${ctx.destinations[e.dest]}`
+    lines.push(`error: ${file} bytes ${e.offset}..${e.offset + e.length}: ${e.code} from ${e.syscall}`)
+  }
+  process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+function directText(r: CopyResult, ctx: ReportContext): string {
+  if (ctx.backend.kind !== 'native') return `off (${ctx.backend.reason ?? 'native addon not loaded'})`
+  const yn = (b: boolean) => (b ? 'yes' : 'no')
+  const dests = r.direct.dests.map(yn).join('/')
+  return r.kind === 'copy' ? `source ${yn(r.direct.source)}, destinations ${dests}` : `destinations ${dests}`
+}
