@@ -1,0 +1,153 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createClient, type CopyClient } from '../src/index.js'
+import { unmount } from './helpers/mounts.js'
+import { logSkip, skipUnlessRoot } from './helpers/root.js'
+import { makeTempDir, readRange, removeTempDir, writePatternFile, writeRandomFile } from './helpers/tmp.js'
+
+const test = suite('bad input is refused before anything is written')
+let client: CopyClient
+let dir: string
+const MiB = 1024 * 1024
+
+test.before(async () => {
+  client = await createClient({ threads: 2, chunkBytes: MiB })
+})
+test.after(async () => {
+  await client.destroy()
+})
+test.before.each(() => {
+  dir = makeTempDir('copy-bad-')
+})
+test.after.each(() => {
+  removeTempDir(dir)
+})
+
+/** Asserts `fn` throws an error with this code whose message matches `message`. */
+function refuses(fn: () => unknown, code: string, message: RegExp): void {
+  let caught: unknown
+  try {
+    fn()
+  } catch (err) {
+    caught = err
+  }
+  assert.ok(caught instanceof Error, 'it throws')
+  const e = caught as Error & { code?: string }
+  assert.is(e.code, code, e.message)
+  assert.match(e.message, message)
+}
+
+test('a missing source is NOT_FOUND_VOLUME and no destination is created', () => {
+  const dst = join(dir, 'dst.img')
+  refuses(() => client.copy({ path: join(dir, 'nope.img') }, [{ path: dst }]), 'NOT_FOUND_VOLUME', /from\.path: .*nope\.img does not exist/)
+  assert.not.ok(existsSync(dst))
+})
+
+test('a range past the end of the source names from.length and the source size', () => {
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, MiB, 1)
+  const dst = join(dir, 'dst.img')
+  refuses(() => client.copy({ path: src, offset: 4096, length: MiB }, [{ path: dst }]), 'INVALID_ARGUMENT', /from\.length: bytes 4096\.\.1052672 pass the end of .* \(1048576 bytes\)/)
+  refuses(() => client.copy({ path: src, offset: MiB + 1 }, [{ path: dst }]), 'INVALID_ARGUMENT', /from\.offset: 1048577 is past the end/)
+  assert.not.ok(existsSync(dst))
+})
+
+test('zero destinations and nine destinations are refused', () => {
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, 4096, 1)
+  refuses(() => client.copy({ path: src }, []), 'INVALID_ARGUMENT', /to: between 1 and 8 destinations, got 0/)
+  const nine = Array.from({ length: 9 }, (_, i) => ({ path: join(dir, `d${i}.img`) }))
+  refuses(() => client.copy({ path: src }, nine), 'INVALID_ARGUMENT', /to: between 1 and 8 destinations, got 9/)
+  assert.equal(readdirSync(dir), ['src.img'])
+})
+
+test('a destination overlapping its own source bytes is refused, naming both ranges', () => {
+  const src = join(dir, 'src.img')
+  writePatternFile(src, 2 * MiB, 0x77)
+  refuses(() => client.copy({ path: src, offset: 0, length: MiB }, [{ path: src, offset: MiB - 1 }]), 'INVALID_ARGUMENT', /to\[0\]: bytes 1048575\.\.2097151 of .* overlap from bytes 0\.\.1048576/)
+  assert.ok(readRange(src, 0, 2 * MiB).every((b) => b === 0x77))
+})
+
+test('two destinations overlapping each other are refused', () => {
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, MiB, 2)
+  const dst = join(dir, 'dst.img')
+  refuses(() => client.copy({ path: src }, [{ path: dst }, { path: dst, offset: 4096 }]), 'INVALID_ARGUMENT', /to\[1\].*overlap to\[0\].*destinations may not overlap/)
+  assert.not.ok(existsSync(dst))
+})
+
+test('chunk sizes outside 64 KiB to 16 MiB, or not a multiple of 4 KiB, are refused', async () => {
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, MiB, 3)
+  const dst = join(dir, 'dst.img')
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { chunkBytes: 32 * 1024 }), 'INVALID_ARGUMENT', /chunkBytes: must be a whole number from 65536 to 16777216/)
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { chunkBytes: 100_000 }), 'INVALID_ARGUMENT', /chunkBytes: must be a multiple of 4096/)
+  // Within bounds, but larger than this client's worker buffers.
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { chunkBytes: 16 * MiB }), 'INVALID_ARGUMENT', /chunkBytes: .*does not fit the client's worker buffers/)
+  let created: unknown
+  try {
+    await createClient({ chunkBytes: 32 * MiB })
+  } catch (err) {
+    created = err
+  }
+  assert.is((created as { code?: string }).code, 'INVALID_ARGUMENT')
+  assert.not.ok(existsSync(dst))
+})
+
+test('a memory budget too small for the threads and chunk size is refused at client creation', async () => {
+  let caught: unknown
+  try {
+    await createClient({ threads: 4, chunkBytes: 4 * MiB, memoryBytes: 16 * MiB })
+  } catch (err) {
+    caught = err
+  }
+  const e = caught as Error & { code?: string }
+  assert.is(e.code, 'INVALID_ARGUMENT')
+  assert.match(e.message, /memoryBytes: 16777216 bytes cannot hold 4 threads × 2 buffers/)
+})
+
+test('unknown verify modes and non-integer offsets are refused', () => {
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, MiB, 4)
+  const dst = join(dir, 'dst.img')
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { verify: 'md5' as never }), 'INVALID_ARGUMENT', /verify: must be 'none', 'hash' or 'readback'/)
+  refuses(() => client.copy({ path: src, offset: 1.5 }, [{ path: dst }]), 'INVALID_ARGUMENT', /from\.offset: must be a whole number of bytes/)
+  refuses(() => client.copy({ path: src }, [{ path: dst, offset: -4096 }]), 'INVALID_ARGUMENT', /to\[0\]\.offset: must be a whole number/)
+  assert.not.ok(existsSync(dst))
+})
+
+test('direct always on a file system that refuses O_DIRECT is NO_SUPPORT and creates nothing', async () => {
+  const why = skipUnlessRoot('mounts ramfs, which has no O_DIRECT')
+  if (why) return logSkip(why)
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, MiB, 5)
+  const mnt = join(dir, 'ramfs')
+  mkdirSync(mnt)
+  execFileSync('mount', ['-t', 'ramfs', 'ramfs', mnt])
+  try {
+    const dst = join(mnt, 'dst.img')
+    refuses(() => client.copy({ path: src }, [{ path: dst }], { direct: 'always' }), 'NO_SUPPORT', /to\[0\]\.path: --direct always, but .*dst\.img refuses O_DIRECT \(EINVAL/)
+    assert.equal(readdirSync(mnt), [])
+    // The same copy with 'auto' goes through the page cache and says so.
+    const r = await client.copy({ path: src }, [{ path: dst }]).result
+    assert.is(r.ok, true)
+    assert.equal(r.direct.dests, [false])
+    assert.equal(readdirSync(mnt), ['dst.img'])
+  } finally {
+    await unmount(mnt)
+  }
+})
+
+test('a destroyed client refuses new work with CLIENT_DESTROYED', async () => {
+  const c = await createClient({ threads: 1 })
+  await c.destroy()
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, 4096, 6)
+  refuses(() => c.copy({ path: src }, [{ path: join(dir, 'dst.img') }]), 'CLIENT_DESTROYED', /destroyed/)
+  assert.not.ok(existsSync(join(dir, 'dst.img')))
+})
+
+test.run()
