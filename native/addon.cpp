@@ -1,0 +1,36 @@
+// Module entry. Node-API modules are context-aware: Init runs once per
+// environment (main thread and each worker), each with its own AddonState.
+#include <napi.h>
+
+#include "direct_io.hpp"
+#include "errors.hpp"
+#include "extents.hpp"
+
+namespace blockcopy {
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Node deletes the state when this environment is torn down (worker exit).
+  env.SetInstanceData(new AddonState());
+
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
+  exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("allocAligned", Napi::Function::New(env, AllocAligned, "allocAligned"));
+  exports.Set("pread", Napi::Function::New(env, Pread, "pread"));
+  exports.Set("pwrite", Napi::Function::New(env, Pwrite, "pwrite"));
+  exports.Set("fdatasync", Napi::Function::New(env, Fdatasync, "fdatasync"));
+  exports.Set("directAlignment", Napi::Function::New(env, DirectAlignment, "directAlignment"));
+  exports.Set("blockInfo", Napi::Function::New(env, BlockInfo, "blockInfo"));
+  exports.Set("zeroRange", Napi::Function::New(env, ZeroRange, "zeroRange"));
+  exports.Set("constants", OpenConstants(env));
+  return exports;
+}
+
+}  // namespace blockcopy
+
+// NODE_API_MODULE pastes its argument into an identifier, so it needs an unqualified name.
+static Napi::Object InitBlockcopy(Napi::Env env, Napi::Object exports) {
+  return blockcopy::Init(env, exports);
+}
+
+NODE_API_MODULE(blockcopy, InitBlockcopy)

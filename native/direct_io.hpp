@@ -1,0 +1,31 @@
+// open/close/pread/pwrite/fdatasync and aligned buffers. The Sys* wrappers
+// return a result >= 0 or -errno and never touch JS; they may run on any
+// thread. The bindings below them run on the thread that called them.
+#pragma once
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace blockcopy {
+
+int SysOpen(const char* path, int flags, int mode);
+int SysClose(int fd);
+// Reads until length or end of file; returns bytes read or -errno.
+int64_t SysPreadFull(int fd, uint8_t* buf, size_t length, int64_t position);
+// Writes all of length; returns 0 or -errno (a write of 0 bytes is -ENOSPC).
+int SysPwriteFull(int fd, const uint8_t* buf, size_t length, int64_t position);
+int SysFdatasync(int fd);
+int SysAllocAligned(void** out, size_t size, size_t align);
+
+Napi::Value Open(const Napi::CallbackInfo& info);
+Napi::Value Close(const Napi::CallbackInfo& info);
+Napi::Value AllocAligned(const Napi::CallbackInfo& info);
+Napi::Value Pread(const Napi::CallbackInfo& info);
+Napi::Value Pwrite(const Napi::CallbackInfo& info);
+Napi::Value Fdatasync(const Napi::CallbackInfo& info);
+
+// The open(2) flag values the JS side needs, as a plain object.
+Napi::Object OpenConstants(Napi::Env env);
+
+}  // namespace blockcopy

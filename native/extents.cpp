@@ -1,0 +1,168 @@
+#include "extents.hpp"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "args.hpp"
+#include "errors.hpp"
+
+namespace blockcopy {
+
+int SysFstat(int fd, struct stat* st) {
+  return ::fstat(fd, st) < 0 ? -errno : 0;
+}
+
+int SysBlockSize64(int fd, uint64_t* bytes) {
+  return ::ioctl(fd, BLKGETSIZE64, bytes) < 0 ? -errno : 0;
+}
+
+int SysLogicalBlockSize(int fd, int* bytes) {
+  return ::ioctl(fd, BLKSSZGET, bytes) < 0 ? -errno : 0;
+}
+
+int SysPhysicalBlockSize(int fd, unsigned* bytes) {
+  return ::ioctl(fd, BLKPBSZGET, bytes) < 0 ? -errno : 0;
+}
+
+// Kernels before 6.1 do not know STATX_DIOALIGN and simply leave it out of
+// stx_mask; that, like a file system without direct I/O, means "none".
+int SysDioAlign(int fd, uint32_t* memAlign, uint32_t* offsetAlign) {
+  struct statx stx = {};
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) < 0) return -errno;
+  bool known = (stx.stx_mask & STATX_DIOALIGN) != 0;
+  *memAlign = known ? stx.stx_dio_mem_align : 0;
+  *offsetAlign = known ? stx.stx_dio_offset_align : 0;
+  return 0;
+}
+
+int SysBlkZeroOut(int fd, uint64_t offset, uint64_t length) {
+  uint64_t range[2] = {offset, length};
+  int rc;
+  do {
+    rc = ::ioctl(fd, BLKZEROOUT, range);
+  } while (rc < 0 && errno == EINTR);
+  return rc < 0 ? -errno : 0;
+}
+
+int SysFallocZeroRange(int fd, int64_t offset, int64_t length) {
+  int rc;
+  do {
+    rc = ::fallocate(fd, FALLOC_FL_ZERO_RANGE, offset, length);
+  } while (rc < 0 && errno == EINTR);
+  return rc < 0 ? -errno : 0;
+}
+
+Napi::Value DirectAlignment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, 0, &fd)) return env.Undefined();
+  struct stat st;
+  int rc = SysFstat(fd, &st);
+  if (rc < 0) {
+    ThrowErrno(env, rc, "fstat");
+    return env.Undefined();
+  }
+  uint32_t memAlign = 0, offsetAlign = 0;
+  if (S_ISBLK(st.st_mode)) {
+    // The logical block size is always a safe buffer alignment too, even
+    // where the queue's DMA alignment is smaller.
+    int logical = 0;
+    rc = SysLogicalBlockSize(fd, &logical);
+    if (rc < 0) {
+      ThrowErrno(env, rc, "ioctl");
+      return env.Undefined();
+    }
+    memAlign = offsetAlign = static_cast<uint32_t>(logical);
+  } else if (S_ISREG(st.st_mode)) {
+    rc = SysDioAlign(fd, &memAlign, &offsetAlign);
+    if (rc < 0 && rc != -ENOSYS) {
+      ThrowErrno(env, rc, "statx");
+      return env.Undefined();
+    }
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("memAlignBytes", Napi::Number::New(env, memAlign));
+  out.Set("offsetAlignBytes", Napi::Number::New(env, offsetAlign));
+  return out;
+}
+
+Napi::Value BlockInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, 0, &fd)) return env.Undefined();
+  struct stat st;
+  int rc = SysFstat(fd, &st);
+  if (rc < 0) {
+    ThrowErrno(env, rc, "fstat");
+    return env.Undefined();
+  }
+  bool isBlock = S_ISBLK(st.st_mode);
+  double sizeBytes = static_cast<double>(st.st_size);
+  double logical = 512;
+  double physical = static_cast<double>(st.st_blksize);
+  if (isBlock) {
+    uint64_t size = 0;
+    int lbs = 0;
+    unsigned pbs = 0;
+    if ((rc = SysBlockSize64(fd, &size)) < 0 || (rc = SysLogicalBlockSize(fd, &lbs)) < 0 ||
+        (rc = SysPhysicalBlockSize(fd, &pbs)) < 0) {
+      ThrowErrno(env, rc, "ioctl");
+      return env.Undefined();
+    }
+    sizeBytes = static_cast<double>(size);
+    logical = lbs;
+    physical = pbs;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("isBlockDevice", Napi::Boolean::New(env, isBlock));
+  out.Set("sizeBytes", Napi::Number::New(env, sizeBytes));
+  out.Set("logicalBlockBytes", Napi::Number::New(env, logical));
+  out.Set("physicalBlockBytes", Napi::Number::New(env, physical));
+  out.Set("dev", Napi::Number::New(env, static_cast<double>(isBlock ? st.st_rdev : st.st_dev)));
+  out.Set("ino", Napi::Number::New(env, static_cast<double>(st.st_ino)));
+  return out;
+}
+
+// false means "this target has no zero-out here, write zeros instead":
+// EINVAL (unaligned device range, or a file system that rejects the mode),
+// EOPNOTSUPP, and ENOTTY (a driver without the ioctl).
+static bool Unsupported(int rc) {
+  return rc == -EINVAL || rc == -EOPNOTSUPP || rc == -ENOTTY;
+}
+
+Napi::Value ZeroRange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  int64_t offset, length;
+  if (!GetFd(info, 0, &fd) || !GetSize(info, 1, "offset", &offset) ||
+      !GetSize(info, 2, "length", &length)) {
+    return env.Undefined();
+  }
+  if (length == 0) return Napi::Boolean::New(env, true);
+  struct stat st;
+  int rc = SysFstat(fd, &st);
+  if (rc < 0) {
+    ThrowErrno(env, rc, "fstat");
+    return env.Undefined();
+  }
+  const char* syscall;
+  if (S_ISBLK(st.st_mode)) {
+    syscall = "ioctl";
+    rc = SysBlkZeroOut(fd, static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
+  } else if (S_ISREG(st.st_mode)) {
+    syscall = "fallocate";
+    rc = SysFallocZeroRange(fd, offset, length);
+  } else {
+    return Napi::Boolean::New(env, false);
+  }
+  if (rc == 0) return Napi::Boolean::New(env, true);
+  if (Unsupported(rc)) return Napi::Boolean::New(env, false);
+  ThrowErrno(env, rc, syscall);
+  return env.Undefined();
+}
+
+}  // namespace blockcopy

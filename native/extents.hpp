@@ -1,0 +1,25 @@
+// Device and file geometry (size, block sizes, direct-I/O alignment) and
+// zero-out. Sys* wrappers return 0 or -errno; bindings throw through
+// ThrowErrno with syscall 'fstat', 'ioctl', 'statx' or 'fallocate'.
+#pragma once
+#include <napi.h>
+#include <sys/stat.h>
+
+#include <cstdint>
+
+namespace blockcopy {
+
+int SysFstat(int fd, struct stat* st);
+int SysBlockSize64(int fd, uint64_t* bytes);          // BLKGETSIZE64
+int SysLogicalBlockSize(int fd, int* bytes);          // BLKSSZGET
+int SysPhysicalBlockSize(int fd, unsigned* bytes);    // BLKPBSZGET
+// statx DIOALIGN; both zero when the file system reports none.
+int SysDioAlign(int fd, uint32_t* memAlign, uint32_t* offsetAlign);
+int SysBlkZeroOut(int fd, uint64_t offset, uint64_t length);      // BLKZEROOUT
+int SysFallocZeroRange(int fd, int64_t offset, int64_t length);   // FALLOC_FL_ZERO_RANGE
+
+Napi::Value DirectAlignment(const Napi::CallbackInfo& info);
+Napi::Value BlockInfo(const Napi::CallbackInfo& info);
+Napi::Value ZeroRange(const Napi::CallbackInfo& info);
+
+}  // namespace blockcopy

@@ -1,0 +1,230 @@
+/**
+ * Loader for the native addon (build/Release or build/Debug blockcopy.node)
+ * and the IoBackend on top of it. Loading order: BLOCKCOPY_IO=fs forces the
+ * fallback; otherwise Release, then Debug; the first that loads wins.
+ * Troubleshooting: a missing addon means `node scripts/build-native.mjs`
+ * failed or never ran (it needs a C++17 compiler, make, python3 and Node's
+ * headers: `npm_config_nodedir=/usr` where they are installed locally).
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { SystemError } from '../errors.js'
+import { FdPaths } from './fd-paths.js'
+import type { BackendInfo, BlockInfo, DirectAlignment, IoBackend, OpenOptions } from './types.js'
+
+/** open(2) flag values as this platform defines them, exported by the addon. */
+export interface NativeConstants {
+  readonly O_RDONLY: number
+  readonly O_WRONLY: number
+  readonly O_RDWR: number
+  readonly O_CREAT: number
+  readonly O_EXCL: number
+  readonly O_CLOEXEC: number
+  readonly O_DIRECT: number
+  readonly O_TMPFILE: number
+}
+
+/** How native code builds its errors: the signature of SystemError's constructor. */
+export type NativeErrorClass = new (
+  message: string,
+  code: string,
+  errno: number,
+  syscall: string,
+  path?: string,
+) => Error
+
+/**
+ * The addon's exports (native/addon.cpp). All calls are synchronous and block
+ * the calling thread. System failures throw the class given to setErrorClass;
+ * bad arguments throw TypeError (ERR_INVALID_ARG_TYPE) or RangeError
+ * (ERR_OUT_OF_RANGE).
+ */
+export interface NativeAddon {
+  /** Once per thread, before any other call, so errors arrive as SystemError. */
+  setErrorClass(ctor: NativeErrorClass): void
+  /** Raw open(2): `flags` from `constants`. */
+  open(path: string, flags: number, mode: number): number
+  close(fd: number): void
+  /** posix_memalign'ed memory freed by a finalizer; `alignBytes` a power of two. */
+  allocAligned(sizeBytes: number, alignBytes: number): Buffer
+  pread(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): number
+  pwrite(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): void
+  fdatasync(fd: number): void
+  directAlignment(fd: number): DirectAlignment
+  blockInfo(fd: number): BlockInfo
+  zeroRange(fd: number, offsetBytes: number, lengthBytes: number): boolean
+  readonly constants: NativeConstants
+}
+
+/** The result of loading the addon: the module and where it came from, or why not. */
+export type AddonLoad =
+  | { ok: true; addon: NativeAddon; path: string }
+  | { ok: false; reason: string }
+
+const ADDON_FILES = ['build/Release/blockcopy.node', 'build/Debug/blockcopy.node'] as const
+const ADDON_FUNCTIONS = [
+  'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'pwrite',
+  'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange',
+] as const
+
+/**
+ * The nearest directory at or above `startDir` whose package.json is named
+ * "blockcopy": the same answer from src/io (tsx) and dist/src/io (built).
+ */
+export function findPackageRoot(startDir: string): string | undefined {
+  for (let dir = startDir; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json')
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'blockcopy') return dir
+      } catch {
+        // An unreadable package.json is not ours; keep walking up.
+      }
+    }
+    if (dirname(dir) === dir) return undefined
+  }
+}
+
+// One load per thread: each worker's module graph runs this once, and the
+// addon keeps its error class per environment, so each thread sets its own.
+let cachedLoad: AddonLoad | undefined
+
+/** Loads the addon (cached per thread) and hands it SystemError. Ignores BLOCKCOPY_IO. */
+export function loadAddon(): AddonLoad {
+  cachedLoad ??= loadAddonUncached()
+  return cachedLoad
+}
+
+function loadAddonUncached(): AddonLoad {
+  const here = dirname(fileURLToPath(import.meta.url))
+  const root = findPackageRoot(here)
+  if (root === undefined) return { ok: false, reason: `no blockcopy package.json above ${here}` }
+  const require = createRequire(join(root, 'package.json'))
+  const failures: string[] = []
+  for (const file of ADDON_FILES) {
+    const path = join(root, file)
+    if (!existsSync(path)) continue
+    try {
+      const addon = require(path) as Partial<NativeAddon>
+      const missing = ADDON_FUNCTIONS.filter((name) => typeof addon[name] !== 'function')
+      if (missing.length > 0) {
+        failures.push(`${file} lacks ${missing.join(', ')} (stale build: rebuild it)`)
+        continue
+      }
+      const complete = addon as NativeAddon
+      complete.setErrorClass(SystemError)
+      return { ok: true, addon: complete, path }
+    } catch (err) {
+      failures.push(`${file}: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+  if (failures.length === 0) {
+    return { ok: false, reason: `native addon not built (no ${ADDON_FILES.join(' or ')} in ${root})` }
+  }
+  return { ok: false, reason: `native addon failed to load: ${failures.join('; ')}` }
+}
+
+/**
+ * The native backend, or the reason it cannot be used. Reads BLOCKCOPY_IO on
+ * every call (so tests can set it); the addon itself is loaded once per thread.
+ */
+export function loadNativeBackend(): NativeBackend | string {
+  if (process.env.BLOCKCOPY_IO === 'fs') return 'BLOCKCOPY_IO=fs'
+  const load = loadAddon()
+  return load.ok ? new NativeBackend(load.addon) : load.reason
+}
+
+const CREATE_MODE = 0o644
+
+/**
+ * IoBackend over the addon: O_DIRECT, ioctls, statx. Use it from the thread
+ * that created it; descriptors it opens are its own (see FdPaths).
+ */
+export class NativeBackend implements IoBackend {
+  readonly info: BackendInfo = { kind: 'native' }
+  readonly #addon: NativeAddon
+  readonly #paths = new FdPaths()
+
+  constructor(addon: NativeAddon) {
+    this.#addon = addon
+  }
+
+  // Writers open O_RDWR, not O_WRONLY: zero-out (BLKZEROOUT, fallocate) and
+  // read-back verification both need a descriptor that can do more than write.
+  open(path: string, options: OpenOptions): number {
+    const c = this.#addon.constants
+    const flags =
+      (options.write ? c.O_RDWR : c.O_RDONLY) |
+      (options.create ? c.O_CREAT : 0) |
+      (options.direct ? c.O_DIRECT : 0) |
+      c.O_CLOEXEC
+    const fd = this.#addon.open(path, flags, CREATE_MODE)
+    this.#paths.set(fd, path)
+    return fd
+  }
+
+  close(fd: number): void {
+    try {
+      this.#addon.close(fd)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    } finally {
+      this.#paths.delete(fd)
+    }
+  }
+
+  allocAligned(sizeBytes: number, alignBytes: number): Buffer {
+    return this.#addon.allocAligned(sizeBytes, alignBytes)
+  }
+
+  pread(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): number {
+    try {
+      return this.#addon.pread(fd, buf, bufOffset, lengthBytes, positionBytes)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  pwrite(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): void {
+    try {
+      this.#addon.pwrite(fd, buf, bufOffset, lengthBytes, positionBytes)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  fdatasync(fd: number): void {
+    try {
+      this.#addon.fdatasync(fd)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  directAlignment(fd: number): DirectAlignment {
+    try {
+      return this.#addon.directAlignment(fd)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  blockInfo(fd: number): BlockInfo {
+    try {
+      return this.#addon.blockInfo(fd)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  zeroRange(fd: number, offsetBytes: number, lengthBytes: number): boolean {
+    try {
+      return this.#addon.zeroRange(fd, offsetBytes, lengthBytes)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+}
