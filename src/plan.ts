@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import { BlockcopyError } from './errors.js'
 import type { IoBackend } from './io/types.js'
 import type { JobSpec, NotifyFn, VerifyMode } from './job.js'
@@ -118,14 +119,24 @@ function checkDevice(c: Checked): void {
   }
 }
 
-/** Opens everything, or nothing: on failure, what was opened is closed again. */
+/**
+ * Opens everything, or nothing: on failure, what was opened is closed again
+ * and the files this call created are removed, so rejected input leaves none behind.
+ */
 function openAll(io: IoBackend, items: Array<{ facts: PathFacts; write: boolean; align: number }>, mode: DirectMode): OpenFile[] {
   const opened: OpenFile[] = []
   try {
     for (const it of items) opened.push(openForJob(io, it.facts, it.write, it.align, mode))
     return opened
   } catch (err) {
-    for (const f of opened) closeFile(io, f)
+    for (const f of opened) {
+      closeFile(io, f)
+      try {
+        if (f.created) fs.rmSync(f.path, { force: true })
+      } catch {
+        // The open failure is what the caller must see; a leftover empty file is the lesser harm.
+      }
+    }
     throw err
   }
 }

@@ -165,11 +165,19 @@ export async function main(argv: string[]): Promise<number> {
     return code
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? EXIT.ok : EXIT.badInput
+      if (err.exitCode === 0) return EXIT.ok
+      // Commander already printed its message on stderr; --json still gets its one object.
+      if (wantsJson) {
+        const message = err.message.replace(/^error: /, '')
+        process.stdout.write(`${JSON.stringify({ ok: false, error: { code: 'INVALID_ARGUMENT', message } })}\n`)
+      }
+      return EXIT.badInput
     }
     if (isBadInput(err)) {
       const message = cliMessage(err)
-      process.stderr.write(`blockcopy: ${err.code}: ${message}\n`)
+      // A system error's message already starts with its code ("EPERM: operation not permitted…").
+      const line = message.startsWith(`${err.code}:`) ? message : `${err.code}: ${message}`
+      process.stderr.write(`blockcopy: ${line}\n`)
       if (wantsJson) {
         const argument = err instanceof BlockcopyError ? err.argument : undefined
         process.stdout.write(`${JSON.stringify({ ok: false, error: { code: err.code, message, ...(argument ? { argument } : {}) } })}\n`)
