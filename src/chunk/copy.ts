@@ -16,24 +16,30 @@ export function copyChunk(ctx: WorkerContext, t: CopyTask): ChunkResult {
   // The chunk sits in `main` at the source's page phase, so the source's
   // aligned middle is read to an aligned address.
   const base = t.src.offsetBytes % P
-  const read = readRange(ctx.io, t.src, t.src.offsetBytes, length, ctx.main, base)
-  if (typeof read === 'number') {
-    res.directBytes += read
-    if (t.verify > 0) res.digest = ctx.hash.digest(ctx.main, base, length)
-  } else {
-    res.readErr = true
-    res.errors.push({ dest: -1, ...read })
-  }
-
   const turn = t.writeTurn ? new Int32Array(t.writeTurn) : null
-  if (turn) waitForTurn(turn, t.chunkIndex)
+  let readOk = false
   try {
-    if (!res.readErr) t.dests.forEach((d, i) => writeDest(ctx, t, d, i, base, res))
+    const read = readRange(ctx.io, t.src, t.src.offsetBytes, length, ctx.main, base)
+    if (typeof read === 'number') {
+      res.directBytes += read
+      if (t.verify > 0) res.digest = ctx.hash.digest(ctx.main, base, length)
+      readOk = true
+    } else {
+      res.readErr = true
+      res.errors.push({ dest: -1, ...read })
+    }
   } finally {
-    if (turn) passTurn(turn, t.chunkIndex)
+    // The turn is taken and passed whatever happened above: a chunk that
+    // never passed it would hold every later chunk's writes forever.
+    if (turn) waitForTurn(turn, t.chunkIndex)
+    try {
+      if (readOk) t.dests.forEach((d, i) => writeDest(ctx, t, d, i, base, res))
+    } finally {
+      if (turn) passTurn(turn, t.chunkIndex)
+    }
   }
 
-  if (!res.readErr && t.verify === 2) {
+  if (readOk && t.verify === 2) {
     t.dests.forEach((d, i) => {
       if ((res.writeErr & (1 << i)) === 0) readBack(ctx, d, i, length, ctx.main, base, res)
     })
