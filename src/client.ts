@@ -39,6 +39,11 @@ export class CopyClient {
       minThreads: settings.threads,
       maxThreads: settings.threads,
       concurrentTasksPerWorker: 1,
+      // Queued tasks must start in the order they were run: sequential writes
+      // wait for every lower chunk index (src/chunk/copy.ts). By default Piscina
+      // puts a task it could not place yet at the back of its queue, so a later
+      // chunk could take the last free worker while an earlier one waits: deadlock.
+      stricterFIFO: true,
       idleTimeout: 2 ** 31 - 1,
       workerData,
     })

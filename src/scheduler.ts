@@ -120,6 +120,8 @@ export function coalesceFailures(failures: RangeFailure[]): RangeFailure[] {
   for (const f of sorted) {
     const last = out[out.length - 1]
     if (last && last.dest === f.dest && last.code === f.code && last.syscall === f.syscall && last.offset + last.length === f.offset) {
+      // A message that names its range (VERIFY_MISMATCH does) names the merged one.
+      last.message = last.message.replace(`${last.offset}..${last.offset + last.length}`, `${last.offset}..${f.offset + f.length}`)
       last.length += f.length
     } else {
       out.push({ ...f })

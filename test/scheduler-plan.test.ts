@@ -32,6 +32,14 @@ test('touching failures of one file, code and call are merged; others are kept a
   ])
 })
 
+test('a merged failure whose message names its range names the merged range', () => {
+  const f = (offset: number): RangeFailure => ({
+    dest: 0, offset, length: 4096, code: 'VERIFY_MISMATCH', errno: 0, syscall: 'readback', message: `VERIFY_MISMATCH: d.img bytes ${offset}..${offset + 4096} differ`,
+  })
+  const [merged] = coalesceFailures([f(4096), f(8192), f(12288)])
+  assert.is(merged?.message, 'VERIFY_MISMATCH: d.img bytes 4096..16384 differ')
+})
+
 // A runner that finishes tasks only when the test says so, to watch the window.
 function manualRunner() {
   const pending: Array<{ task: Task; finish: (r: ChunkResult) => void }> = []

@@ -1,0 +1,155 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createClient, type CopyClient, type RangeFailure } from '../src/index.js'
+import { mountFaultFs, type FaultFs, type FaultRule } from './helpers/faultfs.js'
+import { logSkip } from './helpers/root.js'
+import { cmpFiles, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
+
+const test = suite('write errors on one destination')
+const KiB = 1024
+const MiB = 1024 * KiB
+const CHUNK = 64 * KiB
+let client: CopyClient
+let dir: string
+
+test.before(async () => {
+  client = await createClient({ threads: 3, chunkBytes: CHUNK })
+})
+test.after(async () => {
+  await client.destroy()
+})
+test.before.each(() => {
+  dir = makeTempDir('copy-write-errors')
+})
+test.after.each(() => {
+  removeTempDir(dir)
+})
+
+/** Mounts faultfs over dir/backing on dir/mnt with rules, or returns why it cannot. */
+async function faultMount(rules: FaultRule[]): Promise<FaultFs | string> {
+  mkdirSync(join(dir, 'backing'))
+  mkdirSync(join(dir, 'mnt'))
+  return mountFaultFs(join(dir, 'backing'), join(dir, 'mnt'), rules)
+}
+
+/** Lets every pending callback, timer and I/O completion run. */
+const settle = (): Promise<void> => new Promise((done) => setTimeout(done, 50))
+
+const LENGTH = 2 * MiB
+// Destination 1 is written at another offset than the others, so its
+// failures must be reported in its own coordinates.
+const OFFSETS = [0, 8 * KiB, 4 * KiB]
+
+interface Setup {
+  fs: FaultFs
+  src: string
+  dsts: string[]
+}
+
+/** Source and destinations 0 and 2 on the disk, destination 1 on faultfs failing writes over [offset, +length). */
+async function setup(failOffset: number, failLength: number): Promise<Setup | string> {
+  const fs = await faultMount([{ op: 'write', path: 'dst1.img', offset: failOffset, length: failLength, errno: 'EIO' }])
+  if (typeof fs === 'string') return fs
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, LENGTH, 21)
+  return { fs, src, dsts: [join(dir, 'dst0.img'), join(fs.mountDir, 'dst1.img'), join(dir, 'dst2.img')] }
+}
+
+function checkFailures(errors: RangeFailure[], failOffset: number, failLength: number): void {
+  assert.ok(errors.length >= 1)
+  for (const e of errors) assert.equal([e.dest, e.code, e.errno, e.syscall], [1, 'EIO', 5, 'pwrite'], JSON.stringify(e))
+  const covered = errors.some((e) => e.offset <= failOffset && e.offset + e.length >= failOffset + failLength)
+  assert.ok(covered, `${JSON.stringify(errors)} covers ${failOffset}+${failLength}`)
+}
+
+test('a write error on the middle destination sets only bit 1, and notify gets the same values and context once', async () => {
+  // In the last chunk, so every chunk has started before the error stops new ones.
+  const failOffset = (OFFSETS[1] as number) + LENGTH - 20 * KiB
+  const failLength = 4 * KiB
+  const s = await setup(failOffset, failLength)
+  if (typeof s === 'string') return logSkip(s)
+  try {
+    const context = { tenant: 'write-errors' }
+    const calls: Array<[boolean, number, unknown]> = []
+    const r = await client.copy(
+      { path: s.src, offset: 0, length: LENGTH },
+      s.dsts.map((path, i) => ({ path, offset: OFFSETS[i] })),
+      { notify: (readErr, writeErr, ctx) => calls.push([readErr, writeErr, ctx]), context },
+    ).result
+    await settle()
+
+    assert.is(r.writeErr, 0b010)
+    assert.is(r.readErr, false)
+    assert.is(r.ok, false)
+    checkFailures(r.errors, failOffset, failLength)
+    assert.ok(cmpFiles(s.src, s.dsts[0] as string, { bOffset: OFFSETS[0], length: LENGTH }), 'destination 0')
+    assert.ok(cmpFiles(s.src, s.dsts[2] as string, { bOffset: OFFSETS[2], length: LENGTH }), 'destination 2')
+
+    assert.is(calls.length, 1)
+    const [readErr, writeErr, ctx] = calls[0] as [boolean, number, unknown]
+    assert.is(readErr, r.readErr)
+    assert.is(writeErr, r.writeErr)
+    assert.is(ctx, context, 'the very object passed in')
+  } finally {
+    await s.fs.unmount()
+  }
+})
+
+test('with ignoreErrors destination 1 is correct outside its failing chunks and the others are whole copies', async () => {
+  // Straddles the boundary between two chunks (chunks sit on the source's multiples of CHUNK).
+  const failOffset = (OFFSETS[1] as number) + 10 * CHUNK - 2 * KiB
+  const failLength = 4 * KiB
+  const s = await setup(failOffset, failLength)
+  if (typeof s === 'string') return logSkip(s)
+  try {
+    let calls = 0
+    const r = await client.copy(
+      { path: s.src, offset: 0, length: LENGTH },
+      s.dsts.map((path, i) => ({ path, offset: OFFSETS[i] })),
+      { ignoreErrors: true, notify: () => calls++ },
+    ).result
+    await settle()
+
+    assert.is(r.writeErr, 0b010)
+    assert.is(r.readErr, false)
+    assert.is(calls, 1)
+    checkFailures(r.errors, failOffset, failLength)
+    assert.ok(cmpFiles(s.src, s.dsts[0] as string, { bOffset: OFFSETS[0], length: LENGTH }), 'destination 0')
+    assert.ok(cmpFiles(s.src, s.dsts[2] as string, { bOffset: OFFSETS[2], length: LENGTH }), 'destination 2')
+
+    // Chunks 9 and 10 (source bytes [9, 11) × CHUNK) failed on destination 1; the rest is there.
+    const d1 = OFFSETS[1] as number
+    assert.is(r.completedBytes, LENGTH - 2 * CHUNK)
+    assert.equal(r.completed, [{ offset: 0, length: 9 * CHUNK }, { offset: 11 * CHUNK, length: LENGTH - 11 * CHUNK }])
+    assert.ok(cmpFiles(s.src, s.dsts[1] as string, { aOffset: 0, bOffset: d1, length: 9 * CHUNK }), 'destination 1 before')
+    assert.ok(cmpFiles(s.src, s.dsts[1] as string, { aOffset: 11 * CHUNK, bOffset: d1 + 11 * CHUNK, length: LENGTH - 11 * CHUNK }),
+      'destination 1 after')
+    for (const e of r.errors) {
+      assert.ok(e.offset >= d1 + 9 * CHUNK && e.offset + e.length <= d1 + 11 * CHUNK, `failure ${e.offset}+${e.length} inside the two chunks`)
+    }
+  } finally {
+    await s.fs.unmount()
+  }
+})
+
+test('without ignoreErrors a write error early in the range stops new chunks', async () => {
+  const failOffset = (OFFSETS[1] as number) + 2 * CHUNK + 100
+  const s = await setup(failOffset, 1)
+  if (typeof s === 'string') return logSkip(s)
+  try {
+    const r = await client.copy({ path: s.src, offset: 0, length: LENGTH }, s.dsts.map((path, i) => ({ path, offset: OFFSETS[i] }))).result
+    assert.is(r.writeErr, 0b010)
+    assert.is(r.readErr, false)
+    checkFailures(r.errors, failOffset, 1)
+    // 32 chunks; three workers with six in flight cannot get far past chunk 2.
+    assert.ok(r.completedBytes <= 12 * CHUNK, `completed ${r.completedBytes}`)
+    assert.not.ok(cmpFiles(s.src, s.dsts[0] as string, { aOffset: LENGTH - CHUNK, bOffset: LENGTH - CHUNK, length: CHUNK }),
+      'the last chunk never reached destination 0')
+  } finally {
+    await s.fs.unmount()
+  }
+})
+
+test.run()
