@@ -22,6 +22,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("directAlignment", Napi::Function::New(env, DirectAlignment, "directAlignment"));
   exports.Set("blockInfo", Napi::Function::New(env, BlockInfo, "blockInfo"));
   exports.Set("zeroRange", Napi::Function::New(env, ZeroRange, "zeroRange"));
+  exports.Set("preallocate", Napi::Function::New(env, Preallocate, "preallocate"));
   exports.Set("constants", OpenConstants(env));
   return exports;
 }

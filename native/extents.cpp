@@ -56,6 +56,14 @@ int SysFallocZeroRange(int fd, int64_t offset, int64_t length) {
   return rc < 0 ? -errno : 0;
 }
 
+int SysFallocKeepSize(int fd, int64_t offset, int64_t length) {
+  int rc;
+  do {
+    rc = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, length);
+  } while (rc < 0 && errno == EINTR);
+  return rc < 0 ? -errno : 0;
+}
+
 Napi::Value DirectAlignment(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
@@ -162,6 +170,33 @@ Napi::Value ZeroRange(const Napi::CallbackInfo& info) {
   if (rc == 0) return Napi::Boolean::New(env, true);
   if (Unsupported(rc)) return Napi::Boolean::New(env, false);
   ThrowErrno(env, rc, syscall);
+  return env.Undefined();
+}
+
+// Allocates a regular file's blocks for a range without changing its size.
+// true when done; false when the target cannot (not a regular file,
+// EOPNOTSUPP, EINVAL) or has no room (ENOSPC, EDQUOT): preallocation is an
+// optimisation, and the writes themselves report what fails, range by range.
+Napi::Value Preallocate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  int64_t offset, length;
+  if (!GetFd(info, 0, &fd) || !GetSize(info, 1, "offset", &offset) ||
+      !GetSize(info, 2, "length", &length)) {
+    return env.Undefined();
+  }
+  if (length == 0) return Napi::Boolean::New(env, true);
+  struct stat st;
+  int rc = SysFstat(fd, &st);
+  if (rc < 0) {
+    ThrowErrno(env, rc, "fstat");
+    return env.Undefined();
+  }
+  if (!S_ISREG(st.st_mode)) return Napi::Boolean::New(env, false);
+  rc = SysFallocKeepSize(fd, offset, length);
+  if (rc == 0) return Napi::Boolean::New(env, true);
+  if (Unsupported(rc) || rc == -ENOSPC || rc == -EDQUOT) return Napi::Boolean::New(env, false);
+  ThrowErrno(env, rc, "fallocate");
   return env.Undefined();
 }
 

@@ -16,7 +16,8 @@ export interface WorkerContext {
   /** Restaging for destinations of another page phase, read-back, and zeros. */
   stage: Buffer
   pageBytes: number
-  hash: Xxh3
+  /** Created by the first task that hashes (ensureHasher); a worker that never hashes never loads it. */
+  hash: Xxh3 | null
   threadId: number
 }
 
@@ -31,9 +32,15 @@ export function workerContext(config: WorkerConfig): Promise<WorkerContext> {
       main: io.allocAligned(config.bufferBytes, config.pageBytes),
       stage: io.allocAligned(config.bufferBytes, config.pageBytes),
       pageBytes: config.pageBytes,
-      hash: await Xxh3.create(),
+      hash: null,
       threadId,
     }
   })()
   return context
+}
+
+/** The context's hasher, created on first use. */
+export async function ensureHasher(ctx: WorkerContext): Promise<Xxh3> {
+  ctx.hash ??= await Xxh3.create()
+  return ctx.hash
 }

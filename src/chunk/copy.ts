@@ -1,4 +1,5 @@
 import type { ChunkEnd, ChunkResult, CopyTask } from '../protocol.js'
+import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { differingRanges, readRange, writeRange } from './ranged-io.js'
 
@@ -7,7 +8,7 @@ import { differingRanges, readRange, writeRange } from './ranged-io.js'
  * (verify 2) one read-back per destination compared with what was read.
  * Runs in a worker; every failure is returned as data, never thrown.
  */
-export function copyChunk(ctx: WorkerContext, t: CopyTask): ChunkResult {
+export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): ChunkResult {
   const res: ChunkResult = {
     chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0,
   }
@@ -22,7 +23,7 @@ export function copyChunk(ctx: WorkerContext, t: CopyTask): ChunkResult {
     const read = readRange(ctx.io, t.src, t.src.offsetBytes, length, ctx.main, base)
     if (typeof read === 'number') {
       res.directBytes += read
-      if (t.verify > 0) res.digest = ctx.hash.digest(ctx.main, base, length)
+      if (hash) res.digest = hash.digest(ctx.main, base, length)
       readOk = true
     } else {
       res.readErr = true

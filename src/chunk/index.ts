@@ -1,6 +1,6 @@
 import { workerData } from 'node:worker_threads'
 import type { ChunkResult, ProbeResult, Task, WorkerConfig } from '../protocol.js'
-import { workerContext } from './context.js'
+import { ensureHasher, workerContext } from './context.js'
 import { copyChunk } from './copy.js'
 import { zeroChunk } from './zero.js'
 
@@ -9,7 +9,7 @@ export async function runTask(task: Task): Promise<ChunkResult | ProbeResult> {
   const ctx = await workerContext(workerData as WorkerConfig)
   switch (task.kind) {
     case 'copy':
-      return copyChunk(ctx, task)
+      return copyChunk(ctx, task.verify > 0 ? await ensureHasher(ctx) : null, task)
     case 'zero':
       return zeroChunk(ctx, task)
     case 'probe': {

@@ -205,6 +205,10 @@ export class FsBackend implements IoBackend {
     return false
   }
 
+  preallocate(_fd: number, _offsetBytes: number, _lengthBytes: number): boolean {
+    return false
+  }
+
   #fail(err: unknown, syscall: string, fd: number): unknown {
     // Node's errors name its own syscall ('read', 'write'); report the one the
     // interface documents, as the native backend does.

@@ -56,6 +56,7 @@ export interface NativeAddon {
   directAlignment(fd: number): DirectAlignment
   blockInfo(fd: number): BlockInfo
   zeroRange(fd: number, offsetBytes: number, lengthBytes: number): boolean
+  preallocate(fd: number, offsetBytes: number, lengthBytes: number): boolean
   readonly constants: NativeConstants
 }
 
@@ -67,7 +68,7 @@ export type AddonLoad =
 const ADDON_FILES = ['build/Release/blockcopy.node', 'build/Debug/blockcopy.node'] as const
 const ADDON_FUNCTIONS = [
   'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'pwrite',
-  'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange',
+  'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange', 'preallocate',
 ] as const
 
 /**
@@ -223,6 +224,14 @@ export class NativeBackend implements IoBackend {
   zeroRange(fd: number, offsetBytes: number, lengthBytes: number): boolean {
     try {
       return this.#addon.zeroRange(fd, offsetBytes, lengthBytes)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  preallocate(fd: number, offsetBytes: number, lengthBytes: number): boolean {
+    try {
+      return this.#addon.preallocate(fd, offsetBytes, lengthBytes)
     } catch (err) {
       throw this.#paths.annotate(err, fd)
     }

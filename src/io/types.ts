@@ -73,4 +73,11 @@ export interface IoBackend {
    * Throws on real I/O errors.
    */
   zeroRange(fd: number, offsetBytes: number, lengthBytes: number): boolean
+  /**
+   * Allocates a regular file's blocks for a range, keeping its size
+   * (fallocate FALLOC_FL_KEEP_SIZE), so parallel direct writes need not
+   * allocate as they go. Returns false when the target cannot or has no room
+   * (the writes then report what fails); throws on other errors.
+   */
+  preallocate(fd: number, offsetBytes: number, lengthBytes: number): boolean
 }

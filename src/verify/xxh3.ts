@@ -1,4 +1,11 @@
-import { createXXHash3, type IHasher } from 'hash-wasm'
+import { createRequire } from 'node:module'
+import type { IHasher } from 'hash-wasm'
+
+// hash-wasm's per-algorithm bundle: its index bundles every algorithm and
+// costs each worker ~50 ms to load and compile, this one ~12 ms.
+const { createXXHash3 } = createRequire(import.meta.url)('hash-wasm/dist/xxhash3.umd.min.js') as {
+  createXXHash3: () => Promise<IHasher>
+}
 
 /**
  * xxh3-64 (seed 0) through hash-wasm. One instance per thread: the WebAssembly
