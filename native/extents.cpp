@@ -56,10 +56,10 @@ int SysFallocZeroRange(int fd, int64_t offset, int64_t length) {
   return rc < 0 ? -errno : 0;
 }
 
-int SysFallocKeepSize(int fd, int64_t offset, int64_t length) {
+int SysFallocAllocate(int fd, int64_t offset, int64_t length) {
   int rc;
   do {
-    rc = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, length);
+    rc = ::fallocate(fd, 0, offset, length);
   } while (rc < 0 && errno == EINTR);
   return rc < 0 ? -errno : 0;
 }
@@ -173,8 +173,8 @@ Napi::Value ZeroRange(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// Allocates a regular file's blocks for a range without changing its size.
-// true when done; false when the target cannot (not a regular file,
+// Allocates a regular file's blocks for a range, extending its size to the
+// end of the range if it was shorter (never shrinking it). true when done; false when the target cannot (not a regular file,
 // EOPNOTSUPP, EINVAL) or has no room (ENOSPC, EDQUOT): preallocation is an
 // optimisation, and the writes themselves report what fails, range by range.
 Napi::Value Preallocate(const Napi::CallbackInfo& info) {
@@ -193,7 +193,7 @@ Napi::Value Preallocate(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (!S_ISREG(st.st_mode)) return Napi::Boolean::New(env, false);
-  rc = SysFallocKeepSize(fd, offset, length);
+  rc = SysFallocAllocate(fd, offset, length);
   if (rc == 0) return Napi::Boolean::New(env, true);
   if (Unsupported(rc) || rc == -ENOSPC || rc == -EDQUOT) return Napi::Boolean::New(env, false);
   ThrowErrno(env, rc, "fallocate");

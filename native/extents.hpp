@@ -17,7 +17,7 @@ int SysPhysicalBlockSize(int fd, unsigned* bytes);    // BLKPBSZGET
 int SysDioAlign(int fd, uint32_t* memAlign, uint32_t* offsetAlign);
 int SysBlkZeroOut(int fd, uint64_t offset, uint64_t length);      // BLKZEROOUT
 int SysFallocZeroRange(int fd, int64_t offset, int64_t length);   // FALLOC_FL_ZERO_RANGE
-int SysFallocKeepSize(int fd, int64_t offset, int64_t length);    // FALLOC_FL_KEEP_SIZE
+int SysFallocAllocate(int fd, int64_t offset, int64_t length);    // mode 0: allocate, extend size
 
 Napi::Value DirectAlignment(const Napi::CallbackInfo& info);
 Napi::Value BlockInfo(const Napi::CallbackInfo& info);

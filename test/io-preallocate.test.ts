@@ -35,16 +35,25 @@ function preallocate(io: IoBackend, path: string, offset: number, length: number
   }
 }
 
-test('preallocate allocates the blocks of a range and keeps the file size and bytes', () => {
+test('preallocate allocates the blocks of a range, extends the file to its end, and keeps the bytes', () => {
   const path = join(dir, 'f.img')
   writeFileSync(path, Buffer.alloc(4096, 0x42))
   const before = statSync(path)
   assert.is(preallocate(native(), path, MiB, 8 * MiB), true)
   const after = statSync(path)
-  assert.is(after.size, 4096, 'size unchanged (FALLOC_FL_KEEP_SIZE)')
+  assert.is(after.size, 9 * MiB, 'extended to the end of the range')
   // st_blocks counts 512-byte blocks: 8 MiB more are now allocated.
   assert.ok(after.blocks - before.blocks >= (8 * MiB) / 512, `${before.blocks} -> ${after.blocks} blocks`)
   assert.ok(readRange(path, 0, 4096).every((b) => b === 0x42))
+  assert.ok(readRange(path, 4096, 9 * MiB - 4096).every((b) => b === 0), 'the rest reads as zeros')
+})
+
+test('preallocate never shrinks a file that already reaches past the range', () => {
+  const path = join(dir, 'f.img')
+  writeFileSync(path, Buffer.alloc(4 * MiB, 0x17))
+  assert.is(preallocate(native(), path, 0, MiB), true)
+  assert.is(statSync(path).size, 4 * MiB)
+  assert.ok(readRange(path, 0, 4 * MiB).every((b) => b === 0x17))
 })
 
 test('preallocate answers false, and changes nothing, where there is no room', async () => {

@@ -74,10 +74,12 @@ export interface IoBackend {
    */
   zeroRange(fd: number, offsetBytes: number, lengthBytes: number): boolean
   /**
-   * Allocates a regular file's blocks for a range, keeping its size
-   * (fallocate FALLOC_FL_KEEP_SIZE), so parallel direct writes need not
-   * allocate as they go. Returns false when the target cannot or has no room
-   * (the writes then report what fails); throws on other errors.
+   * Allocates a regular file's blocks for a range and extends the file to
+   * the end of the range if it is shorter (fallocate mode 0; existing bytes
+   * are kept), so that parallel direct writes are overwrites: ext4 takes its
+   * inode lock exclusively, and waits, for direct writes that allocate or
+   * extend. Returns false when the target cannot or has no room (the writes
+   * then report what fails); throws on other errors.
    */
   preallocate(fd: number, offsetBytes: number, lengthBytes: number): boolean
 }
