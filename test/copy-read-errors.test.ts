@@ -1,9 +1,8 @@
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient, type CopyClient, type RangeFailure } from '../src/index.js'
-import { mountFaultFs, type FaultFs, type FaultRule } from './helpers/faultfs.js'
+import { mountFaultFsIn } from './helpers/faultfs.js'
 import { logSkip } from './helpers/root.js'
 import { cmpFiles, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
@@ -27,13 +26,6 @@ test.after.each(() => {
   removeTempDir(dir)
 })
 
-/** Mounts faultfs over dir/backing on dir/mnt with rules, or returns why it cannot. */
-async function faultMount(rules: FaultRule[]): Promise<FaultFs | string> {
-  mkdirSync(join(dir, 'backing'))
-  mkdirSync(join(dir, 'mnt'))
-  return mountFaultFs(join(dir, 'backing'), join(dir, 'mnt'), rules)
-}
-
 /** Start of the chunk holding absolute source byte `at` (chunks sit on multiples of CHUNK in the source). */
 const chunkStart = (at: number): number => at - (at % CHUNK)
 
@@ -48,7 +40,7 @@ const LENGTH = 2 * MiB
 test('a read error stops new chunks and is reported as EIO from pread at its source offset', async () => {
   const failAt = SRC_OFFSET + 10 * CHUNK + 1000
   const failLen = 5000
-  const fs = await faultMount([{ op: 'read', path: 'src.img', offset: failAt, length: failLen, errno: 'EIO' }])
+  const fs = await mountFaultFsIn(dir, [{ op: 'read', path: 'src.img', offset: failAt, length: failLen, errno: 'EIO' }])
   if (typeof fs === 'string') return logSkip(fs)
   try {
     const src = join(fs.mountDir, 'src.img')
@@ -87,7 +79,7 @@ test('with ignoreErrors every chunk but the failing ones is copied and each fail
     { offset: SRC_OFFSET + 5 * CHUNK + 3 * KiB, length: 100 },
     { offset: SRC_OFFSET + 20 * CHUNK + 40 * KiB, length: 30 * KiB },
   ]
-  const fs = await faultMount(fails.map((f) => ({ op: 'read', path: 'src.img', ...f, errno: 'EIO' })))
+  const fs = await mountFaultFsIn(dir, fails.map((f) => ({ op: 'read', path: 'src.img', ...f, errno: 'EIO' })))
   if (typeof fs === 'string') return logSkip(fs)
   try {
     const src = join(fs.mountDir, 'src.img')

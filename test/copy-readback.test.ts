@@ -1,10 +1,9 @@
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { xxhash3 } from 'hash-wasm'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient, type CopyClient, type CopyResult, type RangeFailure } from '../src/index.js'
-import { mountFaultFs, type FaultEvent, type FaultFs, type FaultRule } from './helpers/faultfs.js'
+import { mountFaultFsIn, type FaultEvent, type FaultRule } from './helpers/faultfs.js'
 import { logSkip } from './helpers/root.js'
 import { cmpFiles, makeTempDir, readRange, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
@@ -28,13 +27,6 @@ test.after.each(() => {
   removeTempDir(dir)
 })
 
-/** Mounts faultfs over dir/backing on dir/mnt with rules, or returns why it cannot. */
-async function faultMount(rules: FaultRule[]): Promise<FaultFs | string> {
-  mkdirSync(join(dir, 'backing'))
-  mkdirSync(join(dir, 'mnt'))
-  return mountFaultFs(join(dir, 'backing'), join(dir, 'mnt'), rules)
-}
-
 const LENGTH = MiB
 // Reads of destination 1 come back with bytes [CORRUPT_AT, +CORRUPT_LEN)
 // flipped. The range straddles the boundary between chunks 2 and 3, and in
@@ -50,7 +42,7 @@ const BLOCKS = { offset: 192512, length: 8192 }
  */
 async function copyWithCorruptReads(verify: 'hash' | 'readback', check: (r: CopyResult, events: FaultEvent[]) => void): Promise<void> {
   const rule: FaultRule = { op: 'read', path: 'dst1.img', offset: CORRUPT_AT, length: CORRUPT_LEN, corrupt: true }
-  const fs = await faultMount([rule])
+  const fs = await mountFaultFsIn(dir, [rule])
   if (typeof fs === 'string') return logSkip(fs)
   try {
     const src = join(dir, 'src.img')

@@ -1,9 +1,8 @@
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient, type CopyClient, type RangeFailure } from '../src/index.js'
-import { mountFaultFs, type FaultFs, type FaultRule } from './helpers/faultfs.js'
+import { mountFaultFsIn, type FaultFs } from './helpers/faultfs.js'
 import { logSkip } from './helpers/root.js'
 import { cmpFiles, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
@@ -27,13 +26,6 @@ test.after.each(() => {
   removeTempDir(dir)
 })
 
-/** Mounts faultfs over dir/backing on dir/mnt with rules, or returns why it cannot. */
-async function faultMount(rules: FaultRule[]): Promise<FaultFs | string> {
-  mkdirSync(join(dir, 'backing'))
-  mkdirSync(join(dir, 'mnt'))
-  return mountFaultFs(join(dir, 'backing'), join(dir, 'mnt'), rules)
-}
-
 /** Lets every pending callback, timer and I/O completion run. */
 const settle = (): Promise<void> => new Promise((done) => setTimeout(done, 50))
 
@@ -50,7 +42,7 @@ interface Setup {
 
 /** Source and destinations 0 and 2 on the disk, destination 1 on faultfs failing writes over [offset, +length). */
 async function setup(failOffset: number, failLength: number): Promise<Setup | string> {
-  const fs = await faultMount([{ op: 'write', path: 'dst1.img', offset: failOffset, length: failLength, errno: 'EIO' }])
+  const fs = await mountFaultFsIn(dir, [{ op: 'write', path: 'dst1.img', offset: failOffset, length: failLength, errno: 'EIO' }])
   if (typeof fs === 'string') return fs
   const src = join(dir, 'src.img')
   writeRandomFile(src, LENGTH, 21)

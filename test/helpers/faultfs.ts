@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { constants as osConstants, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -197,4 +197,11 @@ export async function mountFaultFs(
     stderr: () => stderr,
     unmount: () => (stopping ??= stop()),
   }
+}
+
+/** Mounts faultfs on dir/mnt over a new dir/backing, with rules; or returns why it cannot run here. */
+export async function mountFaultFsIn(dir: string, rules: FaultRule[] = []): Promise<FaultFs | string> {
+  mkdirSync(join(dir, 'backing'))
+  mkdirSync(join(dir, 'mnt'))
+  return mountFaultFs(join(dir, 'backing'), join(dir, 'mnt'), rules)
 }
