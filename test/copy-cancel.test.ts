@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -90,11 +91,19 @@ test('destroy waits for a running job to finish before ending the workers', asyn
   void job.result.then(() => {
     finished = true
   })
+  const during = osThreads()
   await c.destroy()
   assert.is(finished, true, 'the job had finished when destroy resolved')
+  // The two workers are gone (and with them their buffers).
+  assert.is(osThreads(), during - 2)
   const r = await job.result
   assert.is(r.ok, true)
   assert.ok(cmpFiles(src, dst))
 })
+
+/** Threads of this process, as the kernel counts them. */
+function osThreads(): number {
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1])
+}
 
 test.run()

@@ -19,19 +19,20 @@ export function showProgress(job: Job, mode: 'auto' | 'ndjson' | 'none'): () => 
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: ' {bar} {percentage}% | {done} of {total} | {rate}/s | ETA {eta_formatted}',
+      // Payload names must not be cli-progress's own tokens ({total}, {value}).
+      format: ' {bar} {percentage}% | {doneText} of {totalText} | {rate}/s | ETA {eta_formatted}',
       hideCursor: true,
       fps: 5,
     },
     cliProgress.Presets.shades_classic,
   )
   const started = performance.now()
-  bar.start(job.totalBytes || 1, 0, { done: formatBytes(0), total: formatBytes(job.totalBytes), rate: formatBytes(0) })
+  bar.start(job.totalBytes || 1, 0, { doneText: formatBytes(0), totalText: formatBytes(job.totalBytes), rate: formatBytes(0) })
   const onProgress = (p: { doneBytes: number }) => {
     const seconds = (performance.now() - started) / 1000
     bar.update(p.doneBytes, {
-      done: formatBytes(p.doneBytes),
-      total: formatBytes(job.totalBytes),
+      doneText: formatBytes(p.doneBytes),
+      totalText: formatBytes(job.totalBytes),
       rate: formatBytes(seconds > 0 ? Math.round(p.doneBytes / seconds) : 0),
     })
   }
