@@ -7,7 +7,8 @@
         "native/args.cpp",
         "native/errors.cpp",
         "native/direct_io.cpp",
-        "native/extents.cpp"
+        "native/extents.cpp",
+        "native/offload.cpp"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

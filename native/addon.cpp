@@ -5,6 +5,7 @@
 #include "direct_io.hpp"
 #include "errors.hpp"
 #include "extents.hpp"
+#include "offload.hpp"
 
 namespace blockcopy {
 
@@ -23,6 +24,11 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("blockInfo", Napi::Function::New(env, BlockInfo, "blockInfo"));
   exports.Set("zeroRange", Napi::Function::New(env, ZeroRange, "zeroRange"));
   exports.Set("preallocate", Napi::Function::New(env, Preallocate, "preallocate"));
+  exports.Set("fsBlockBytes", Napi::Function::New(env, FsBlockBytes, "fsBlockBytes"));
+  exports.Set("seekData", Napi::Function::New(env, SeekData, "seekData"));
+  exports.Set("seekHole", Napi::Function::New(env, SeekHole, "seekHole"));
+  exports.Set("cloneRange", Napi::Function::New(env, CloneRange, "cloneRange"));
+  exports.Set("copyFileRange", Napi::Function::New(env, CopyFileRange, "copyFileRange"));
   exports.Set("constants", OpenConstants(env));
   return exports;
 }

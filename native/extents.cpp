@@ -5,6 +5,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "args.hpp"
@@ -37,6 +38,18 @@ int SysDioAlign(int fd, uint32_t* memAlign, uint32_t* offsetAlign) {
   *memAlign = known ? stx.stx_dio_mem_align : 0;
   *offsetAlign = known ? stx.stx_dio_offset_align : 0;
   return 0;
+}
+
+int SysFsBlockSize(int fd, int64_t* bytes) {
+  struct statfs sfs;
+  if (::fstatfs(fd, &sfs) < 0) return -errno;
+  *bytes = static_cast<int64_t>(sfs.f_bsize);
+  return 0;
+}
+
+int64_t SysSeek(int fd, int64_t offset, int whence) {
+  off_t at = ::lseek(fd, offset, whence);
+  return at < 0 ? -errno : static_cast<int64_t>(at);
 }
 
 int SysBlkZeroOut(int fd, uint64_t offset, uint64_t length) {
@@ -133,6 +146,47 @@ Napi::Value BlockInfo(const Napi::CallbackInfo& info) {
   out.Set("dev", Napi::Number::New(env, static_cast<double>(isBlock ? st.st_rdev : st.st_dev)));
   out.Set("ino", Napi::Number::New(env, static_cast<double>(st.st_ino)));
   return out;
+}
+
+// The file system's block size, which reflink clones must be aligned to
+// (the kernel checks against the superblock's block size, which statfs
+// reports as f_bsize; st_blksize is only a preferred I/O size and XFS
+// raises it with allocsize= or largeio).
+Napi::Value FsBlockBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, 0, &fd)) return env.Undefined();
+  int64_t bytes = 0;
+  int rc = SysFsBlockSize(fd, &bytes);
+  if (rc < 0) {
+    ThrowErrno(env, rc, "fstatfs");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(bytes));
+}
+
+// ENXIO is an answer, not a failure: no data (or no hole) at or after the
+// offset, because the offset is at or past the end of the file. It becomes -1.
+static Napi::Value Seek(const Napi::CallbackInfo& info, int whence) {
+  Napi::Env env = info.Env();
+  int fd;
+  int64_t offset;
+  if (!GetFd(info, 0, &fd) || !GetSize(info, 1, "offset", &offset)) return env.Undefined();
+  int64_t at = SysSeek(fd, offset, whence);
+  if (at == -ENXIO) return Napi::Number::New(env, -1);
+  if (at < 0) {
+    ThrowErrno(env, static_cast<int>(at), "lseek");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(at));
+}
+
+Napi::Value SeekData(const Napi::CallbackInfo& info) {
+  return Seek(info, SEEK_DATA);
+}
+
+Napi::Value SeekHole(const Napi::CallbackInfo& info) {
+  return Seek(info, SEEK_HOLE);
 }
 
 // false means "this target has no zero-out here, write zeros instead":

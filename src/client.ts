@@ -8,6 +8,9 @@ import {
 } from './plan.js'
 import type { ChunkResult, ProbeResult, Task, WorkerConfig } from './protocol.js'
 import { PAGE_BYTES, type Region } from './regions.js'
+import { openReplicate, type ReplicateOptions } from './replicate/engine.js'
+import type { ReplicateRange } from './replicate/ranges.js'
+import { capabilitiesOf, replicateBlockSize, type Capabilities } from './replicate/caps.js'
 import { clientSettings, type ClientOptions, type ClientSettings } from './options.js'
 
 export type { CopyOptions, ZeroOptions, NotifyFn, VerifyMode }
@@ -65,11 +68,38 @@ export class CopyClient {
     return this.start(openCopy(this.io, from, to, o))
   }
 
+  /**
+   * lsm_volume_replicate_range: copies or clones many ranges of `source` to
+   * `dest`, which may be the same file or device. Overlapping source and
+   * destination areas give what a memmove would. Checked before it returns.
+   */
+  replicate(source: string, dest: string, ranges: ReplicateRange[], options: ReplicateOptions): Job {
+    this.alive()
+    return this.start(openReplicate(this.io, source, dest, ranges, options, this.settings))
+  }
+
   /** dm_kcopyd_zero: zeroes a range on up to 8 destinations. */
   zero(to: Region[], options: ZeroOptions = {}): Job {
     this.alive()
     const o = zeroOptions(options, this.settings)
     return this.start(openZero(this.io, to, o))
+  }
+
+  /**
+   * LSM_CAP_VOLUME_COPY_RANGE*: what each path supports (direct I/O, clone,
+   * copy_file_range, zero-out, holes) and why not, probed on the spot in this
+   * thread with unnamed scratch files. A path still to be created reports its
+   * directory's file system; if the directory is missing too, NOT_FOUND_VOLUME.
+   */
+  capabilities(paths: string[]): Capabilities[] {
+    this.alive()
+    return capabilitiesOf(this.io, paths)
+  }
+
+  /** lsm_volume_replicate_range_block_size: clone block size where clones work, else the logical block size. */
+  replicateBlockSize(path: string): number {
+    this.alive()
+    return replicateBlockSize(this.io, path, 'path')
   }
 
   /**

@@ -7,7 +7,12 @@ export { Job } from './job.js'
 export type { CopyResult, Progress, Extent, ChunkDigest } from './job.js'
 export type { Region, DirectMode } from './regions.js'
 export type { RangeFailure } from './protocol.js'
+export type { ReplicateOptions } from './replicate/engine.js'
+export type { ReplicateRange } from './replicate/ranges.js'
 export type { BackendInfo } from './io/types.js'
+export type {
+  AlignSource, Capabilities, CloneSupport, DirectSupport, Support, ZeroOutMethod, ZeroOutSupport,
+} from './replicate/caps.js'
 export { BlockcopyError, SystemError } from './errors.js'
 export type { EngineErrorCode } from './errors.js'
 export { parseSize, formatBytes } from './units.js'

@@ -16,6 +16,9 @@ export const VERIFY_LEVELS: Record<VerifyMode, VerifyLevel> = { none: 0, hash: 1
 /** kcopyd's completion: readErr, a writeErr bitmask (bit i = destination i), the caller's context. */
 export type NotifyFn = (readErr: boolean, writeErr: number, context: unknown) => void
 
+/** What a job does. */
+export type JobKind = 'copy' | 'zero' | 'replicate'
+
 /** A byte range relative to the start of the job's range. */
 export interface Extent {
   offset: number
@@ -43,7 +46,7 @@ export interface ChunkDigest {
 
 export interface CopyResult {
   id: string
-  kind: 'copy' | 'zero'
+  kind: JobKind
   /** No read error, no write error, not cancelled. */
   ok: boolean
   readErr: boolean
@@ -64,6 +67,8 @@ export interface CopyResult {
   direct: { source: boolean; dests: boolean[] }
   directBytes: number
   elapsedMs: number
+  /** Replicate only: 'clone' (extents shared) or 'copy' (bytes moved, also after a clone fell back). */
+  method?: 'clone' | 'copy'
 }
 
 export interface JobEvents {
@@ -72,7 +77,7 @@ export interface JobEvents {
 
 /** Everything a job needs once its arguments are checked and its files are open. */
 export interface JobSpec {
-  kind: 'copy' | 'zero'
+  kind: JobKind
   source: OpenFile | null
   srcOffset: number
   dests: OpenFile[]
@@ -85,12 +90,21 @@ export interface JobSpec {
   signal?: AbortSignal
   notify?: NotifyFn
   context?: unknown
+  /** Tasks other than one range in chunks (replicate: many ranges, ordered or batched). */
+  work?: (level: VerifyLevel) => WorkPlan
+  /**
+   * The byte ranges of destination 0 the job writes, when not the one range
+   * at destOffsets[0] (replicate); empty when it writes none itself (clone).
+   */
+  destSpans?: Extent[]
+  /** Replicate: whether extents were cloned or bytes copied. */
+  method?: 'clone' | 'copy'
 }
 
 /** A running copy or zero: progress events, a result promise, and cancel(). */
 export class Job extends EventEmitter<JobEvents> {
   readonly id = randomUUID()
-  readonly kind: 'copy' | 'zero'
+  readonly kind: JobKind
   readonly totalBytes: number
   readonly result: Promise<CopyResult>
   private readonly controller = new AbortController()
@@ -111,18 +125,42 @@ export class Job extends EventEmitter<JobEvents> {
 
 const ref = (f: OpenFile): FileRef => ({ path: f.path, fd: f.fd, directFd: f.directFd, alignBytes: f.alignBytes })
 
-async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, inflight: number): Promise<CopyResult> {
-  const started = performance.now()
+/** The tasks of a job: how many, each one, and the part of the range each covers. */
+export interface WorkPlan {
+  count: number
+  task(index: number): Task
+  /** Relative to the start of the job's byte space (the range, or the ranges end to end). */
+  extent(index: number): Extent
+}
+
+/** Copy and zero: one contiguous range cut into chunks (src/scheduler.ts). */
+function chunkWork(spec: JobSpec, level: VerifyLevel): WorkPlan {
   const plan: ChunkPlan = {
     anchorOffsetBytes: spec.source ? spec.srcOffset : (spec.destOffsets[0] ?? 0),
     totalBytes: spec.totalBytes,
     chunkBytes: spec.chunkBytes,
   }
-  const count = chunkCount(plan)
-  const level = VERIFY_LEVELS[spec.verify]
   const writeTurn = spec.sequentialWrites && spec.kind === 'copy' ? new SharedArrayBuffer(4) : null
   const src = spec.source ? ref(spec.source) : null
   const dests = spec.dests.map(ref)
+  return {
+    count: chunkCount(plan),
+    extent: (index) => chunkAt(plan, index),
+    task: (index) => {
+      const c = chunkAt(plan, index)
+      const ends = dests.map((d, i) => ({ ...d, offsetBytes: (spec.destOffsets[i] ?? 0) + c.offset }))
+      return src
+        ? { kind: 'copy', chunkIndex: index, lengthBytes: c.length, src: { ...src, offsetBytes: spec.srcOffset + c.offset }, dests: ends, verify: level, writeTurn }
+        : { kind: 'zero', chunkIndex: index, lengthBytes: c.length, dests: ends, verify: level }
+    },
+  }
+}
+
+async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, inflight: number): Promise<CopyResult> {
+  const started = performance.now()
+  const level = VERIFY_LEVELS[spec.verify]
+  const work = spec.work ? spec.work(level) : chunkWork(spec, level)
+  const count = work.count
   const digests: string[] = []
   const ok = new Uint8Array(count)
   let failures: RangeFailure[] = []
@@ -131,15 +169,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   let doneBytes = 0
   let directBytes = 0
 
-  const makeTask = (index: number): Task => {
-    const c = chunkAt(plan, index)
-    const ends = dests.map((d, i) => ({ ...d, offsetBytes: (spec.destOffsets[i] ?? 0) + c.offset }))
-    return src
-      ? { kind: 'copy', chunkIndex: index, lengthBytes: c.length, src: { ...src, offsetBytes: spec.srcOffset + c.offset }, dests: ends, verify: level, writeTurn }
-      : { kind: 'zero', chunkIndex: index, lengthBytes: c.length, dests: ends, verify: level }
-  }
   const onResult = (r: ChunkResult) => {
-    const c = chunkAt(plan, r.chunkIndex)
+    const c = work.extent(r.chunkIndex)
     const good = !r.readErr && r.writeErr === 0
     readErr ||= r.readErr
     writeErr |= r.writeErr
@@ -151,11 +182,11 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     job.emit('progress', { doneBytes, totalBytes: spec.totalBytes, extent: c, ok: good })
   }
 
-  if (spec.kind === 'copy') preallocate(spec, io)
+  if (spec.kind !== 'zero') preallocate(spec, io)
   let outcome
   try {
     outcome = await schedule({
-      count, makeTask, run, inflight, stopOnError: !spec.ignoreErrors, onResult,
+      count, makeTask: (i) => work.task(i), run, inflight, stopOnError: !spec.ignoreErrors, onResult,
       ...(spec.signal ? { signal: spec.signal } : {}),
     })
   } finally {
@@ -171,14 +202,13 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   failures = coalesceFailures(failures)
 
   const completed: Extent[] = []
-  for (let i = 0; i < count; i++) {
-    if (!ok[i]) continue
-    const c = chunkAt(plan, i)
+  const good = Array.from({ length: count }, (_, i) => i).filter((i) => ok[i]).map((i) => work.extent(i))
+  for (const c of good.sort((a, b) => a.offset - b.offset)) {
     const last = completed[completed.length - 1]
     if (last && last.offset + last.length === c.offset) last.length += c.length
     else completed.push({ ...c })
   }
-  const hashed = level > 0 && spec.kind === 'copy'
+  const hashed = level > 0 && spec.kind !== 'zero'
   const allRead = hashed && !outcome.cancelled && outcome.skipped === 0 && digests.filter(Boolean).length === count
   const result: CopyResult = {
     id: job.id,
@@ -194,10 +224,11 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     chunkBytes: spec.chunkBytes,
     verify: spec.verify,
     digest: allRead ? await combineDigests(digests) : null,
-    chunks: hashed ? digests.flatMap((d, i) => (d ? [{ ...chunkAt(plan, i), digest: d }] : [])) : [],
+    chunks: hashed ? digests.flatMap((d, i) => (d ? [{ ...work.extent(i), digest: d }] : [])) : [],
     direct: { source: (spec.source?.directFd ?? -1) >= 0, dests: spec.dests.map((d) => d.directFd >= 0) },
     directBytes,
     elapsedMs: performance.now() - started,
+    ...(spec.method ? { method: spec.method } : {}),
   }
   if (spec.notify) {
     try {
@@ -220,11 +251,16 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
  */
 function preallocate(spec: JobSpec, io: IoBackend): void {
   spec.dests.forEach((d, i) => {
-    if (d.isBlockDevice || spec.totalBytes === 0) return
-    try {
-      io.preallocate(d.fd, spec.destOffsets[i] ?? 0, spec.totalBytes)
-    } catch {
-      // The writes to this range will fail with the same error, range by range.
+    const spans = spec.destSpans ?? [{ offset: spec.destOffsets[i] ?? 0, length: spec.totalBytes }]
+    // Thousands of small ranges gain nothing from a system call each.
+    if (d.isBlockDevice || spans.length > 1024) return
+    for (const s of spans) {
+      if (s.length === 0) continue
+      try {
+        io.preallocate(d.fd, s.offset, s.length)
+      } catch {
+        // The writes to this range will fail with the same error, range by range.
+      }
     }
   })
 }
@@ -245,9 +281,11 @@ async function syncAll(spec: JobSpec): Promise<RangeFailure[]> {
       }
     } catch (err) {
       const e = toSystemError(err, 'fdatasync', d.path)
-      failures.push({
-        dest: i, offset: spec.destOffsets[i] ?? 0, length: spec.totalBytes, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message,
-      })
+      // Which of the written bytes did not reach the disk is unknown: all of them.
+      const spans = spec.destSpans ?? [{ offset: spec.destOffsets[i] ?? 0, length: spec.totalBytes }]
+      for (const s of spans) {
+        failures.push({ dest: i, offset: s.offset, length: s.length, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
+      }
     }
   }))
   return failures

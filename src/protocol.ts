@@ -59,6 +59,33 @@ export interface ZeroTask {
   verify: VerifyLevel
 }
 
+/**
+ * Replication: many (source offset, destination offset, length) pieces of
+ * one source and one destination (possibly the same file), batched so that
+ * 100,000 small ranges are not 100,000 round trips. All pieces are read
+ * before any is written.
+ */
+export interface RangesTask {
+  kind: 'ranges'
+  chunkIndex: number
+  /** Sum of the pieces' lengths. */
+  lengthBytes: number
+  src: FileRef
+  dest: FileRef
+  /** Flat triples: srcOffset, dstOffset, length, srcOffset, ... */
+  pieces: number[]
+  /** 'clone' shares extents (FICLONERANGE) instead of moving bytes. */
+  method: 'copy' | 'clone'
+  verify: VerifyLevel
+  /**
+   * When the destination areas overlap source areas of the same file: slot 0
+   * is the number of tasks, in index order, that have finished reading, and
+   * slot 1 + i is set once task i has. Task i writes only when slot 0 > i-1,
+   * so no source byte is overwritten before it is read.
+   */
+  readBarrier: SharedArrayBuffer | null
+}
+
 /** Answers which I/O backend a worker loaded, and in which thread. */
 export interface ProbeTask {
   kind: 'probe'
@@ -67,7 +94,7 @@ export interface ProbeTask {
   parties: number
 }
 
-export type Task = CopyTask | ZeroTask | ProbeTask
+export type Task = CopyTask | ZeroTask | RangesTask | ProbeTask
 
 /** One failed range, in the coordinates of the file it names. */
 export interface RangeFailure {

@@ -20,7 +20,7 @@ export type DirectMode = 'auto' | 'always' | 'never'
 export const PAGE_BYTES = 4096
 
 /** Linux O_TMPFILE (includes O_DIRECTORY) on x86_64 and arm64. */
-const O_TMPFILE = 0o20200000
+export const O_TMPFILE = 0o20200000
 
 /** What is known of a path before anything is opened for writing. */
 export interface PathFacts {

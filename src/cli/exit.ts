@@ -33,6 +33,10 @@ const CLI_NAMES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/^to\[(\d+)\]/, (m) => `DST ${Number(m[1]) + 1}`],
   [/^to\b/, () => 'DST'],
   [/^from\b/, () => 'SRC'],
+  [/^source\b/, () => 'SRC'],
+  [/^dest\b/, () => 'DST'],
+  [/^type\b/, () => '--type'],
+  [/^fallback\b/, () => '--fallback'],
 ]
 
 /** Rewrites the argument a library message starts with into its command-line name. */

@@ -1,22 +1,14 @@
 import { Command, CommanderError, Option } from 'commander'
-import { createClient, type CopyClient } from '../client.js'
 import { BlockcopyError } from '../errors.js'
-import type { CopyResult, Job } from '../job.js'
-import type { ClientOptions } from '../options.js'
-import type { DirectMode, Region } from '../regions.js'
+import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
+import { addEngineOptions, collect, runJob, withClient, type EngineFlags } from './common.js'
 import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
-import { showProgress } from './progress.js'
 import { printResult } from './report.js'
+import { registerCaps } from './caps.js'
+import { registerReplicate } from './replicate.js'
 
-interface CommonFlags {
-  chunk?: string
-  threads?: string
-  memory?: string
-  direct: DirectMode
-  ignoreErrors?: boolean
-  json?: boolean
-  progress: 'auto' | 'ndjson' | 'none'
+interface CommonFlags extends EngineFlags {
   dstOffset: string[]
   length?: string
 }
@@ -31,30 +23,12 @@ interface ZeroFlags extends CommonFlags {
   verify: 'none' | 'readback'
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value]
-
 function addCommon(cmd: Command): Command {
-  return cmd
-    .option('--dst-offset <size>', 'destination offset; once for all destinations or once per DST', collect, [])
-    .option('--length <size>', 'bytes to process (default: the rest of the source)')
-    .option('--chunk <size>', 'chunk size, 64KiB to 16MiB (default 1MiB)')
-    .option('--threads <n>', 'I/O worker threads (default: 2 × cores, 2 to 8)')
-    .option('--memory <size>', 'memory budget for all worker buffers (default 64MiB)')
-    .addOption(new Option('--direct <mode>', 'O_DIRECT for aligned middles').choices(['auto', 'always', 'never']).default('auto'))
-    .option('--ignore-errors', 'go on past I/O errors and list every failed range')
-    .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal (auto), NDJSON lines, or none').choices(['auto', 'ndjson', 'none']).default('auto'))
-    .option('--json', 'print one JSON result object on stdout')
-}
-
-function clientOptions(f: CommonFlags): ClientOptions {
-  const o: ClientOptions = { direct: f.direct }
-  if (f.chunk !== undefined) o.chunkBytes = parseSize(f.chunk, 'chunkBytes')
-  if (f.memory !== undefined) o.memoryBytes = parseSize(f.memory, 'memoryBytes')
-  if (f.threads !== undefined) {
-    if (!/^\d+$/.test(f.threads)) throw new BlockcopyError('INVALID_ARGUMENT', `threads: '${f.threads}' is not a whole number`, 'threads')
-    o.threads = Number(f.threads)
-  }
-  return o
+  return addEngineOptions(
+    cmd
+      .option('--dst-offset <size>', 'destination offset; once for all destinations or once per DST', collect, [])
+      .option('--length <size>', 'bytes to process (default: the rest of the source)'),
+  )
 }
 
 function destRegions(dsts: string[], f: CommonFlags): Region[] {
@@ -67,39 +41,6 @@ function destRegions(dsts: string[], f: CommonFlags): Region[] {
   }
   const offsets = f.dstOffset.map((s, i) => parseSize(s, `to[${i}].offset`))
   return dsts.map((path, i) => ({ path, offset: offsets.length === 1 ? (offsets[0] ?? 0) : (offsets[i] ?? 0) }))
-}
-
-/** Runs a job to its end, cancelling it on SIGINT/SIGTERM; a second signal exits at once. */
-async function runJob(job: Job, f: CommonFlags, controller: AbortController): Promise<CopyResult> {
-  let signals = 0
-  const onSignal = () => {
-    signals++
-    if (signals === 1) {
-      process.stderr.write('\nblockcopy: interrupted; finishing running chunks and syncing destinations (again to exit now)\n')
-      controller.abort()
-    } else {
-      process.exit(EXIT.interrupted)
-    }
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
-  const stop = showProgress(job, f.progress)
-  try {
-    return await job.result
-  } finally {
-    stop()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-  }
-}
-
-async function withClient(f: CommonFlags, work: (client: CopyClient) => Promise<number>): Promise<number> {
-  const client = await createClient(clientOptions(f))
-  try {
-    return await work(client)
-  } finally {
-    await client.destroy()
-  }
 }
 
 function program(setExit: (code: number) => void): Command {
@@ -150,6 +91,8 @@ function program(setExit: (code: number) => void): Command {
       return exitCodeFor(result)
     }))
   })
+  registerReplicate(prog, setExit)
+  registerCaps(prog)
   return prog
 }
 

@@ -18,8 +18,8 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
     process.stdout.write(`${JSON.stringify(out)}\n`)
     return
   }
-  const verb = r.kind === 'copy' ? 'copied' : 'zeroed'
-  const where = r.kind === 'copy' ? `from ${ctx.source} to ${ctx.destinations.join(', ')}` : `on ${ctx.destinations.join(', ')}`
+  const verb = r.kind === 'zero' ? 'zeroed' : r.method === 'clone' ? 'cloned' : 'copied'
+  const where = r.kind === 'zero' ? `on ${ctx.destinations.join(', ')}` : `from ${ctx.source} to ${ctx.destinations.join(', ')}`
   const lines = [
     `${verb} ${formatBytes(r.completedBytes)} of ${formatBytes(r.totalBytes)} ${where} in ${seconds.toFixed(2)} s (${formatBytes(throughputBytesPerSec)}/s)`,
     `direct I/O: ${directText(r, ctx)}`,
@@ -38,5 +38,5 @@ function directText(r: CopyResult, ctx: ReportContext): string {
   if (ctx.backend.kind !== 'native') return `off (${ctx.backend.reason ?? 'native addon not loaded'})`
   const yn = (b: boolean) => (b ? 'yes' : 'no')
   const dests = r.direct.dests.map(yn).join('/')
-  return r.kind === 'copy' ? `source ${yn(r.direct.source)}, destinations ${dests}` : `destinations ${dests}`
+  return r.kind === 'zero' ? `destinations ${dests}` : `source ${yn(r.direct.source)}, destinations ${dests}`
 }

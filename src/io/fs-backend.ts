@@ -1,10 +1,12 @@
 /**
  * IoBackend over node:fs, for when the addon is missing or unwanted. Same
- * results as the native backend, minus O_DIRECT and zero-out: callers see
- * zero alignment, `direct: true` refused with EINVAL, and zeroRange false.
+ * results as the native backend, minus O_DIRECT, zero-out, holes and copy
+ * offload: callers see zero alignment, `direct: true` refused with EINVAL,
+ * zeroRange false, every byte as data, and cloneRange / copyFileRange
+ * failing with EOPNOTSUPP.
  */
 import {
-  closeSync, constants, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, realpathSync, writeSync,
+  closeSync, constants, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, realpathSync, statfsSync, writeSync,
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 
@@ -16,6 +18,7 @@ import type { BackendInfo, BlockInfo, DirectAlignment, IoBackend, OpenOptions } 
 const CREATE_MODE = 0o644
 const EINVAL = 22
 const ENOSPC = 28
+const EOPNOTSUPP = 95
 // readSync/writeSync refuse lengths above 2^31 - 1; larger requests go in slices.
 const MAX_IO_BYTES = 1 << 30
 
@@ -207,6 +210,51 @@ export class FsBackend implements IoBackend {
 
   preallocate(_fd: number, _offsetBytes: number, _lengthBytes: number): boolean {
     return false
+  }
+
+  // node:fs has statfs by path only; /proc/self/fd/N leads the kernel's path
+  // walk to the descriptor's own file, even an unnamed O_TMPFILE.
+  fsBlockBytes(fd: number): number {
+    try {
+      return statfsSync(`/proc/self/fd/${fd}`).bsize
+    } catch (err) {
+      throw this.#fail(err, 'fstatfs', fd)
+    }
+  }
+
+  // Without lseek there is no way to see holes: answer as a file system that
+  // does not track them does, every byte being data (what POSIX allows).
+  seekData(fd: number, offsetBytes: number): number {
+    return offsetBytes < this.#size(fd) ? offsetBytes : -1
+  }
+
+  seekHole(fd: number, offsetBytes: number): number {
+    const size = this.#size(fd)
+    return offsetBytes < size ? size : -1
+  }
+
+  cloneRange(srcFd: number, _srcOffsetBytes: number, dstFd: number, _dstOffsetBytes: number, _lengthBytes: number): void {
+    throw this.#noOffload('ioctl', 'reflink (FICLONERANGE)', dstFd, srcFd)
+  }
+
+  copyFileRange(srcFd: number, _srcOffsetBytes: number, dstFd: number, _dstOffsetBytes: number, _lengthBytes: number): number {
+    throw this.#noOffload('copy_file_range', 'copy_file_range', dstFd, srcFd)
+  }
+
+  #size(fd: number): number {
+    try {
+      return fstatSync(fd).size
+    } catch (err) {
+      throw this.#fail(err, 'fstat', fd)
+    }
+  }
+
+  #noOffload(syscall: string, what: string, dstFd: number, srcFd: number): unknown {
+    const err = new SystemError(
+      `EOPNOTSUPP: the fs backend has no ${what}: node:fs cannot do it and the native addon is not loaded${this.info.reason ? ` (${this.info.reason})` : ''}, ${syscall}`,
+      'EOPNOTSUPP', EOPNOTSUPP, syscall,
+    )
+    return this.#paths.annotate(this.#paths.annotate(err, dstFd), srcFd)
   }
 
   #fail(err: unknown, syscall: string, fd: number): unknown {

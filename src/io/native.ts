@@ -57,6 +57,14 @@ export interface NativeAddon {
   blockInfo(fd: number): BlockInfo
   zeroRange(fd: number, offsetBytes: number, lengthBytes: number): boolean
   preallocate(fd: number, offsetBytes: number, lengthBytes: number): boolean
+  fsBlockBytes(fd: number): number
+  /** -1 for ENXIO. */
+  seekData(fd: number, offsetBytes: number): number
+  /** -1 for ENXIO. */
+  seekHole(fd: number, offsetBytes: number): number
+  /** Length 0 does nothing. */
+  cloneRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): void
+  copyFileRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): number
   readonly constants: NativeConstants
 }
 
@@ -69,6 +77,7 @@ const ADDON_FILES = ['build/Release/blockcopy.node', 'build/Debug/blockcopy.node
 const ADDON_FUNCTIONS = [
   'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'pwrite',
   'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange', 'preallocate',
+  'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange',
 ] as const
 
 /**
@@ -234,6 +243,49 @@ export class NativeBackend implements IoBackend {
       return this.#addon.preallocate(fd, offsetBytes, lengthBytes)
     } catch (err) {
       throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  fsBlockBytes(fd: number): number {
+    try {
+      return this.#addon.fsBlockBytes(fd)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  seekData(fd: number, offsetBytes: number): number {
+    try {
+      return this.#addon.seekData(fd, offsetBytes)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  seekHole(fd: number, offsetBytes: number): number {
+    try {
+      return this.#addon.seekHole(fd, offsetBytes)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  // Errors name the destination: the ioctl is issued on it, and EINVAL or
+  // EOPNOTSUPP are about where the clone would land.
+  cloneRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): void {
+    if (lengthBytes === 0) return
+    try {
+      this.#addon.cloneRange(srcFd, srcOffsetBytes, dstFd, dstOffsetBytes, lengthBytes)
+    } catch (err) {
+      throw this.#paths.annotate(this.#paths.annotate(err, dstFd), srcFd)
+    }
+  }
+
+  copyFileRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): number {
+    try {
+      return this.#addon.copyFileRange(srcFd, srcOffsetBytes, dstFd, dstOffsetBytes, lengthBytes)
+    } catch (err) {
+      throw this.#paths.annotate(this.#paths.annotate(err, dstFd), srcFd)
     }
   }
 }

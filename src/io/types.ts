@@ -82,4 +82,42 @@ export interface IoBackend {
    * then report what fails); throws on other errors.
    */
   preallocate(fd: number, offsetBytes: number, lengthBytes: number): boolean
+  /**
+   * The file system's block size (fstatfs `f_bsize`; XFS, btrfs and ext4
+   * report 4096): what reflink clones must be aligned to. Not `st_blksize`,
+   * which is a preferred I/O size that XFS raises with allocsize= or largeio.
+   */
+  fsBlockBytes(fd: number): number
+  /**
+   * lseek SEEK_DATA: the first offset at or after `offsetBytes` that holds
+   * data, or -1 when there is none before the end of the file. File systems
+   * that do not track holes report every byte as data.
+   */
+  seekData(fd: number, offsetBytes: number): number
+  /**
+   * lseek SEEK_HOLE: the first offset at or after `offsetBytes` in a hole
+   * (the end of the file counts as one), or -1 when `offsetBytes` is at or
+   * past the end of the file.
+   */
+  seekHole(fd: number, offsetBytes: number): number
+  /**
+   * Reflink: makes `lengthBytes` of the destination at `dstOffsetBytes` share
+   * the source's extents at `srcOffsetBytes` (ioctl FICLONERANGE on `dstFd`,
+   * which must be open for writing). Offsets and length must be multiples of
+   * the file system block size (fsBlockBytes), except that the range may end
+   * at the source's end of file. Length 0 does nothing (the kernel would read
+   * it as "to the end of the source"). Throws SystemError with syscall
+   * 'ioctl': EOPNOTSUPP where the file system cannot clone (ext4, tmpfs),
+   * EXDEV across file systems, EINVAL when unaligned.
+   */
+  cloneRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): void
+  /**
+   * copy_file_range(2) with explicit offsets (the descriptors' positions do
+   * not move): copies in the kernel, looping until `lengthBytes` are copied
+   * or the source ends. Returns the bytes copied, short only at the source's
+   * end of file. EINTR is retried. Throws SystemError with syscall
+   * 'copy_file_range' (EXDEV across most file systems, EINVAL for anything
+   * but regular files).
+   */
+  copyFileRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): number
 }

@@ -20,8 +20,16 @@ export class Xxh3 {
 
   /** Digest of `buf[offset, offset + length)` as 16 lowercase hex digits (xxhsum -H3 order). */
   digest(buf: Uint8Array, offsetBytes: number, lengthBytes: number): string {
+    return this.digestParts(buf, [offsetBytes, lengthBytes])
+  }
+
+  /** Digest of several pieces of `buf` end to end; `parts` is flat (offset, length) pairs. */
+  digestParts(buf: Uint8Array, parts: readonly number[]): string {
     this.hasher.init()
-    this.hasher.update(buf.subarray(offsetBytes, offsetBytes + lengthBytes))
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      const at = parts[i] as number
+      this.hasher.update(buf.subarray(at, at + (parts[i + 1] as number)))
+    }
     return this.hasher.digest('hex')
   }
 }

@@ -1,0 +1,83 @@
+#include "offload.hpp"
+
+#include <errno.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "args.hpp"
+#include "errors.hpp"
+
+namespace blockcopy {
+
+int SysCloneRange(int srcFd, int64_t srcOffset, int dstFd, int64_t dstOffset, uint64_t length) {
+  if (length == 0) return -EINVAL;
+  struct file_clone_range range = {};
+  range.src_fd = srcFd;
+  range.src_offset = static_cast<uint64_t>(srcOffset);
+  range.src_length = length;
+  range.dest_offset = static_cast<uint64_t>(dstOffset);
+  int rc;
+  do {
+    rc = ::ioctl(dstFd, FICLONERANGE, &range);
+  } while (rc < 0 && errno == EINTR);
+  return rc < 0 ? -errno : 0;
+}
+
+// One call moves at most about 2 GiB (MAX_RW_COUNT), so large ranges loop.
+// A return of 0 is the end of the source: the caller sees a short count.
+int64_t SysCopyFileRange(int srcFd, int64_t srcOffset, int dstFd, int64_t dstOffset, uint64_t length) {
+  loff_t in = srcOffset;
+  loff_t out = dstOffset;
+  uint64_t done = 0;
+  while (done < length) {
+    ssize_t n = ::copy_file_range(srcFd, &in, dstFd, &out, static_cast<size_t>(length - done), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (n == 0) break;
+    done += static_cast<uint64_t>(n);
+  }
+  return static_cast<int64_t>(done);
+}
+
+// Shared arguments of both bindings: (srcFd, srcOffset, dstFd, dstOffset, length).
+struct RangeArgs {
+  int srcFd;
+  int64_t srcOffset;
+  int dstFd;
+  int64_t dstOffset;
+  int64_t length;
+};
+
+static bool GetRangeArgs(const Napi::CallbackInfo& info, RangeArgs* a) {
+  return GetFd(info, 0, &a->srcFd) && GetSize(info, 1, "srcOffset", &a->srcOffset) &&
+         GetFd(info, 2, &a->dstFd) && GetSize(info, 3, "dstOffset", &a->dstOffset) &&
+         GetSize(info, 4, "length", &a->length);
+}
+
+Napi::Value CloneRange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RangeArgs a;
+  if (!GetRangeArgs(info, &a)) return env.Undefined();
+  // Never hand the kernel a 0 length: it would clone to the end of the source.
+  if (a.length == 0) return env.Undefined();
+  int rc = SysCloneRange(a.srcFd, a.srcOffset, a.dstFd, a.dstOffset, static_cast<uint64_t>(a.length));
+  if (rc < 0) ThrowErrno(env, rc, "ioctl");
+  return env.Undefined();
+}
+
+Napi::Value CopyFileRange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RangeArgs a;
+  if (!GetRangeArgs(info, &a)) return env.Undefined();
+  int64_t n = SysCopyFileRange(a.srcFd, a.srcOffset, a.dstFd, a.dstOffset, static_cast<uint64_t>(a.length));
+  if (n < 0) {
+    ThrowErrno(env, static_cast<int>(n), "copy_file_range");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+}  // namespace blockcopy

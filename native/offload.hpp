@@ -1,0 +1,24 @@
+// Copy offload inside the kernel: reflink clones (ioctl FICLONERANGE) and
+// copy_file_range(2). Sys* wrappers return a result >= 0 or -errno and never
+// touch JS; bindings throw through ThrowErrno with syscall 'ioctl' or
+// 'copy_file_range'.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+
+namespace blockcopy {
+
+// FICLONERANGE on dstFd. length must be > 0: the kernel reads 0 as "to the
+// end of the source", which no caller of a byte-range API means.
+int SysCloneRange(int srcFd, int64_t srcOffset, int dstFd, int64_t dstOffset, uint64_t length);
+// copy_file_range with explicit offsets (the descriptors' own positions are
+// never moved), looped until length or end of the source; returns bytes copied.
+int64_t SysCopyFileRange(int srcFd, int64_t srcOffset, int dstFd, int64_t dstOffset, uint64_t length);
+
+// cloneRange(srcFd, srcOffset, dstFd, dstOffset, length): undefined; length 0 is a no-op.
+Napi::Value CloneRange(const Napi::CallbackInfo& info);
+// copyFileRange(srcFd, srcOffset, dstFd, dstOffset, length): bytes copied.
+Napi::Value CopyFileRange(const Napi::CallbackInfo& info);
+
+}  // namespace blockcopy

@@ -1,0 +1,117 @@
+import { alignUp } from '../io/align.js'
+import { toSystemError } from '../errors.js'
+import type { ChunkResult, FileRef, RangesTask } from '../protocol.js'
+import type { Xxh3 } from '../verify/xxh3.js'
+import type { WorkerContext } from './context.js'
+import { readBack } from './copy.js'
+import { readRange, writeRange } from './ranged-io.js'
+
+/**
+ * Runs a batch of replication pieces: reads every piece into `main` (each at
+ * its own page phase), hashes them end to end, waits until every earlier
+ * task has read (when ordering matters), writes each, and reads each back
+ * for verify 2. Failures are data; a failed piece does not stop the others.
+ */
+export function rangesChunk(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask): ChunkResult {
+  const res: ChunkResult = {
+    chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0,
+  }
+  if (t.method === 'clone') return cloneAll(ctx, t, res)
+  const P = ctx.pageBytes
+  // Flat (buffer offset, length) of each piece that was read whole; -1 when not.
+  const placed: number[] = []
+  try {
+    let end = 0
+    for (let i = 0; i < t.pieces.length; i += 3) {
+      const [so, , len] = piece(t, i)
+      const at = alignUp(end, P) + (so % P)
+      end = at + len
+      const r = readRange(ctx.io, t.src, so, len, ctx.main, at)
+      if (typeof r === 'number') {
+        res.directBytes += r
+        placed.push(at, len)
+      } else {
+        res.readErr = true
+        res.errors.push({ dest: -1, ...r })
+        placed.push(-1, len)
+      }
+    }
+    if (hash && !res.readErr) res.digest = hash.digestParts(ctx.main, placed)
+  } finally {
+    if (t.readBarrier) {
+      const barrier = new Int32Array(t.readBarrier)
+      markRead(barrier, t.chunkIndex)
+      waitForEarlierReads(barrier, t.chunkIndex)
+    }
+  }
+  for (let i = 0, k = 0; i < t.pieces.length; i += 3, k += 2) {
+    const at = placed[k] as number
+    if (at < 0) continue
+    const [so, dof, len] = piece(t, i)
+    if (!writePiece(ctx, t.dest, so, dof, len, at, res)) placed[k] = -1
+  }
+  if (t.verify === 2) {
+    for (let i = 0, k = 0; i < t.pieces.length; i += 3, k += 2) {
+      const at = placed[k] as number
+      if (at >= 0) readBack(ctx, { ...t.dest, offsetBytes: piece(t, i)[1] }, 0, placed[k + 1] as number, ctx.main, at, res)
+    }
+  }
+  return res
+}
+
+function piece(t: RangesTask, i: number): [number, number, number] {
+  return [t.pieces[i] as number, t.pieces[i + 1] as number, t.pieces[i + 2] as number]
+}
+
+function writePiece(ctx: WorkerContext, dest: FileRef, so: number, dof: number, len: number, at: number, res: ChunkResult): boolean {
+  let buf = ctx.main
+  let from = at
+  // Another page phase than the source: restage so the middle still goes direct.
+  if (dest.directFd >= 0 && (dof - so) % dest.alignBytes !== 0) {
+    from = dof % ctx.pageBytes
+    ctx.main.copy(ctx.stage, from, at, at + len)
+    buf = ctx.stage
+  }
+  const w = writeRange(ctx.io, dest, dof, len, buf, from)
+  if (typeof w === 'number') {
+    res.directBytes += w
+    return true
+  }
+  res.writeErr |= 1
+  res.errors.push({ dest: 0, ...w })
+  return false
+}
+
+function cloneAll(ctx: WorkerContext, t: RangesTask, res: ChunkResult): ChunkResult {
+  for (let i = 0; i < t.pieces.length; i += 3) {
+    const [so, dof, len] = piece(t, i)
+    try {
+      ctx.io.cloneRange(t.src.fd, so, t.dest.fd, dof, len)
+    } catch (err) {
+      const e = toSystemError(err, 'ioctl', t.dest.path)
+      res.writeErr |= 1
+      res.errors.push({ dest: 0, offset: dof, length: len, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
+    }
+  }
+  return res
+}
+
+// Task i has read: set its flag, then move the count of tasks read in
+// index order forward over every flag that is set.
+function markRead(barrier: Int32Array, index: number): void {
+  Atomics.store(barrier, 1 + index, 1)
+  for (;;) {
+    const done = Atomics.load(barrier, 0)
+    if (1 + done >= barrier.length || Atomics.load(barrier, 1 + done) !== 1) break
+    Atomics.compareExchange(barrier, 0, done, done + 1)
+  }
+  Atomics.notify(barrier, 0)
+}
+
+// Earlier tasks were dispatched first and each worker runs one task, so
+// every one of them is running or done, and the wait ends.
+function waitForEarlierReads(barrier: Int32Array, index: number): void {
+  for (let done = Atomics.load(barrier, 0); done < index; done = Atomics.load(barrier, 0)) {
+    Atomics.wait(barrier, 0, done, 1000)
+  }
+}

@@ -1,0 +1,52 @@
+import type { Command } from 'commander'
+
+import { loadBackend } from '../io/index.js'
+import { capabilitiesOf, type Capabilities, type Support } from '../replicate/caps.js'
+import { formatBytes } from '../units.js'
+
+interface CapsFlags {
+  json?: boolean
+}
+
+/** "yes  detail" or "no   reason". */
+function answer(s: Support, detail = ''): string {
+  if (s.supported) return detail ? `yes  ${detail}` : 'yes'
+  return `no   ${s.reason}`
+}
+
+/** One path's capabilities as an aligned two-column block for people. */
+function table(c: Capabilities): string {
+  const what = c.kind === 'blockDevice' ? 'block device' : c.exists ? 'file' : 'file, not yet created: its directory was probed'
+  const direct = c.direct.supported
+    ? `memory ${c.direct.memAlignBytes} B, offset ${c.direct.offsetAlignBytes} B aligned (${c.direct.alignSource})`
+    : ''
+  const rows: Array<[string, string]> = [
+    ['size', formatBytes(c.sizeBytes)],
+    ['block sizes', `logical ${c.logicalBlockBytes} B, physical ${c.physicalBlockBytes} B`],
+    ['replicate block', `${c.replicateBlockBytes} B`],
+    ['io backend', c.io.reason ? `${c.io.kind} (${c.io.reason})` : c.io.kind],
+    ['direct I/O', answer(c.direct, direct)],
+    ['clone (reflink)', answer(c.clone, c.clone.supported ? `block ${c.clone.blockBytes} B` : '')],
+    ['copy_file_range', answer(c.copyFileRange)],
+    ['zero-out', c.zeroOut.supported ? answer(c.zeroOut, c.zeroOut.method) : `${answer(c.zeroOut)} (zero uses: ${c.zeroOut.method})`],
+    ['sparse (holes)', answer(c.sparse)],
+  ]
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2
+  return [`${c.path}  (${what})`, ...rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`)].join('\n')
+}
+
+/**
+ * `blockcopy caps PATH... [--json]`: what each path supports, and why not.
+ * Bad paths (missing with a missing directory, a directory, a character
+ * device) throw before anything is probed; main() turns that into exit 2.
+ */
+export function registerCaps(program: Command): void {
+  program.command('caps')
+    .description('what each path supports (direct I/O, clone, copy_file_range, zero-out, holes), and why not')
+    .argument('<path...>', 'files, block devices, or files still to be created (their directory is probed)')
+    .option('--json', 'print one JSON array, one object per path')
+    .action((paths: string[], f: CapsFlags) => {
+      const caps = capabilitiesOf(loadBackend(), paths, (i) => `PATH ${i + 1}`)
+      process.stdout.write(f.json ? `${JSON.stringify(caps)}\n` : `${caps.map(table).join('\n\n')}\n`)
+    })
+}

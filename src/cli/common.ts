@@ -1,0 +1,78 @@
+import { Option, type Command } from 'commander'
+import { createClient, type CopyClient } from '../client.js'
+import { BlockcopyError } from '../errors.js'
+import type { CopyResult, Job } from '../job.js'
+import type { ClientOptions } from '../options.js'
+import type { DirectMode } from '../regions.js'
+import { parseSize } from '../units.js'
+import { EXIT } from './exit.js'
+import { showProgress } from './progress.js'
+
+/** Flags of addEngineOptions, as commander parses them. */
+export interface EngineFlags {
+  chunk?: string
+  threads?: string
+  memory?: string
+  direct: DirectMode
+  ignoreErrors?: boolean
+  json?: boolean
+  progress: 'auto' | 'ndjson' | 'none'
+}
+
+export const collect = (value: string, previous: string[]) => [...previous, value]
+
+/** The options every job command takes: engine settings, errors, progress, output. */
+export function addEngineOptions(cmd: Command): Command {
+  return cmd
+    .option('--chunk <size>', 'chunk size, 64KiB to 16MiB (default 1MiB)')
+    .option('--threads <n>', 'I/O worker threads (default: 2 × cores, 2 to 8)')
+    .option('--memory <size>', 'memory budget for all worker buffers (default 64MiB)')
+    .addOption(new Option('--direct <mode>', 'O_DIRECT for aligned middles').choices(['auto', 'always', 'never']).default('auto'))
+    .option('--ignore-errors', 'go on past I/O errors and list every failed range')
+    .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal (auto), NDJSON lines, or none').choices(['auto', 'ndjson', 'none']).default('auto'))
+    .option('--json', 'print one JSON result object on stdout')
+}
+
+export function clientOptions(f: EngineFlags): ClientOptions {
+  const o: ClientOptions = { direct: f.direct }
+  if (f.chunk !== undefined) o.chunkBytes = parseSize(f.chunk, 'chunkBytes')
+  if (f.memory !== undefined) o.memoryBytes = parseSize(f.memory, 'memoryBytes')
+  if (f.threads !== undefined) {
+    if (!/^\d+$/.test(f.threads)) throw new BlockcopyError('INVALID_ARGUMENT', `threads: '${f.threads}' is not a whole number`, 'threads')
+    o.threads = Number(f.threads)
+  }
+  return o
+}
+
+/** Runs a job to its end, cancelling it on SIGINT/SIGTERM; a second signal exits at once. */
+export async function runJob(job: Job, f: EngineFlags, controller: AbortController): Promise<CopyResult> {
+  let signals = 0
+  const onSignal = () => {
+    signals++
+    if (signals === 1) {
+      process.stderr.write('\nblockcopy: interrupted; finishing running chunks and syncing destinations (again to exit now)\n')
+      controller.abort()
+    } else {
+      process.exit(EXIT.interrupted)
+    }
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const stop = showProgress(job, f.progress)
+  try {
+    return await job.result
+  } finally {
+    stop()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+export async function withClient(f: EngineFlags, work: (client: CopyClient) => Promise<number>): Promise<number> {
+  const client = await createClient(clientOptions(f))
+  try {
+    return await work(client)
+  } finally {
+    await client.destroy()
+  }
+}

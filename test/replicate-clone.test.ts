@@ -1,0 +1,100 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createClient, type CopyClient } from '../src/index.js'
+import { hasProgram, mountXfs, type ImageMount } from './helpers/mounts.js'
+import { logSkip, skipUnlessRoot } from './helpers/root.js'
+import { fsTypeOf, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
+
+const test = suite('replicate with type clone')
+const MiB = 1024 * 1024
+let client: CopyClient
+let dir: string
+let xfs: ImageMount | string
+
+test.before(async () => {
+  client = await createClient({ threads: 2 })
+  dir = makeTempDir('replicate-clone-')
+  const why = skipUnlessRoot('mounts an XFS image on a loop device')
+  xfs = why ?? (hasProgram('mkfs.xfs') ? await mountXfs(join(dir, 'xfs.img'), join(dir, 'xfs'), 400 * MiB) : 'mkfs.xfs is missing (xfsprogs)')
+})
+test.after(async () => {
+  if (typeof xfs !== 'string') await xfs.unmount()
+  removeTempDir(dir)
+  await client.destroy()
+})
+
+function refuses(fn: () => unknown, code: string, message: RegExp): void {
+  let caught: unknown
+  try {
+    fn()
+  } catch (err) {
+    caught = err
+  }
+  const e = caught as Error & { code?: string }
+  assert.ok(e instanceof Error, 'it throws')
+  assert.is(e.code, code, e.message)
+  assert.match(e.message, message)
+}
+
+/** Extents of a file that xfs_io's fiemap marks shared (flag 0x2000). */
+function sharedExtents(file: string): number {
+  const out = execFileSync('xfs_io', ['-c', 'fiemap -v', file], { encoding: 'utf8' })
+  return out.split('\n').filter((l) => /^\s*\d+:/.test(l) && (parseInt(l.trim().split(/\s+/).pop() ?? '0', 16) & 0x2000) !== 0).length
+}
+
+test('a clone on XFS with reflink shares the extents, as fiemap reports, and reads back byte-exact', () => {
+  if (typeof xfs === 'string') return logSkip(xfs)
+  const src = join(xfs.dir, 'src.img')
+  const dst = join(xfs.dir, 'dst.img')
+  writeRandomFile(src, 16 * MiB, 1)
+  return client.replicate(src, dst, [
+    { srcOffset: 0, dstOffset: 4 * MiB, length: 8 * MiB },
+    { srcOffset: 12 * MiB, dstOffset: 0, length: 4096 },
+  ], { type: 'clone' }).result.then((r) => {
+    assert.is(r.ok, true, JSON.stringify(r.errors))
+    assert.is(r.method, 'clone')
+    assert.ok(sharedExtents(dst) >= 1, 'the destination has shared extents')
+    assert.ok(sharedExtents(src) >= 1, 'and so has the source')
+    const s = readFileSync(src)
+    const d = readFileSync(dst)
+    assert.ok(d.subarray(4 * MiB, 12 * MiB).equals(s.subarray(0, 8 * MiB)))
+    assert.ok(d.subarray(0, 4096).equals(s.subarray(12 * MiB, 12 * MiB + 4096)))
+  })
+})
+
+test('a clone whose ranges are not aligned to the clone block size is NO_SUPPORT naming the range', () => {
+  if (typeof xfs === 'string') return logSkip(xfs)
+  const src = join(xfs.dir, 'src2.img')
+  const dst = join(xfs.dir, 'dst2.img')
+  writeRandomFile(src, MiB, 2)
+  refuses(() => client.replicate(src, dst, [{ srcOffset: 0, dstOffset: 0, length: 4096 }, { srcOffset: 512, dstOffset: 8192, length: 4096 }], { type: 'clone' }),
+    'NO_SUPPORT', /type: cannot clone: ranges\[1\] is not aligned to the clone block size of 4096 bytes/)
+  assert.not.ok(existsSync(dst))
+})
+
+test('a clone across two file systems is NO_SUPPORT (EXDEV), and falls back to a copy when asked', async () => {
+  if (typeof xfs === 'string') return logSkip(xfs)
+  const src = join(xfs.dir, 'src3.img')
+  const dst = join(dir, 'other-fs.img')
+  writeRandomFile(src, MiB, 3)
+  refuses(() => client.replicate(src, dst, [{ srcOffset: 0, dstOffset: 0, length: MiB }], { type: 'clone' }), 'NO_SUPPORT', /different file systems \(EXDEV\)/)
+  assert.not.ok(existsSync(dst))
+  const r = await client.replicate(src, dst, [{ srcOffset: 0, dstOffset: 0, length: MiB }], { type: 'clone', fallback: 'copy', verify: 'readback' }).result
+  assert.is(r.ok, true)
+  assert.is(r.method, 'copy')
+  assert.ok(readFileSync(dst).equals(readFileSync(src)))
+})
+
+test('on ext4, which cannot clone, type clone is NO_SUPPORT with the reason and creates nothing', () => {
+  if (fsTypeOf(dir) !== 'ext4') return logSkip(`the temporary directory is on ${fsTypeOf(dir)}, not ext4`)
+  const src = join(dir, 'src4.img')
+  const dst = join(dir, 'dst4.img')
+  writeRandomFile(src, MiB, 4)
+  refuses(() => client.replicate(src, dst, [{ srcOffset: 0, dstOffset: 0, length: MiB }], { type: 'clone' }), 'NO_SUPPORT', /cannot clone: .*(EOPNOTSUPP|not supported)/i)
+  assert.not.ok(existsSync(dst))
+})
+
+test.run()
