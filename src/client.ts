@@ -32,6 +32,7 @@ export class CopyClient {
   private readonly pool: Piscina<Task, ChunkResult | ProbeResult>
   private readonly running = new Set<Job>()
   private destroyed = false
+  private destroying: Promise<void> | null = null
 
   constructor(settings: ClientSettings) {
     this.settings = settings
@@ -115,11 +116,13 @@ export class CopyClient {
   }
 
   /** kcopyd_client_destroy: waits for running jobs, then ends the workers and frees their buffers. */
-  async destroy(): Promise<void> {
-    if (this.destroyed) return
-    this.destroyed = true
-    await Promise.allSettled([...this.running].map((j) => j.result))
-    await this.pool.destroy()
+  destroy(): Promise<void> {
+    this.destroying ??= (async () => {
+      this.destroyed = true
+      await Promise.allSettled([...this.running].map((j) => j.result))
+      await this.pool.destroy()
+    })()
+    return this.destroying
   }
 
   private start(spec: JobSpec): Job {

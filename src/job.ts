@@ -8,6 +8,7 @@ import type { ChunkResult, FileRef, RangeFailure, Task, VerifyLevel } from './pr
 import { closeFile, type OpenFile } from './regions.js'
 import { chunkAt, chunkCount, coalesceFailures, schedule, type ChunkPlan, type TaskRunner } from './scheduler.js'
 import { combineDigests } from './verify/xxh3.js'
+import { passTurnWhenDue } from './chunk/order.js'
 
 /** Verification of each chunk: none, xxh3 of what was read, or also a read-back compare of every destination. */
 export type VerifyMode = 'none' | 'hash' | 'readback'
@@ -131,6 +132,8 @@ export interface WorkPlan {
   task(index: number): Task
   /** Relative to the start of the job's byte space (the range, or the ranges end to end). */
   extent(index: number): Extent
+  /** Task `index` ended without running (its worker died): release whatever order later tasks wait on. */
+  abandon?(index: number): void
 }
 
 /** Copy and zero: one contiguous range cut into chunks (src/scheduler.ts). */
@@ -146,6 +149,7 @@ function chunkWork(spec: JobSpec, level: VerifyLevel): WorkPlan {
   return {
     count: chunkCount(plan),
     extent: (index) => chunkAt(plan, index),
+    ...(writeTurn ? { abandon: (index: number) => void passTurnWhenDue(new Int32Array(writeTurn), index) } : {}),
     task: (index) => {
       const c = chunkAt(plan, index)
       const ends = dests.map((d, i) => ({ ...d, offsetBytes: (spec.destOffsets[i] ?? 0) + c.offset }))
@@ -179,7 +183,13 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     doneBytes += c.length
     if (good) ok[r.chunkIndex] = 1
     if (r.digest) digests[r.chunkIndex] = r.digest
-    job.emit('progress', { doneBytes, totalBytes: spec.totalBytes, extent: c, ok: good })
+    if (r.errors.some((e) => e.code === 'WORKER_FAILED')) work.abandon?.(r.chunkIndex)
+    try {
+      job.emit('progress', { doneBytes, totalBytes: spec.totalBytes, extent: c, ok: good })
+    } catch (err) {
+      // A listener's bug must not stop the job: its destinations still need syncing.
+      process.emitWarning(`blockcopy: a progress listener threw: ${String(err)}`)
+    }
   }
 
   if (spec.kind !== 'zero') preallocate(spec, io)
@@ -196,6 +206,9 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
       writeErr |= 1 << s.dest
       failures.push(s)
     }
+    // A destination that failed to sync may have lost any of its pages:
+    // no extent can be said to have reached every destination.
+    if (synced.length > 0) ok.fill(0)
     if (spec.source) closeFile(io, spec.source)
     for (const d of spec.dests) closeFile(io, d)
   }

@@ -110,6 +110,9 @@ interface Checked {
 }
 
 function checkDevice(c: Checked): void {
+  if (c.offset + c.length > Number.MAX_SAFE_INTEGER) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `${c.argument}: bytes ${c.offset}.. plus ${c.length} pass 2^53, the largest offset blockcopy handles exactly`, c.argument)
+  }
   if (c.facts.isBlockDevice && c.offset + c.length > c.facts.sizeBytes) {
     throw new BlockcopyError(
       'INVALID_ARGUMENT',
@@ -195,6 +198,9 @@ export function openZero(io: IoBackend, to: Region[], o: CheckedOptions): JobSpe
     if (typeof r !== 'object' || r === null) throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}]: a region { path, offset, length } is required`, `to[${i}]`)
     const offset = checkByteCount(r.offset ?? 0, `to[${i}].offset`)
     const facts = inspectPath(io, r.path, `to[${i}].path`, true)
+    if (o.length !== undefined && r.length !== undefined && r.length !== o.length) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: ${String(r.length)} differs from the length option ${o.length}`, `to[${i}].length`)
+    }
     let length = o.length ?? (r.length === undefined ? undefined : checkByteCount(r.length, `to[${i}].length`))
     if (length === undefined) {
       if (!facts.exists) throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: required, since ${r.path} does not exist yet`, `to[${i}].length`)

@@ -127,6 +127,10 @@ export function probeDirect(io: IoBackend, facts: PathFacts, mode: DirectMode, a
     return align > 0 ? align : refuse(`needs a direct-I/O alignment above ${PAGE_BYTES} bytes`)
   } catch (err) {
     const e = toSystemError(err, 'open', facts.path)
+    // No O_TMPFILE here (FUSE, NFS, vfat: EOPNOTSUPP, EISDIR): O_DIRECT is
+    // unknown until the file exists; openForJob probes it then, and under
+    // 'always' refuses it there (the file it created is removed again).
+    if (!facts.exists && e.errno !== 22) return mode === 'always' ? PAGE_BYTES : 0
     return refuse(`refuses O_DIRECT (${e.code} from ${e.syscall})`)
   } finally {
     if (fd >= 0) io.close(fd)
@@ -162,6 +166,7 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
     }
   } catch (err) {
     io.close(fd)
+    if (directFd >= 0) io.close(directFd)
     throw err
   }
 }

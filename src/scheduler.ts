@@ -76,7 +76,8 @@ export function schedule(o: ScheduleOptions): Promise<ScheduleOutcome> {
       if (settled || running > 0) return
       settled = true
       o.signal?.removeEventListener('abort', onAbort)
-      resolve({ cancelled, stopped, skipped: o.count - next })
+      // An abort after the last chunk started cancelled nothing.
+      resolve({ cancelled: cancelled && next < o.count, stopped, skipped: o.count - next })
     }
     const pump = () => {
       while (!cancelled && !stopped && running < o.inflight && next < o.count) {
@@ -91,7 +92,12 @@ export function schedule(o: ScheduleOptions): Promise<ScheduleOutcome> {
     }
     const done = (res: ChunkResult) => {
       running--
-      o.onResult(res)
+      try {
+        o.onResult(res)
+      } catch (err) {
+        // Thrown here it would be an unhandled rejection, and the job would never end.
+        process.emitWarning(`blockcopy: a chunk result handler threw: ${String(err)}`)
+      }
       if (o.stopOnError && (res.readErr || res.writeErr !== 0)) stopped = true
       pump()
     }

@@ -109,6 +109,14 @@ test('a memory budget too small for the threads and chunk size is refused at cli
   assert.match(e.message, /memoryBytes: 16777216 bytes cannot hold 4 threads × 2 buffers/)
 })
 
+test('a destination range ending past 2^53 is refused before anything is created', () => {
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, 4096, 8)
+  const dst = join(dir, 'dst.img')
+  refuses(() => client.copy({ path: src }, [{ path: dst, offset: Number.MAX_SAFE_INTEGER - 100 }]), 'INVALID_ARGUMENT', /to\[0\]: .*pass 2\^53/)
+  assert.not.ok(existsSync(dst))
+})
+
 test('unknown verify modes and non-integer offsets are refused', () => {
   const src = join(dir, 'src.img')
   writeRandomFile(src, MiB, 4)

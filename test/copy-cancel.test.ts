@@ -48,6 +48,43 @@ test('aborting the signal starts no new chunks, lets running ones finish, and sa
   assert.equal(notified, [[false, 0, 'ctx']])
 })
 
+test('a progress listener that throws does not stop the job: it completes, syncs and notifies once', async () => {
+  const src = join(dir, 'src.img')
+  const dst = join(dir, 'dst.img')
+  writeRandomFile(src, 2 * MiB, 13)
+  const warnings: string[] = []
+  const onWarning = (w: Error) => warnings.push(w.message)
+  process.on('warning', onWarning)
+  let notified = 0
+  try {
+    const job = client.copy({ path: src }, [{ path: dst }], { notify: () => notified++ })
+    job.on('progress', () => {
+      throw new Error('listener bug')
+    })
+    const r = await job.result
+    assert.is(r.ok, true)
+    assert.ok(cmpFiles(src, dst))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.is(notified, 1)
+    assert.ok(warnings.some((w) => /listener bug/.test(w)), JSON.stringify(warnings))
+  } finally {
+    process.off('warning', onWarning)
+  }
+})
+
+test('an abort after the last chunk has started cancels nothing: the copy completes', async () => {
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, 128 * KiB, 14)
+  const controller = new AbortController()
+  const job = client.copy({ path: src }, [{ path: join(dir, 'dst.img') }], { signal: controller.signal })
+  // Two 64 KiB chunks: both were handed to the pool when copy() returned.
+  controller.abort()
+  const r = await job.result
+  assert.is(r.cancelled, false)
+  assert.is(r.ok, true)
+  assert.is(r.completedBytes, 128 * KiB)
+})
+
 test('job.cancel() stops a job the same way', async () => {
   const src = join(dir, 'src.img')
   writeRandomFile(src, 32 * MiB, 10)

@@ -144,4 +144,21 @@ test('without ignoreErrors a write error early in the range stops new chunks', a
   }
 })
 
+test('a destination whose fdatasync fails gets its bit, and no extent is called completed', async () => {
+  const fs = await mountFaultFsIn(dir, [{ op: 'fsync', path: 'dst.img', errno: 'EIO' }])
+  if (typeof fs === 'string') return logSkip(fs)
+  try {
+    const src = join(dir, 'src.img')
+    writeRandomFile(src, 300 * KiB, 21)
+    const r = await client.copy({ path: src }, [{ path: join(dir, 'ok.img') }, { path: join(fs.mountDir, 'dst.img') }]).result
+    assert.is(r.writeErr, 0b10)
+    assert.ok(r.errors.some((e) => e.dest === 1 && e.code === 'EIO' && e.syscall === 'fdatasync' && e.offset === 0 && e.length === 300 * KiB), JSON.stringify(r.errors))
+    assert.equal(r.completed, [])
+    assert.is(r.completedBytes, 0)
+    assert.is(r.ok, false)
+  } finally {
+    await fs.unmount()
+  }
+})
+
 test.run()

@@ -211,4 +211,24 @@ test('blockcopy zero DST --length 1MiB --dst-offset 4KiB --json exits 0 and zero
   }
 })
 
+test('a region length that differs from the length option is refused, naming the region', async () => {
+  const dir = makeTempDir('zero-len')
+  const client = await createClient({ threads: 1 })
+  try {
+    const file = join(dir, 'f.img')
+    writeRandomFile(file, 8192, 1)
+    let caught: unknown
+    try {
+      client.zero([{ path: file, length: 4096 }], { length: 8192 })
+    } catch (err) {
+      caught = err
+    }
+    assert.is((caught as { code?: string }).code, 'INVALID_ARGUMENT')
+    assert.match((caught as Error).message, /to\[0\]\.length: 4096 differs from the length option 8192/)
+  } finally {
+    await client.destroy()
+    removeTempDir(dir)
+  }
+})
+
 test.run()

@@ -1,6 +1,7 @@
 import type { ChunkEnd, ChunkResult, CopyTask } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
+import { passTurn, waitForTurn } from './order.js'
 import { differingRanges, readRange, writeRange } from './ranged-io.js'
 
 /**
@@ -27,7 +28,8 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
       readOk = true
     } else {
       res.readErr = true
-      res.errors.push({ dest: -1, ...read })
+      // Nothing of this chunk reaches any destination: the whole chunk failed.
+      res.errors.push({ dest: -1, ...read, offset: t.src.offsetBytes, length })
     }
   } finally {
     // The turn is taken and passed whatever happened above: a chunk that
@@ -93,20 +95,4 @@ export function readBack(
       message: `VERIFY_MISMATCH: ${d.path} bytes ${d.offsetBytes + diff.offset}..${d.offsetBytes + diff.offset + diff.length} differ from what was written`,
     })
   }
-}
-
-// Blocks until chunk `index` may write. Chunks are dispatched in index order
-// and each worker runs one task at a time, so every lower index is already
-// running in some worker and the wait always ends.
-function waitForTurn(turn: Int32Array, index: number): void {
-  for (;;) {
-    const now = Atomics.load(turn, 0)
-    if (now === index) return
-    Atomics.wait(turn, 0, now, 1000)
-  }
-}
-
-function passTurn(turn: Int32Array, index: number): void {
-  Atomics.store(turn, 0, index + 1)
-  Atomics.notify(turn, 0)
 }

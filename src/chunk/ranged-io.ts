@@ -11,6 +11,9 @@ function failure(err: unknown, syscall: string, f: FileRef, positionBytes: numbe
   return { offset: positionBytes, length: lengthBytes, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message }
 }
 
+// A failed segment ends the range: everything from it to the end of the
+// range is reported, since none of it was done.
+
 /**
  * Reads file bytes [position, position + length) into buf at bufOffset.
  * The caller guarantees bufOffset ≡ position (mod f.alignBytes) when direct
@@ -27,11 +30,11 @@ export function readRange(
     try {
       n = io.pread(s.direct ? f.directFd : f.fd, buf, at, s.lengthBytes, s.positionBytes)
     } catch (err) {
-      return failure(err, 'pread', f, s.positionBytes, s.lengthBytes)
+      return failure(err, 'pread', f, s.positionBytes, positionBytes + lengthBytes - s.positionBytes)
     }
     if (n < s.lengthBytes) {
       return {
-        offset: s.positionBytes + n, length: s.lengthBytes - n, code: 'SHORT_READ', errno: 0, syscall: 'pread',
+        offset: s.positionBytes + n, length: positionBytes + lengthBytes - s.positionBytes - n, code: 'SHORT_READ', errno: 0, syscall: 'pread',
         message: `SHORT_READ: ${f.path} ended at byte ${s.positionBytes + n}, before the end of the range`,
       }
     }
@@ -49,7 +52,7 @@ export function writeRange(
     try {
       io.pwrite(s.direct ? f.directFd : f.fd, buf, bufOffset + (s.positionBytes - positionBytes), s.lengthBytes, s.positionBytes)
     } catch (err) {
-      return failure(err, 'pwrite', f, s.positionBytes, s.lengthBytes)
+      return failure(err, 'pwrite', f, s.positionBytes, positionBytes + lengthBytes - s.positionBytes)
     }
     if (s.direct) direct += s.lengthBytes
   }

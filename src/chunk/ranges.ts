@@ -4,6 +4,7 @@ import type { ChunkResult, FileRef, RangesTask } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { readBack } from './copy.js'
+import { markRead, waitForEarlierReads } from './order.js'
 import { readRange, writeRange } from './ranged-io.js'
 
 /**
@@ -32,7 +33,7 @@ export function rangesChunk(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask
         placed.push(at, len)
       } else {
         res.readErr = true
-        res.errors.push({ dest: -1, ...r })
+        res.errors.push({ dest: -1, ...r, offset: so, length: len })
         placed.push(-1, len)
       }
     }
@@ -94,24 +95,4 @@ function cloneAll(ctx: WorkerContext, t: RangesTask, res: ChunkResult): ChunkRes
     }
   }
   return res
-}
-
-// Task i has read: set its flag, then move the count of tasks read in
-// index order forward over every flag that is set.
-function markRead(barrier: Int32Array, index: number): void {
-  Atomics.store(barrier, 1 + index, 1)
-  for (;;) {
-    const done = Atomics.load(barrier, 0)
-    if (1 + done >= barrier.length || Atomics.load(barrier, 1 + done) !== 1) break
-    Atomics.compareExchange(barrier, 0, done, done + 1)
-  }
-  Atomics.notify(barrier, 0)
-}
-
-// Earlier tasks were dispatched first and each worker runs one task, so
-// every one of them is running or done, and the wait ends.
-function waitForEarlierReads(barrier: Int32Array, index: number): void {
-  for (let done = Atomics.load(barrier, 0); done < index; done = Atomics.load(barrier, 0)) {
-    Atomics.wait(barrier, 0, done, 1000)
-  }
 }

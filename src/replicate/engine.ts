@@ -4,6 +4,7 @@ import { BlockcopyError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import type { JobSpec, NotifyFn, VerifyMode, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, type ClientSettings } from '../options.js'
+import { markRead } from '../chunk/order.js'
 import type { FileRef, VerifyLevel } from '../protocol.js'
 import { closeFile, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
 import { cloneSupport } from './caps.js'
@@ -93,6 +94,8 @@ export function openReplicate(
     return {
       count: plan.tasks.length,
       extent: (i) => ({ offset: starts[i] ?? 0, length: plan.taskBytes[i] ?? 0 }),
+      // A task that never ran will never write: later tasks need not wait for its reads.
+      ...(barrier ? { abandon: (i: number) => markRead(new Int32Array(barrier), i) } : {}),
       task: (i) => ({
         kind: 'ranges', chunkIndex: i, lengthBytes: plan.taskBytes[i] ?? 0, src: fileRef(src), dest: fileRef(out),
         pieces: plan.tasks[i] ?? [], method, verify: method === 'clone' ? 0 : level, readBarrier: barrier,

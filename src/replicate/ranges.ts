@@ -48,6 +48,7 @@ export function checkRanges(ranges: unknown, srcSizeBytes: number, srcPath: stri
     }
     const c = { srcOffset: o.srcOffset as number, dstOffset: o.dstOffset as number, length: o.length as number }
     if (c.length === 0) throw bad(`${arg}.length`, 'must be at least 1 byte')
+    if (Math.max(c.srcOffset, c.dstOffset) + c.length > Number.MAX_SAFE_INTEGER) throw bad(arg, 'ends past 2^53, the largest offset blockcopy handles exactly')
     if (c.srcOffset + c.length > srcSizeBytes) {
       throw bad(arg, `source bytes ${c.srcOffset}..${c.srcOffset + c.length} pass the end of ${srcPath} (${srcSizeBytes} bytes)`)
     }

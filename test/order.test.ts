@@ -1,0 +1,33 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { markRead, passTurnWhenDue, waitForEarlierReads } from '../src/chunk/order.js'
+
+const test = suite('ordering between workers in shared memory')
+
+test('a turn abandoned by a dead worker is passed on when it comes due, not before', async () => {
+  const turn = new Int32Array(new SharedArrayBuffer(4))
+  const passed = passTurnWhenDue(turn, 2)
+  await new Promise((r) => setTimeout(r, 20))
+  assert.is(Atomics.load(turn, 0), 0, 'chunks 0 and 1 still have to write')
+  Atomics.store(turn, 0, 1)
+  Atomics.notify(turn, 0)
+  Atomics.store(turn, 0, 2)
+  Atomics.notify(turn, 0)
+  await passed
+  assert.is(Atomics.load(turn, 0), 3, 'chunk 3 may write')
+})
+
+test('the read barrier counts tasks read in index order, whatever order they finish in', () => {
+  const barrier = new Int32Array(new SharedArrayBuffer(4 * 5))
+  markRead(barrier, 2)
+  assert.is(barrier[0], 0)
+  markRead(barrier, 0)
+  assert.is(barrier[0], 1)
+  markRead(barrier, 1)
+  assert.is(barrier[0], 3, 'tasks 0, 1 and 2 have read')
+  waitForEarlierReads(barrier, 3)
+  markRead(barrier, 3)
+  assert.is(barrier[0], 4)
+})
+
+test.run()
