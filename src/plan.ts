@@ -129,7 +129,13 @@ function checkDevice(c: Checked): void {
 function openAll(io: IoBackend, items: Array<{ facts: PathFacts; write: boolean; align: number }>, mode: DirectMode): OpenFile[] {
   const opened: OpenFile[] = []
   try {
-    for (const it of items) opened.push(openForJob(io, it.facts, it.write, it.align, mode))
+    const claimed = new Set<string>()
+    for (const it of items) {
+      // One exclusive claim per device: a second O_EXCL open would be EBUSY.
+      const claim = it.write && !claimed.has(it.facts.identity)
+      if (claim) claimed.add(it.facts.identity)
+      opened.push(openForJob(io, it.facts, it.write, it.align, mode, claim))
+    }
     return opened
   } catch (err) {
     for (const f of opened) {

@@ -83,9 +83,9 @@ export function inspectPath(io: IoBackend, p: string, argument: string, mayCreat
   return { path: p, exists: true, isBlockDevice: false, sizeBytes: st.size, identity: `ino:${st.dev}:${st.ino}` }
 }
 
-function openOrThrow(io: IoBackend, p: string, write: boolean, create: boolean, direct = false): number {
+function openOrThrow(io: IoBackend, p: string, write: boolean, create: boolean, direct = false, exclusive = false): number {
   try {
-    return io.open(p, { write, create, direct })
+    return io.open(p, { write, create, direct, exclusive })
   } catch (err) {
     throw toSystemError(err, 'open', p)
   }
@@ -141,8 +141,11 @@ export function probeDirect(io: IoBackend, facts: PathFacts, mode: DirectMode, a
  * Opens a checked path for the job: buffered descriptor always, O_DIRECT
  * descriptor when `alignBytes` > 0 (re-probed for a file just created).
  */
-export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alignBytes: number, mode: DirectMode): OpenFile {
-  const fd = openOrThrow(io, facts.path, write, write && !facts.exists)
+export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alignBytes: number, mode: DirectMode, claim = true): OpenFile {
+  // A block device written to is claimed exclusively by its first
+  // descriptor (O_EXCL: EBUSY when mounted or held by dm, md or LVM), and
+  // stays claimed until the job ends. Other descriptors need no claim.
+  const fd = openOrThrow(io, facts.path, write, write && !facts.exists, false, write && facts.isBlockDevice && claim)
   let directFd = -1
   let align = alignBytes
   try {

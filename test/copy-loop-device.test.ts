@@ -1,8 +1,11 @@
+import { execFileSync } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient, type CopyClient } from '../src/index.js'
 import { attachLoop, detachLoop } from './helpers/loop.js'
+import { unmount } from './helpers/mounts.js'
 import { logSkip, skipUnlessRoot } from './helpers/root.js'
 import { cmpFiles, makeTempDir, readRange, removeTempDir, writePatternFile, writeRandomFile } from './helpers/tmp.js'
 
@@ -83,6 +86,46 @@ test('a range past the end of a destination device is refused before any byte is
     await detachLoop(dev)
   }
   assert.ok(readRange(backing, 0, 4 * MiB).every((b) => b === 0x33))
+})
+
+test('a destination device with a mounted file system is refused (EBUSY) and not written', async () => {
+  const why = skipUnlessRoot('attaches and mounts a loop device')
+  if (why) return logSkip(why)
+  const backing = join(dir, 'fs.img')
+  writePatternFile(backing, 16 * MiB, 0)
+  execFileSync('mkfs.ext4', ['-q', '-F', backing])
+  const dev = await attachLoop(backing)
+  const mnt = join(dir, 'mnt')
+  mkdirSync(mnt)
+  execFileSync('mount', [dev, mnt])
+  try {
+    const src = join(dir, 'src.img')
+    writeRandomFile(src, MiB, 8)
+    const before = readRange(backing, 0, 2 * MiB)
+    assert.throws(() => client.copy({ path: src }, [{ path: dev }]), (e: Error & { code?: string }) => e.code === 'EBUSY')
+    assert.ok(readRange(backing, 0, 2 * MiB).equals(before), 'the mounted file system is untouched')
+  } finally {
+    await unmount(mnt)
+    await detachLoop(dev)
+  }
+})
+
+test('two destination ranges on one device share its exclusive claim', async () => {
+  const why = skipUnlessRoot('attaches loop devices')
+  if (why) return logSkip(why)
+  const backing = join(dir, 'backing.img')
+  writePatternFile(backing, 8 * MiB, 0x66)
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, MiB, 9)
+  const dev = await attachLoop(backing)
+  try {
+    const r = await client.copy({ path: src }, [{ path: dev }, { path: dev, offset: 4 * MiB }], { verify: 'readback' }).result
+    assert.is(r.ok, true, JSON.stringify(r.errors))
+  } finally {
+    await detachLoop(dev)
+  }
+  assert.ok(cmpFiles(src, backing, { aOffset: 0, bOffset: 0, length: MiB }))
+  assert.ok(cmpFiles(src, backing, { aOffset: 0, bOffset: 4 * MiB, length: MiB }))
 })
 
 test.run()

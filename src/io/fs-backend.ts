@@ -108,7 +108,8 @@ export class FsBackend implements IoBackend {
       )
     }
     const flags =
-      (options.write ? constants.O_RDWR : constants.O_RDONLY) | (options.create ? constants.O_CREAT : 0)
+      (options.write ? constants.O_RDWR : constants.O_RDONLY) | (options.create ? constants.O_CREAT : 0) |
+      (options.exclusive ? constants.O_EXCL : 0)
     try {
       const fd = openSync(path, flags, CREATE_MODE)
       this.#paths.set(fd, path)

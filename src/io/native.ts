@@ -170,6 +170,7 @@ export class NativeBackend implements IoBackend {
       (options.write ? c.O_RDWR : c.O_RDONLY) |
       (options.create ? c.O_CREAT : 0) |
       (options.direct ? c.O_DIRECT : 0) |
+      (options.exclusive ? c.O_EXCL : 0) |
       c.O_CLOEXEC
     const fd = this.#addon.open(path, flags, CREATE_MODE)
     this.#paths.set(fd, path)

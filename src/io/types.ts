@@ -23,6 +23,12 @@ export interface OpenOptions {
   create: boolean
   /** O_DIRECT: bypass the page cache. The fs backend refuses it with EINVAL. */
   direct: boolean
+  /**
+   * O_EXCL. On a block device, Linux then refuses (EBUSY) a device that is
+   * mounted or held by device-mapper, md or LVM: blockcopy never writes under a
+   * mounted file system. (Never combined with create: files are not opened so.)
+   */
+  exclusive?: boolean
 }
 
 /** Direct-I/O alignment of an open descriptor, from statx DIOALIGN or BLKSSZGET. */
