@@ -8,7 +8,7 @@ import { markRead } from '../chunk/order.js'
 import type { FileRef, VerifyLevel } from '../protocol.js'
 import { closeFile, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
 import { cloneSupport } from './caps.js'
-import { checkRanges, overlapsItself, planRanges, type ReplicateRange } from './ranges.js'
+import { checkRanges, overlapsItself, planClones, planRanges, type ReplicateRange } from './ranges.js'
 
 /** Options of replicate (lsm_volume_replicate_range). */
 export interface ReplicateOptions {
@@ -75,7 +75,7 @@ export function openReplicate(
     if (refusal === null) method = 'clone'
     else if (o.fallback !== 'copy') throw new BlockcopyError('NO_SUPPORT', `type: cannot clone: ${refusal}; pass fallback 'copy' to copy instead`, 'type')
   }
-  const plan = planRanges(checked, sameFile, chunkBytes, s.bufferBytes, PAGE_BYTES)
+  const plan = method === 'clone' ? planClones(checked) : planRanges(checked, sameFile, chunkBytes, s.bufferBytes, PAGE_BYTES)
   const srcAlign = method === 'copy' ? probeDirect(io, srcFacts, direct, 'source') : 0
   const destAlign = method === 'copy' ? probeDirect(io, destFacts, direct, 'dest') : 0
 

@@ -115,6 +115,27 @@ function piecesOf(ranges: ReplicateRange[], chunkBytes: number): Piece[] {
  */
 export function planRanges(ranges: ReplicateRange[], sameFile: boolean, chunkBytes: number, bufferBytes: number, pageBytes: number): RangesPlan {
   const pieces = piecesOf(ranges, chunkBytes)
+  return orderedPlan(ranges, pieces, sameFile, chunkBytes, bufferBytes, pageBytes)
+}
+
+/**
+ * A clone moves no bytes through a buffer: each range is one FICLONERANGE,
+ * whatever its length, and tasks carry up to 1,024 of them. (A clone never
+ * overlaps its source within one file: the kernel refuses that.)
+ */
+export function planClones(ranges: ReplicateRange[]): RangesPlan {
+  const sorted = [...ranges].sort((a, b) => a.srcOffset - b.srcOffset)
+  const tasks: number[][] = []
+  const taskBytes: number[] = []
+  for (let i = 0; i < sorted.length; i += 1024) {
+    const group = sorted.slice(i, i + 1024)
+    tasks.push(group.flatMap((r) => [r.srcOffset, r.dstOffset, r.length]))
+    taskBytes.push(group.reduce((n, r) => n + r.length, 0))
+  }
+  return { tasks, taskBytes, order: 'any', totalBytes: taskBytes.reduce((n, b) => n + b, 0) }
+}
+
+function orderedPlan(ranges: ReplicateRange[], pieces: Piece[], sameFile: boolean, chunkBytes: number, bufferBytes: number, pageBytes: number): RangesPlan {
   const totalBytes = ranges.reduce((n, r) => n + r.length, 0)
   if (!sameFile || !overlapsItself(ranges)) return { ...batch(pieces, chunkBytes, bufferBytes, pageBytes), order: 'any', totalBytes }
   for (const order of ['ascending', 'descending'] as const) {
