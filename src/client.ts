@@ -2,6 +2,7 @@ import { Piscina } from 'piscina'
 import { BlockcopyError } from './errors.js'
 import { loadBackend } from './io/index.js'
 import type { BackendInfo, IoBackend } from './io/types.js'
+import type { JobStatus } from './jobs/status.js'
 import { Job, type JobSpec, type NotifyFn, type VerifyMode } from './job.js'
 import {
   copyOptions, zeroOptions, openCopy, openZero, type CopyOptions, type ZeroOptions,
@@ -31,6 +32,8 @@ export class CopyClient {
   private readonly io: IoBackend
   private readonly pool: Piscina<Task, ChunkResult | ProbeResult>
   private readonly running = new Set<Job>()
+  /** Every job started and not yet freed, for jobStatus and jobFree. */
+  private readonly jobs = new Map<string, Job>()
   private destroyed = false
   private destroying: Promise<void> | null = null
 
@@ -115,6 +118,26 @@ export class CopyClient {
     return (await Promise.all(runs)) as ProbeResult[]
   }
 
+  /** lsm job_status_get: state, percent, and the result or error once finished. JOB_NOT_FOUND for unknown ids. */
+  jobStatus(id: string): JobStatus {
+    return this.job(id).status()
+  }
+
+  /** lsm job_free: forgets a finished job. A running one must be cancelled and finish first. */
+  jobFree(id: string): void {
+    const job = this.job(id)
+    if (!job.finished) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `id: job ${id} is still in progress; cancel it and let it finish first`, 'id')
+    }
+    this.jobs.delete(id)
+  }
+
+  private job(id: string): Job {
+    const job = this.jobs.get(id)
+    if (!job) throw new BlockcopyError('JOB_NOT_FOUND', `id: no job ${String(id)} in this client (never started, or freed)`, 'id')
+    return job
+  }
+
   /** kcopyd_client_destroy: waits for running jobs, then ends the workers and frees their buffers. */
   destroy(): Promise<void> {
     this.destroying ??= (async () => {
@@ -131,6 +154,7 @@ export class CopyClient {
     // trips; data only ever lives in the workers' fixed buffers.
     const job = new Job(spec, this.io, run, this.settings.threads * 2)
     this.running.add(job)
+    this.jobs.set(job.id, job)
     void job.result.finally(() => this.running.delete(job)).catch(() => undefined)
     return job
   }

@@ -9,6 +9,7 @@ import { closeFile, type OpenFile } from './regions.js'
 import { chunkAt, chunkCount, coalesceFailures, schedule, type ChunkPlan, type TaskRunner } from './scheduler.js'
 import { combineDigests } from './verify/xxh3.js'
 import { passTurnWhenDue } from './chunk/order.js'
+import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
 
 /** Verification of each chunk: none, xxh3 of what was read, or also a read-back compare of every destination. */
 export type VerifyMode = 'none' | 'hash' | 'readback'
@@ -104,18 +105,32 @@ export interface JobSpec {
 
 /** A running copy or zero: progress events, a result promise, and cancel(). */
 export class Job extends EventEmitter<JobEvents> {
-  readonly id = randomUUID()
+  readonly id: string
   readonly kind: JobKind
   readonly totalBytes: number
   readonly result: Promise<CopyResult>
+  /** Bytes of the chunks finished so far. */
+  doneBytes = 0
+  /** Set once the job has finished. */
+  finished: CopyResult | null = null
   private readonly controller = new AbortController()
 
-  constructor(spec: JobSpec, io: IoBackend, run: TaskRunner, inflight: number) {
+  constructor(spec: JobSpec, io: IoBackend, run: TaskRunner, inflight: number, id: string = randomUUID()) {
     super()
+    this.id = id
     this.kind = spec.kind
     this.totalBytes = spec.totalBytes
     const signal = spec.signal ? AbortSignal.any([spec.signal, this.controller.signal]) : this.controller.signal
     this.result = execute(this, { ...spec, signal }, io, run, inflight)
+    void this.result.then((r) => {
+      this.finished = r
+    }, () => undefined)
+  }
+
+  /** lsm job_status_get for this job. */
+  status(): JobStatus {
+    if (this.finished) return finishedStatus(this.id, this.finished, this.doneBytes)
+    return { id: this.id, status: 'inprogress', percent: percentOf(this.doneBytes, this.totalBytes, false) }
   }
 
   /** Starts no new chunks; running ones finish and destinations are synced. */
@@ -181,6 +196,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     failures.push(...r.errors)
     directBytes += r.directBytes
     doneBytes += c.length
+    job.doneBytes = doneBytes
     if (good) ok[r.chunkIndex] = 1
     if (r.digest) digests[r.chunkIndex] = r.digest
     if (r.errors.some((e) => e.code === 'WORKER_FAILED')) work.abandon?.(r.chunkIndex)

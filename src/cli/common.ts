@@ -5,7 +5,8 @@ import type { CopyResult, Job } from '../job.js'
 import type { ClientOptions } from '../options.js'
 import type { DirectMode } from '../regions.js'
 import { parseSize } from '../units.js'
-import { EXIT } from './exit.js'
+import { JobRecorder } from '../jobs/recorder.js'
+import { EXIT, exitCodeFor } from './exit.js'
 import { showProgress } from './progress.js'
 
 /** Flags of addEngineOptions, as commander parses them. */
@@ -16,6 +17,8 @@ export interface EngineFlags {
   direct: DirectMode
   ignoreErrors?: boolean
   json?: boolean
+  /** Set in a process started by --detach: the job's id. */
+  jobId?: string
   progress: 'auto' | 'ndjson' | 'none'
 }
 
@@ -31,6 +34,8 @@ export function addEngineOptions(cmd: Command): Command {
     .option('--ignore-errors', 'go on past I/O errors and list every failed range')
     .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal (auto), NDJSON lines, or none').choices(['auto', 'ndjson', 'none']).default('auto'))
     .option('--json', 'print one JSON result object on stdout')
+    .option('--detach', 'run in the background: print the job id and return (see blockcopy jobs)')
+    .addOption(new Option('--job-id <id>', 'the id of a detached job (set by --detach)').hideHelp())
 }
 
 export function clientOptions(f: EngineFlags): ClientOptions {
@@ -59,8 +64,14 @@ export async function runJob(job: Job, f: EngineFlags, controller: AbortControll
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   const stop = showProgress(job, f.progress)
+  // A detached job (--job-id) keeps its record in the state directory and
+  // tells the process that started it that its arguments passed.
+  const recorder = f.jobId ? JobRecorder.start(f.jobId, job.kind, recordedArgv(), job) : null
+  if (f.jobId) process.send?.({ started: f.jobId })
   try {
-    return await job.result
+    const result = await job.result
+    await recorder?.finish(result, exitCodeFor(result))
+    return result
   } finally {
     stop()
     process.off('SIGINT', onSignal)
@@ -75,4 +86,12 @@ export async function withClient(f: EngineFlags, work: (client: CopyClient) => P
   } finally {
     await client.destroy()
   }
+}
+
+/** This process's command line as a detached job records it: without --job-id. */
+export function recordedArgv(argv: string[] = process.argv): string[] {
+  const out = argv.slice(2)
+  const at = out.indexOf('--job-id')
+  if (at >= 0) out.splice(at, 2)
+  return out
 }

@@ -2,7 +2,9 @@ import { Command, CommanderError, Option } from 'commander'
 import { BlockcopyError } from '../errors.js'
 import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
-import { addEngineOptions, collect, runJob, withClient, type EngineFlags } from './common.js'
+import { addEngineOptions, collect, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
+import { JobRecorder } from '../jobs/recorder.js'
+import { detach, detachedJobId, jobKindOf, registerJobs } from './jobs.js'
 import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
 import { printResult } from './report.js'
 import { registerCaps } from './caps.js'
@@ -93,6 +95,7 @@ function program(setExit: (code: number) => void): Command {
   })
   registerReplicate(prog, setExit)
   registerCaps(prog)
+  registerJobs(prog, setExit)
   return prog
 }
 
@@ -103,12 +106,21 @@ export async function main(argv: string[]): Promise<number> {
     code = c
   })
   const wantsJson = argv.includes('--json')
+  const jobId = detachedJobId(argv)
+  // A detached job refused before it started says why, in its record and to its parent.
+  const refuse = (code: string, message: string) => {
+    if (!jobId) return
+    JobRecorder.refused(jobId, jobKindOf(argv), recordedArgv(argv), { code, message }, EXIT.badInput)
+    process.send?.({ failed: { code, message } })
+  }
   try {
+    if (argv.includes('--detach')) return await detach(argv)
     await prog.parseAsync(argv)
     return code
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return EXIT.ok
+      refuse('INVALID_ARGUMENT', err.message.replace(/^error: /, ''))
       // Commander already printed its message on stderr; --json still gets its one object.
       if (wantsJson) {
         const message = err.message.replace(/^error: /, '')
@@ -118,6 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (isBadInput(err)) {
       const message = cliMessage(err)
+      refuse(err.code, message)
       // A system error's message already starts with its code ("EPERM: operation not permitted…").
       const line = message.startsWith(`${err.code}:`) ? message : `${err.code}: ${message}`
       process.stderr.write(`blockcopy: ${line}\n`)

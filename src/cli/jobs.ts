@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import fs from 'node:fs'
+import type { Command } from 'commander'
+import { BlockcopyError } from '../errors.js'
+import type { JobKind } from '../job.js'
+import { listRecords, logPath, readRecord, removeRecord, stateDir, type JobRecord } from '../jobs/store.js'
+import { formatBytes } from '../units.js'
+import { EXIT } from './exit.js'
+
+const DETACHABLE: readonly string[] = ['copy', 'zero', 'replicate']
+
+/**
+ * `blockcopy copy|zero|replicate ... --detach`: runs the same command in a
+ * background process with `--job-id ID`, waits only until that process has
+ * checked its arguments (so bad input still fails here, exit 2, with the
+ * message), prints the job id and returns.
+ */
+export async function detach(argv: string[]): Promise<number> {
+  const args = argv.slice(2).filter((a) => a !== '--detach')
+  const json = args.includes('--json')
+  if (!DETACHABLE.includes(args[0] ?? '')) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `--detach: applies to ${DETACHABLE.join(', ')}, not '${args[0] ?? ''}'`, 'detach')
+  }
+  const id = randomUUID()
+  fs.mkdirSync(stateDir(), { recursive: true })
+  const log = fs.openSync(logPath(id), 'a')
+  const child = spawn(process.execPath, [...process.execArgv, argv[1] ?? '', ...args, '--job-id', id], {
+    detached: true, stdio: ['ignore', log, log, 'ipc'],
+  })
+  fs.closeSync(log)
+  const answer = await new Promise<{ started?: string; failed?: { code: string; message: string }; exit?: number | null }>((resolve) => {
+    child.once('message', (m) => resolve(m as { started?: string; failed?: { code: string; message: string } }))
+    child.once('exit', (code) => resolve({ exit: code }))
+  })
+  if (child.connected) child.disconnect()
+  child.unref()
+  if (answer.started) {
+    process.stdout.write(json ? `${JSON.stringify({ ok: true, id })}\n` : `${id}\n`)
+    return EXIT.ok
+  }
+  const error = answer.failed ?? { code: 'JOB_DIED', message: `the job process exited (${String(answer.exit)}) before starting; see ${logPath(id)}` }
+  process.stderr.write(`blockcopy: ${error.message.startsWith(`${error.code}:`) ? error.message : `${error.code}: ${error.message}`}\n`)
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, id, error })}\n`)
+  return EXIT.badInput
+}
+
+function describe(r: JobRecord): string {
+  const lines = [
+    `${r.id}: ${r.status}, ${r.percent}% (${formatBytes(r.doneBytes)} of ${formatBytes(r.totalBytes)}), ${r.kind}, started ${r.startedAt}, pid ${r.pid}`,
+    `command: blockcopy ${r.argv.join(' ')}`,
+  ]
+  if (r.exitCode !== undefined) lines.push(`exit code: ${r.exitCode}`)
+  if (r.error) lines.push(`error: ${r.error.code}: ${r.error.message}`)
+  return lines.join('\n')
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** `blockcopy jobs [list|status|wait|cancel|free] [ID]` over the state directory. */
+export function registerJobs(prog: Command, setExit: (code: number) => void): void {
+  prog.command('jobs')
+    .description(`jobs started with --detach (state in ${stateDir()}): list, status ID, wait ID, cancel ID, free ID`)
+    .argument('[action]', 'list (default), status, wait, cancel or free', 'list')
+    .argument('[id]', 'the job id printed by --detach')
+    .option('--json', 'print JSON on stdout')
+    .action(async (action: string, id: string | undefined, f: { json?: boolean }) => {
+      const out = (value: unknown, text: string) => process.stdout.write(`${f.json ? JSON.stringify(value) : text}\n`)
+      if (action === 'list') {
+        const all = listRecords()
+        out(all, all.map((r) => `${r.id}  ${r.status.padEnd(10)} ${String(r.percent).padStart(3)}%  ${r.kind.padEnd(9)} ${r.startedAt}  blockcopy ${r.argv.join(' ')}`).join('\n') || 'no jobs')
+        return setExit(EXIT.ok)
+      }
+      if (!['status', 'wait', 'cancel', 'free'].includes(action)) {
+        throw new BlockcopyError('INVALID_ARGUMENT', `action: '${action}' is not one of list, status, wait, cancel, free`, 'action')
+      }
+      if (id === undefined) throw new BlockcopyError('INVALID_ARGUMENT', `ID: jobs ${action} needs the job id`, 'id')
+      if (action === 'status') {
+        const r = readRecord(id)
+        out(r, describe(r))
+        return setExit(EXIT.ok)
+      }
+      if (action === 'wait') {
+        let r = readRecord(id)
+        while (r.status === 'inprogress') {
+          await sleep(100)
+          r = readRecord(id)
+        }
+        out(r, describe(r))
+        return setExit(r.exitCode ?? EXIT.ioErrors)
+      }
+      if (action === 'cancel') {
+        const r = readRecord(id)
+        if (r.status !== 'inprogress') {
+          throw new BlockcopyError('INVALID_ARGUMENT', `ID: job ${id} has already finished (${r.status})`, 'id')
+        }
+        // The job treats SIGTERM as a cancel: running chunks finish, destinations are synced.
+        process.kill(r.pid, 'SIGTERM')
+        out({ ok: true, id, cancelling: true }, `cancelling ${id}`)
+        return setExit(EXIT.ok)
+      }
+      removeRecord(id)
+      out({ ok: true, id, freed: true }, `freed ${id}`)
+      return setExit(EXIT.ok)
+    })
+}
+
+/** The value of `--job-id` in argv: set when this process is a detached job. */
+export function detachedJobId(argv: string[]): string | undefined {
+  const at = argv.indexOf('--job-id')
+  return at >= 0 ? argv[at + 1] : undefined
+}
+
+/** The kind of job an argv starts. */
+export function jobKindOf(argv: string[]): JobKind {
+  const cmd = argv[2]
+  return cmd === 'zero' || cmd === 'replicate' ? cmd : 'copy'
+}

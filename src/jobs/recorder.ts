@@ -1,0 +1,75 @@
+import type { CopyResult, Job, JobKind } from '../job.js'
+import { finishedStatus, percentOf } from './status.js'
+import { processStart, writeRecord, type JobRecord } from './store.js'
+
+/** The least time between two writes of one job's record. */
+export const RECORD_INTERVAL_MS = 250
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Keeps a detached job's record up to date from inside the job's process:
+ * progress at most every 250 ms (the last update is never lost: a write
+ * is scheduled for the end of the interval), and the outcome at the end.
+ */
+export class JobRecorder {
+  private lastWriteMs = 0
+  private timer: NodeJS.Timeout | null = null
+  private readonly record: JobRecord
+
+  private constructor(record: JobRecord) {
+    this.record = record
+  }
+
+  /** The record of a job that has passed its checks and is starting now. */
+  static start(id: string, kind: JobKind, argv: string[], job: Job): JobRecorder {
+    const now = new Date().toISOString()
+    const r = new JobRecorder({
+      id, kind, argv, pid: process.pid, pidStart: processStart(process.pid) ?? '', status: 'inprogress',
+      percent: 0, doneBytes: 0, totalBytes: job.totalBytes, startedAt: now, updatedAt: now,
+    })
+    r.write()
+    job.on('progress', (p) => r.progress(p.doneBytes))
+    return r
+  }
+
+  /** The record of a job refused before it started (bad input): it never ran. */
+  static refused(id: string, kind: JobKind, argv: string[], error: { code: string; message: string }, exitCode: number): void {
+    const now = new Date().toISOString()
+    writeRecord({
+      id, kind, argv, pid: process.pid, pidStart: processStart(process.pid) ?? '', status: 'error', percent: 0,
+      doneBytes: 0, totalBytes: 0, startedAt: now, updatedAt: now, exitCode, error,
+    })
+  }
+
+  private progress(doneBytes: number): void {
+    this.record.doneBytes = doneBytes
+    this.record.percent = percentOf(doneBytes, this.record.totalBytes, false)
+    const wait = this.lastWriteMs + RECORD_INTERVAL_MS - Date.now()
+    if (wait <= 0) this.write()
+    else this.timer ??= setTimeout(() => {
+      this.timer = null
+      this.write()
+    }, wait)
+  }
+
+  /** Writes the outcome (no sooner than the interval allows) and the exit code the process will give. */
+  async finish(result: CopyResult, exitCode: number): Promise<void> {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    const status = finishedStatus(this.record.id, result, this.record.doneBytes)
+    const { chunks: _chunks, ...small } = result
+    Object.assign(this.record, {
+      status: status.status, percent: status.percent, exitCode, result: small,
+      ...(status.status === 'error' ? { error: status.error } : {}),
+    })
+    await sleep(Math.max(0, this.lastWriteMs + RECORD_INTERVAL_MS - Date.now()))
+    this.write()
+  }
+
+  private write(): void {
+    this.record.updatedAt = new Date().toISOString()
+    writeRecord(this.record)
+    this.lastWriteMs = Date.now()
+  }
+}
