@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statfsSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient, type CopyClient } from '../src/index.js'
-import { hasProgram, mountXfs, type ImageMount } from './helpers/mounts.js'
+import { hasProgram, mountBtrfs, mountXfs, type ImageMount } from './helpers/mounts.js'
 import { logSkip, skipUnlessRoot } from './helpers/root.js'
 import { fsTypeOf, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
@@ -86,6 +86,30 @@ test('a clone across two file systems is NO_SUPPORT (EXDEV), and falls back to a
   assert.is(r.ok, true)
   assert.is(r.method, 'copy')
   assert.ok(readFileSync(dst).equals(readFileSync(src)))
+})
+
+test('a clone on btrfs shares the extents (free space does not shrink by the cloned size) and is byte-exact', async () => {
+  const why = skipUnlessRoot('mounts a btrfs image on a loop device')
+  if (why) return logSkip(why)
+  if (!hasProgram('mkfs.btrfs')) return logSkip('mkfs.btrfs is missing (btrfs-progs)')
+  const btrfs = await mountBtrfs(join(dir, 'btrfs.img'), join(dir, 'btrfs'), 512 * MiB)
+  if (typeof btrfs === 'string') return logSkip(btrfs)
+  try {
+    const src = join(btrfs.dir, 'src.img')
+    const dst = join(btrfs.dir, 'dst.img')
+    writeRandomFile(src, 64 * MiB, 5)
+    execFileSync('sync')
+    const free = () => statfsSync(btrfs.dir).bfree * statfsSync(btrfs.dir).bsize
+    const before = free()
+    const r = await client.replicate(src, dst, [{ srcOffset: 0, dstOffset: 0, length: 64 * MiB }], { type: 'clone' }).result
+    execFileSync('sync')
+    assert.is(r.ok, true, JSON.stringify(r.errors))
+    assert.is(r.method, 'clone')
+    assert.ok(before - free() < 16 * MiB, `free space fell by ${before - free()} bytes for a 64 MiB clone`)
+    assert.ok(readFileSync(dst).equals(readFileSync(src)))
+  } finally {
+    await btrfs.unmount()
+  }
 })
 
 test('on ext4, which cannot clone, type clone is NO_SUPPORT with the reason and creates nothing', () => {
