@@ -7,6 +7,7 @@ import { createClient, type CopyClient } from '../src/index.js'
 import { unmount } from './helpers/mounts.js'
 import { logSkip, skipUnlessRoot } from './helpers/root.js'
 import { makeTempDir, readRange, removeTempDir, writePatternFile, writeRandomFile } from './helpers/tmp.js'
+import { refuses } from './helpers/refuses.js'
 
 const test = suite('bad input is refused before anything is written')
 let client: CopyClient
@@ -25,20 +26,6 @@ test.before.each(() => {
 test.after.each(() => {
   removeTempDir(dir)
 })
-
-/** Asserts `fn` throws an error with this code whose message matches `message`. */
-function refuses(fn: () => unknown, code: string, message: RegExp): void {
-  let caught: unknown
-  try {
-    fn()
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(caught instanceof Error, 'it throws')
-  const e = caught as Error & { code?: string }
-  assert.is(e.code, code, e.message)
-  assert.match(e.message, message)
-}
 
 test('a missing source is NOT_FOUND_VOLUME and no destination is created', () => {
   const dst = join(dir, 'dst.img')

@@ -7,6 +7,7 @@ import { createClient, type CopyClient } from '../src/index.js'
 import { hasProgram, mountBtrfs, mountXfs, type ImageMount } from './helpers/mounts.js'
 import { logSkip, skipUnlessRoot } from './helpers/root.js'
 import { fsTypeOf, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
+import { refuses } from './helpers/refuses.js'
 
 const test = suite('replicate with type clone')
 const MiB = 1024 * 1024
@@ -25,19 +26,6 @@ test.after(async () => {
   removeTempDir(dir)
   await client.destroy()
 })
-
-function refuses(fn: () => unknown, code: string, message: RegExp): void {
-  let caught: unknown
-  try {
-    fn()
-  } catch (err) {
-    caught = err
-  }
-  const e = caught as Error & { code?: string }
-  assert.ok(e instanceof Error, 'it throws')
-  assert.is(e.code, code, e.message)
-  assert.match(e.message, message)
-}
 
 /** Extents of a file that xfs_io's fiemap marks shared (flag 0x2000). */
 function sharedExtents(file: string): number {

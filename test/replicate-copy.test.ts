@@ -6,6 +6,7 @@ import { createClient, type CopyClient, type ReplicateRange } from '../src/index
 import { mountFaultFsIn } from './helpers/faultfs.js'
 import { logSkip } from './helpers/root.js'
 import { makeTempDir, readRange, removeTempDir, writePatternFile, writeRandomFile } from './helpers/tmp.js'
+import { refuses } from './helpers/refuses.js'
 
 const test = suite('replicate with type copy')
 const KiB = 1024
@@ -31,19 +32,6 @@ function expected(before: Buffer, src: Buffer, ranges: ReplicateRange[]): Buffer
   const out = Buffer.from(before)
   for (const r of ranges) src.copy(out, r.dstOffset, r.srcOffset, r.srcOffset + r.length)
   return out
-}
-
-function refuses(fn: () => unknown, code: string, message: RegExp): void {
-  let caught: unknown
-  try {
-    fn()
-  } catch (err) {
-    caught = err
-  }
-  const e = caught as Error & { code?: string }
-  assert.ok(e instanceof Error, 'it throws')
-  assert.is(e.code, code, e.message)
-  assert.match(e.message, message)
 }
 
 test('ranges go to their own offsets in another file, and bytes between them are untouched', async () => {
