@@ -101,6 +101,8 @@ export interface JobSpec {
   destSpans?: Extent[]
   /** Replicate: whether extents were cloned or bytes copied. */
   method?: 'clone' | 'copy'
+  /** Scratch files the job stages through; closed (and so freed) when it ends. */
+  scratch?: { close(): void }
 }
 
 /** A running copy or zero: progress events, a result promise, and cancel(). */
@@ -227,6 +229,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     if (synced.length > 0) ok.fill(0)
     if (spec.source) closeFile(io, spec.source)
     for (const d of spec.dests) closeFile(io, d)
+    spec.scratch?.close()
   }
   failures = coalesceFailures(failures)
 

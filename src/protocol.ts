@@ -77,13 +77,24 @@ export interface RangesTask {
   /** 'clone' shares extents (FICLONERANGE) instead of moving bytes. */
   method: 'copy' | 'clone'
   verify: VerifyLevel
-  /**
-   * When the destination areas overlap source areas of the same file: slot 0
-   * is the number of tasks, in index order, that have finished reading, and
-   * slot 1 + i is set once task i has. Task i writes only when slot 0 > i-1,
-   * so no source byte is overwritten before it is read.
-   */
-  readBarrier: SharedArrayBuffer | null
+  /** How this task is ordered against others (src/chunk/order.ts), or null when it is not. */
+  order: TaskOrder | null
+}
+
+/**
+ * Ordering through a shared barrier of tasks done in index order. In place
+ * (destinations overlapping sources of one file): each task marks after
+ * reading and waits for all earlier tasks before writing, so no source byte
+ * is overwritten before it is read. Staged (cycles): first tasks copy the
+ * sources to a scratch file and mark after writing; the rest wait for all of
+ * them before reading the scratch file, and write nothing if one failed.
+ */
+export interface TaskOrder {
+  barrier: SharedArrayBuffer
+  /** Tasks that must be done first. */
+  waitFor: number
+  waitBefore: 'read' | 'write' | 'none'
+  markAfter: 'read' | 'write'
 }
 
 /** Answers which I/O backend a worker loaded, and in which thread. */

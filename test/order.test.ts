@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { markRead, passTurnWhenDue, waitForEarlierReads } from '../src/chunk/order.js'
+import { BARRIER_HEADER, isPoisoned, markDone, newBarrier, passTurnWhenDue, poison, waitForDone } from '../src/chunk/order.js'
 
 const test = suite('ordering between workers in shared memory')
 
@@ -17,17 +17,21 @@ test('a turn abandoned by a dead worker is passed on when it comes due, not befo
   assert.is(Atomics.load(turn, 0), 3, 'chunk 3 may write')
 })
 
-test('the read barrier counts tasks read in index order, whatever order they finish in', () => {
-  const barrier = new Int32Array(new SharedArrayBuffer(4 * 5))
-  markRead(barrier, 2)
+test('the barrier counts tasks done in index order, whatever order they finish in', () => {
+  const barrier = new Int32Array(newBarrier(4))
+  assert.is(barrier.length, BARRIER_HEADER + 4)
+  markDone(barrier, 2)
   assert.is(barrier[0], 0)
-  markRead(barrier, 0)
+  markDone(barrier, 0)
   assert.is(barrier[0], 1)
-  markRead(barrier, 1)
-  assert.is(barrier[0], 3, 'tasks 0, 1 and 2 have read')
-  waitForEarlierReads(barrier, 3)
-  markRead(barrier, 3)
+  markDone(barrier, 1)
+  assert.is(barrier[0], 3, 'tasks 0, 1 and 2 are done')
+  waitForDone(barrier, 3)
+  markDone(barrier, 3)
   assert.is(barrier[0], 4)
+  assert.not.ok(isPoisoned(barrier))
+  poison(barrier)
+  assert.ok(isPoisoned(barrier))
 })
 
 test.run()

@@ -1,10 +1,11 @@
-import { readFileSync, existsSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient, type CopyClient, type ReplicateRange } from '../src/index.js'
 import { mountFaultFsIn } from './helpers/faultfs.js'
-import { logSkip } from './helpers/root.js'
+import { mountTmpfs, unmount } from './helpers/mounts.js'
+import { logSkip, skipUnlessRoot } from './helpers/root.js'
 import { makeTempDir, readRange, removeTempDir, writePatternFile, writeRandomFile } from './helpers/tmp.js'
 import { refuses } from './helpers/refuses.js'
 
@@ -103,15 +104,45 @@ test('a chain of ranges in one file (A to B, B to C) reads every source before o
   assert.ok(readFileSync(file).equals(expected(before, before, ranges)))
 })
 
-test('ranges that swap two areas of one file are refused, naming the rule, and nothing is written', () => {
+test('ranges that swap two areas of one file are staged through a scratch file: every source is read before it is overwritten', async () => {
   const file = join(dir, 'swap.img')
-  writeRandomFile(file, 2 * MiB, 4)
+  writeRandomFile(file, 3 * MiB, 4)
   const before = readFileSync(file)
-  refuses(() => client.replicate(file, file, [
-    { srcOffset: 0, dstOffset: MiB, length: MiB },
-    { srcOffset: MiB, dstOffset: 0, length: MiB },
-  ], { type: 'copy' }), 'NO_SUPPORT', /ranges: .*both directions/)
-  assert.ok(readFileSync(file).equals(before))
+  const ranges = [
+    { srcOffset: 0, dstOffset: MiB + 5, length: MiB },
+    { srcOffset: MiB + 5, dstOffset: 0, length: MiB },
+    { srcOffset: 2 * MiB + 100, dstOffset: 2 * MiB + 50, length: 4096 },
+  ]
+  const r = await client.replicate(file, file, ranges, { type: 'copy', verify: 'readback' }).result
+  assert.is(r.ok, true, JSON.stringify(r.errors))
+  assert.is(r.totalBytes, 2 * MiB + 4096)
+  assert.ok(readFileSync(file).equals(expected(before, before, ranges)))
+  assert.equal(readdirSync(dir), ['swap.img'], 'the scratch file leaves nothing behind')
+})
+
+test('when staging fails (no room for the scratch copy), the file is not written and the ranges say why', async () => {
+  const why = skipUnlessRoot('mounts a small tmpfs')
+  if (why) return logSkip(why)
+  const mnt = join(dir, 'small')
+  await mountTmpfs(mnt, 3 * MiB)
+  try {
+    const file = join(mnt, 'swap.img')
+    writeRandomFile(file, 2 * MiB + 512 * KiB, 9)
+    const before = readFileSync(file)
+    const ranges = [
+      { srcOffset: 0, dstOffset: MiB, length: MiB },
+      { srcOffset: MiB, dstOffset: 0, length: MiB },
+    ]
+    const r = await client.replicate(file, file, ranges, { type: 'copy', ignoreErrors: true }).result
+    assert.is(r.ok, false)
+    assert.ok(readFileSync(file).equals(before), 'nothing was written to the file')
+    const notStaged = r.errors.filter((e) => e.code === 'STAGING_FAILED')
+    assert.ok(notStaged.length > 0, JSON.stringify(r.errors))
+    assert.ok(r.errors.some((e) => e.code === 'ENOSPC'), JSON.stringify(r.errors))
+    assert.equal(r.completed.filter((e) => e.length > 0), [])
+  } finally {
+    await unmount(mnt)
+  }
 })
 
 test('overlapping destination ranges are refused, naming the two ranges', () => {

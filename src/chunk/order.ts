@@ -33,24 +33,41 @@ export async function passTurnWhenDue(turn: Int32Array, index: number): Promise<
   }
 }
 
+/** Slots before the per-task flags of a barrier: [0] tasks done in index order, [1] poisoned. */
+export const BARRIER_HEADER = 2
+
+/** A barrier for `tasks` tasks, in shared memory. */
+export function newBarrier(tasks: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(4 * (BARRIER_HEADER + tasks))
+}
+
 /**
- * Read barrier: task `index` has read (or will never write). Sets its flag
- * (slot 1 + index), then moves the count of tasks read in index order
- * (slot 0) over every flag that is set.
+ * Task `index` is done with what others wait on (its reads, or its writes
+ * when it stages), or will never do anything: sets its flag, then moves the
+ * count of tasks done in index order over every flag that is set.
  */
-export function markRead(barrier: Int32Array, index: number): void {
-  Atomics.store(barrier, 1 + index, 1)
+export function markDone(barrier: Int32Array, index: number): void {
+  Atomics.store(barrier, BARRIER_HEADER + index, 1)
   for (;;) {
     const done = Atomics.load(barrier, 0)
-    if (1 + done >= barrier.length || Atomics.load(barrier, 1 + done) !== 1) break
+    if (BARRIER_HEADER + done >= barrier.length || Atomics.load(barrier, BARRIER_HEADER + done) !== 1) break
     Atomics.compareExchange(barrier, 0, done, done + 1)
   }
   Atomics.notify(barrier, 0)
 }
 
-/** Blocks until every task before `index` has read. */
-export function waitForEarlierReads(barrier: Int32Array, index: number): void {
-  for (let done = Atomics.load(barrier, 0); done < index; done = Atomics.load(barrier, 0)) {
+/** Blocks until the first `count` tasks are done. */
+export function waitForDone(barrier: Int32Array, count: number): void {
+  for (let done = Atomics.load(barrier, 0); done < count; done = Atomics.load(barrier, 0)) {
     Atomics.wait(barrier, 0, done, 1000)
   }
+}
+
+/** A staging task failed: what it staged must not be written on. */
+export function poison(barrier: Int32Array): void {
+  Atomics.store(barrier, 1, 1)
+}
+
+export function isPoisoned(barrier: Int32Array): boolean {
+  return Atomics.load(barrier, 1) === 1
 }

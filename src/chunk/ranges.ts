@@ -4,7 +4,7 @@ import type { ChunkResult, FileRef, RangesTask } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { readBack } from './copy.js'
-import { markRead, waitForEarlierReads } from './order.js'
+import { isPoisoned, markDone, poison, waitForDone } from './order.js'
 import { readRange, writeRange } from './ranged-io.js'
 
 /**
@@ -18,44 +18,69 @@ export function rangesChunk(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask
     chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0,
   }
   if (t.method === 'clone') return cloneAll(ctx, t, res)
-  const P = ctx.pageBytes
-  // Flat (buffer offset, length) of each piece that was read whole; -1 when not.
-  const placed: number[] = []
+  const order = t.order
+  const barrier = order ? new Int32Array(order.barrier) : null
   try {
-    let end = 0
-    for (let i = 0; i < t.pieces.length; i += 3) {
-      const [so, , len] = piece(t, i)
-      const at = alignUp(end, P) + (so % P)
-      end = at + len
-      const r = readRange(ctx.io, t.src, so, len, ctx.main, at)
-      if (typeof r === 'number') {
-        res.directBytes += r
-        placed.push(at, len)
-      } else {
-        res.readErr = true
-        res.errors.push({ dest: -1, ...r, offset: so, length: len })
-        placed.push(-1, len)
-      }
+    if (order && barrier && order.waitBefore === 'read') {
+      waitForDone(barrier, order.waitFor)
+      if (isPoisoned(barrier)) return notStaged(t, res)
     }
-    if (hash && !res.readErr) res.digest = hash.digestParts(ctx.main, placed)
-  } finally {
-    if (t.readBarrier) {
-      const barrier = new Int32Array(t.readBarrier)
-      markRead(barrier, t.chunkIndex)
-      waitForEarlierReads(barrier, t.chunkIndex)
-    }
-  }
-  for (let i = 0, k = 0; i < t.pieces.length; i += 3, k += 2) {
-    const at = placed[k] as number
-    if (at < 0) continue
-    const [so, dof, len] = piece(t, i)
-    if (!writePiece(ctx, t.dest, so, dof, len, at, res)) placed[k] = -1
-  }
-  if (t.verify === 2) {
+    const placed = readPieces(ctx, hash, t, res)
+    if (order?.markAfter === 'read' && barrier) markDone(barrier, t.chunkIndex)
+    if (order?.waitBefore === 'write' && barrier) waitForDone(barrier, order.waitFor)
     for (let i = 0, k = 0; i < t.pieces.length; i += 3, k += 2) {
       const at = placed[k] as number
-      if (at >= 0) readBack(ctx, { ...t.dest, offsetBytes: piece(t, i)[1] }, 0, placed[k + 1] as number, ctx.main, at, res)
+      if (at < 0) continue
+      const [so, dof, len] = piece(t, i)
+      if (!writePiece(ctx, t.dest, so, dof, len, at, res)) placed[k] = -1
     }
+    if (t.verify === 2) {
+      for (let i = 0, k = 0; i < t.pieces.length; i += 3, k += 2) {
+        const at = placed[k] as number
+        if (at >= 0) readBack(ctx, { ...t.dest, offsetBytes: piece(t, i)[1] }, 0, placed[k + 1] as number, ctx.main, at, res)
+      }
+    }
+  } finally {
+    if (order && barrier) {
+      if (order.markAfter === 'write' && (res.readErr || res.writeErr !== 0)) poison(barrier)
+      // Marked whatever happened: a task that never marks would hold the others forever.
+      markDone(barrier, t.chunkIndex)
+    }
+  }
+  return res
+}
+
+/** Reads every piece into `main`, each at its own page phase; returns flat (buffer offset or -1, length). */
+function readPieces(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask, res: ChunkResult): number[] {
+  const placed: number[] = []
+  let end = 0
+  for (let i = 0; i < t.pieces.length; i += 3) {
+    const [so, , len] = piece(t, i)
+    const at = alignUp(end, ctx.pageBytes) + (so % ctx.pageBytes)
+    end = at + len
+    const r = readRange(ctx.io, t.src, so, len, ctx.main, at)
+    if (typeof r === 'number') {
+      res.directBytes += r
+      placed.push(at, len)
+    } else {
+      res.readErr = true
+      res.errors.push({ dest: -1, ...r, offset: so, length: len })
+      placed.push(-1, len)
+    }
+  }
+  if (hash && !res.readErr) res.digest = hash.digestParts(ctx.main, placed)
+  return placed
+}
+
+/** A staging task failed: these destination ranges are not written, and say so. */
+function notStaged(t: RangesTask, res: ChunkResult): ChunkResult {
+  for (let i = 0; i < t.pieces.length; i += 3) {
+    const [, dof, len] = piece(t, i)
+    res.writeErr |= 1
+    res.errors.push({
+      dest: 0, offset: dof, length: len, code: 'STAGING_FAILED', errno: 0, syscall: 'stage',
+      message: `STAGING_FAILED: ${t.dest.path} bytes ${dof}..${dof + len} not written: copying their source aside failed`,
+    })
   }
   return res
 }

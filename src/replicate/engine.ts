@@ -1,14 +1,17 @@
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { BlockcopyError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import type { JobSpec, NotifyFn, VerifyMode, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, type ClientSettings } from '../options.js'
-import { markRead } from '../chunk/order.js'
-import type { FileRef, VerifyLevel } from '../protocol.js'
+import { markDone, newBarrier, poison } from '../chunk/order.js'
+import { alignUp } from '../io/align.js'
+import type { FileRef, TaskOrder, VerifyLevel } from '../protocol.js'
 import { closeFile, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
 import { cloneSupport } from './caps.js'
-import { checkRanges, overlapsItself, planClones, planRanges, type ReplicateRange } from './ranges.js'
+import { checkRanges, overlapsItself, planClones, planRanges, type RangesPlan, type ReplicateRange } from './ranges.js'
+import { Scratch } from './scratch.js'
 
 /** Options of replicate (lsm_volume_replicate_range). */
 export interface ReplicateOptions {
@@ -75,9 +78,19 @@ export function openReplicate(
     if (refusal === null) method = 'clone'
     else if (o.fallback !== 'copy') throw new BlockcopyError('NO_SUPPORT', `type: cannot clone: ${refusal}; pass fallback 'copy' to copy instead`, 'type')
   }
-  const plan = method === 'clone' ? planClones(checked) : planRanges(checked, sameFile, chunkBytes, s.bufferBytes, PAGE_BYTES)
   const srcAlign = method === 'copy' ? probeDirect(io, srcFacts, direct, 'source') : 0
   const destAlign = method === 'copy' ? probeDirect(io, destFacts, direct, 'dest') : 0
+  const inPlace = method === 'clone' ? planClones(checked) : planRanges(checked, sameFile, chunkBytes, s.bufferBytes, PAGE_BYTES)
+  // A cycle (a swap) cannot be ordered: its sources go to a scratch file first.
+  const scratch = inPlace ? null : new Scratch(stagingDir(srcFacts))
+  let stagingFd = -1
+  if (scratch) {
+    try {
+      stagingFd = scratch.create()
+    } catch (err) {
+      throw new BlockcopyError('NO_SUPPORT', `ranges: they overwrite each other's sources in a cycle, and no scratch file for staging could be made in ${scratch.dir}: ${(err as Error).message}`, 'ranges')
+    }
+  }
 
   const src = openForJob(io, srcFacts, false, srcAlign, method === 'copy' ? direct : 'never')
   let out: OpenFile
@@ -85,29 +98,92 @@ export function openReplicate(
     out = openForJob(io, destFacts, true, destAlign, method === 'copy' ? direct : 'never')
   } catch (err) {
     closeFile(io, src)
+    scratch?.close()
     throw err
   }
-  const starts: number[] = []
-  plan.taskBytes.reduce((at, n) => (starts.push(at), at + n), 0)
-  const work = (level: VerifyLevel): WorkPlan => {
-    const barrier = plan.order === 'any' ? null : new SharedArrayBuffer(4 * (1 + plan.tasks.length))
-    return {
-      count: plan.tasks.length,
-      extent: (i) => ({ offset: starts[i] ?? 0, length: plan.taskBytes[i] ?? 0 }),
-      // A task that never ran will never write: later tasks need not wait for its reads.
-      ...(barrier ? { abandon: (i: number) => markRead(new Int32Array(barrier), i) } : {}),
-      task: (i) => ({
-        kind: 'ranges', chunkIndex: i, lengthBytes: plan.taskBytes[i] ?? 0, src: fileRef(src), dest: fileRef(out),
-        pieces: plan.tasks[i] ?? [], method, verify: method === 'clone' ? 0 : level, readBarrier: barrier,
-      }),
-    }
-  }
+  const staging: FileRef = { path: `a scratch file in ${scratch?.dir ?? ''}`, fd: stagingFd, directFd: -1, alignBytes: 0 }
+  const phases = inPlace ? [{ plan: inPlace, from: fileRef(src), to: fileRef(out) }] : stagedPhases(checked, chunkBytes, s.bufferBytes, fileRef(src), staging, fileRef(out))
+  const work = (level: VerifyLevel): WorkPlan => workOf(phases, method, level)
+  const totalBytes = phases[phases.length - 1]?.plan.totalBytes ?? 0
   return {
-    kind: 'replicate', source: src, srcOffset: 0, dests: [out], destOffsets: [0], totalBytes: plan.totalBytes,
+    kind: 'replicate', source: src, srcOffset: 0, dests: [out], destOffsets: [0], totalBytes,
     chunkBytes, verify: method === 'clone' ? 'none' : verify, ignoreErrors: o.ignoreErrors === true, sequentialWrites: false, work, method,
     destSpans: method === 'clone' ? [] : checked.map((r) => ({ offset: r.dstOffset, length: r.length })),
+    ...(scratch ? { scratch } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.notify ? { notify: o.notify } : {}),
     ...('context' in o ? { context: o.context } : {}),
+  }
+}
+
+/** Where a cycle's sources are staged: beside the source file, or in the temporary directory for a device. */
+function stagingDir(src: PathFacts): string {
+  return src.isBlockDevice ? os.tmpdir() : path.dirname(path.resolve(src.path))
+}
+
+interface Phase {
+  plan: RangesPlan
+  from: FileRef
+  to: FileRef
+}
+
+/**
+ * Staging for ranges that overwrite each other's sources in a cycle: every
+ * source range is first copied to the scratch file, end to end; then, once
+ * all of that is written, from the scratch file to its destination.
+ */
+function stagedPhases(ranges: ReplicateRange[], chunkBytes: number, bufferBytes: number, src: FileRef, staging: FileRef, dest: FileRef): Phase[] {
+  let at = 0
+  const aside = ranges.map((r) => {
+    // Keep each range's page phase, so the second phase can still write direct.
+    const stagedAt = alignUp(at, PAGE_BYTES) + (r.srcOffset % PAGE_BYTES)
+    at = stagedAt + r.length
+    return stagedAt
+  })
+  const first = planRanges(ranges.map((r, i) => ({ srcOffset: r.srcOffset, dstOffset: aside[i] ?? 0, length: r.length })), false, chunkBytes, bufferBytes, PAGE_BYTES)
+  const second = planRanges(ranges.map((r, i) => ({ srcOffset: aside[i] ?? 0, dstOffset: r.dstOffset, length: r.length })), false, chunkBytes, bufferBytes, PAGE_BYTES)
+  if (!first || !second) throw new Error('staging plans between two files cannot have cycles')
+  return [{ plan: first, from: src, to: staging }, { plan: second, from: staging, to: dest }]
+}
+
+/** The tasks of one or two phases, with the order between them. */
+function workOf(phases: Phase[], method: 'clone' | 'copy', level: VerifyLevel): WorkPlan {
+  const tasks = phases.flatMap((p, phase) => p.plan.tasks.map((pieces, i) => ({ phase, pieces, bytes: p.plan.taskBytes[i] ?? 0 })))
+  const staged = phases.length > 1
+  const firstCount = phases[0]?.plan.tasks.length ?? 0
+  const ordered = staged || phases[0]?.plan.order !== 'any'
+  const barrier = ordered ? newBarrier(tasks.length) : null
+  // Progress counts the bytes that reach the destination: the last phase's.
+  const starts: number[] = []
+  tasks.reduce((at, t) => (starts.push(at), at + (t.phase === phases.length - 1 ? t.bytes : 0)), 0)
+  const orderOf = (i: number, phase: number): TaskOrder | null => {
+    if (!barrier) return null
+    if (!staged) return { barrier, waitFor: i, waitBefore: 'write', markAfter: 'read' }
+    return phase === 0
+      ? { barrier, waitFor: 0, waitBefore: 'none', markAfter: 'write' }
+      : { barrier, waitFor: firstCount, waitBefore: 'read', markAfter: 'read' }
+  }
+  return {
+    count: tasks.length,
+    extent: (i) => {
+      const t = tasks[i]
+      return { offset: starts[i] ?? 0, length: t && t.phase === phases.length - 1 ? t.bytes : 0 }
+    },
+    // A task that never ran: later tasks must not wait for it, nor use what it would have staged.
+    ...(barrier ? {
+      abandon: (i: number) => {
+        const b = new Int32Array(barrier)
+        if (staged && (tasks[i]?.phase ?? 0) === 0) poison(b)
+        markDone(b, i)
+      },
+    } : {}),
+    task: (i) => {
+      const t = tasks[i] ?? { phase: 0, pieces: [], bytes: 0 }
+      const p = phases[t.phase] as Phase
+      return {
+        kind: 'ranges', chunkIndex: i, lengthBytes: t.bytes, src: p.from, dest: p.to, pieces: t.pieces, method,
+        verify: method === 'clone' ? 0 : level, order: orderOf(i, t.phase),
+      }
+    },
   }
 }

@@ -112,8 +112,9 @@ function piecesOf(ranges: ReplicateRange[], chunkBytes: number): Piece[] {
  * order, whichever makes every source byte be read by the same or an
  * earlier task than any that overwrites it (the worker then holds each task's
  * writes until all earlier tasks have read): the result equals a memmove.
+ * Null when neither order works (a cycle, such as a swap): the caller stages.
  */
-export function planRanges(ranges: ReplicateRange[], sameFile: boolean, chunkBytes: number, bufferBytes: number, pageBytes: number): RangesPlan {
+export function planRanges(ranges: ReplicateRange[], sameFile: boolean, chunkBytes: number, bufferBytes: number, pageBytes: number): RangesPlan | null {
   const pieces = piecesOf(ranges, chunkBytes)
   return orderedPlan(ranges, pieces, sameFile, chunkBytes, bufferBytes, pageBytes)
 }
@@ -135,7 +136,7 @@ export function planClones(ranges: ReplicateRange[]): RangesPlan {
   return { tasks, taskBytes, order: 'any', totalBytes: taskBytes.reduce((n, b) => n + b, 0) }
 }
 
-function orderedPlan(ranges: ReplicateRange[], pieces: Piece[], sameFile: boolean, chunkBytes: number, bufferBytes: number, pageBytes: number): RangesPlan {
+function orderedPlan(ranges: ReplicateRange[], pieces: Piece[], sameFile: boolean, chunkBytes: number, bufferBytes: number, pageBytes: number): RangesPlan | null {
   const totalBytes = ranges.reduce((n, r) => n + r.length, 0)
   if (!sameFile || !overlapsItself(ranges)) return { ...batch(pieces, chunkBytes, bufferBytes, pageBytes), order: 'any', totalBytes }
   for (const order of ['ascending', 'descending'] as const) {
@@ -143,11 +144,8 @@ function orderedPlan(ranges: ReplicateRange[], pieces: Piece[], sameFile: boolea
     const plan = batch(ordered, chunkBytes, bufferBytes, pageBytes)
     if (readsComeFirst(ordered, plan.taskOf)) return { ...plan, order, totalBytes }
   }
-  throw new BlockcopyError(
-    'NO_SUPPORT',
-    'ranges: these destination ranges overwrite source ranges in both directions (a cycle, such as a swap); replicate them in two calls',
-    'ranges',
-  )
+  // Neither order works (a cycle, such as a swap): the caller stages.
+  return null
 }
 
 function batch(pieces: Piece[], chunkBytes: number, bufferBytes: number, pageBytes: number) {
