@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { BlockcopyError, toSystemError } from './errors.js'
+import { systemPageBytes } from './io/page.js'
 import type { IoBackend } from './io/types.js'
 import type { FileRef } from './protocol.js'
 
@@ -16,8 +17,11 @@ export interface Region {
 /** Whether to bypass the page cache: where possible, everywhere or nowhere. */
 export type DirectMode = 'auto' | 'always' | 'never'
 
-/** Every alignment the engine uses divides this; it is also the worker buffers' alignment. */
-export const PAGE_BYTES = 4096
+/**
+ * The page size (at least 4 KiB): every alignment the engine uses divides
+ * it, direct I/O is only for whole pages, and worker buffers are aligned to it.
+ */
+export const PAGE_BYTES = Math.max(4096, systemPageBytes())
 
 /** Linux O_TMPFILE (includes O_DIRECTORY) on x86_64 and arm64. */
 export const O_TMPFILE = 0o20200000
