@@ -233,15 +233,17 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   }
   failures = coalesceFailures(failures)
 
+  // Tasks whose extent is empty (staging) carry nothing of the result's own.
+  const counted = Array.from({ length: count }, (_, i) => i).filter((i) => work.extent(i).length > 0)
   const completed: Extent[] = []
-  const good = Array.from({ length: count }, (_, i) => i).filter((i) => ok[i]).map((i) => work.extent(i))
+  const good = counted.filter((i) => ok[i]).map((i) => work.extent(i))
   for (const c of good.sort((a, b) => a.offset - b.offset)) {
     const last = completed[completed.length - 1]
     if (last && last.offset + last.length === c.offset) last.length += c.length
     else completed.push({ ...c })
   }
   const hashed = level > 0 && spec.kind !== 'zero'
-  const allRead = hashed && !outcome.cancelled && outcome.skipped === 0 && digests.filter(Boolean).length === count
+  const allRead = hashed && !outcome.cancelled && outcome.skipped === 0 && counted.every((i) => digests[i])
   const result: CopyResult = {
     id: job.id,
     kind: spec.kind,
@@ -255,8 +257,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     completed,
     chunkBytes: spec.chunkBytes,
     verify: spec.verify,
-    digest: allRead ? await combineDigests(digests) : null,
-    chunks: hashed ? digests.flatMap((d, i) => (d ? [{ ...work.extent(i), digest: d }] : [])) : [],
+    digest: allRead ? await combineDigests(counted.map((i) => digests[i] ?? '')) : null,
+    chunks: hashed ? counted.flatMap((i) => (digests[i] ? [{ ...work.extent(i), digest: digests[i] as string }] : [])) : [],
     direct: { source: (spec.source?.directFd ?? -1) >= 0, dests: spec.dests.map((d) => d.directFd >= 0) },
     directBytes,
     elapsedMs: performance.now() - started,

@@ -116,6 +116,8 @@ test('ranges that swap two areas of one file are staged through a scratch file: 
   const r = await client.replicate(file, file, ranges, { type: 'copy', verify: 'readback' }).result
   assert.is(r.ok, true, JSON.stringify(r.errors))
   assert.is(r.totalBytes, 2 * MiB + 4096)
+  // Progress and completion count the bytes that reached their destinations, once.
+  assert.equal(r.completed, [{ offset: 0, length: 2 * MiB + 4096 }])
   assert.ok(readFileSync(file).equals(expected(before, before, ranges)))
   assert.equal(readdirSync(dir), ['swap.img'], 'the scratch file leaves nothing behind')
 })
