@@ -13,6 +13,7 @@ import { openReplicate, type ReplicateOptions } from './replicate/engine.js'
 import type { ReplicateRange } from './replicate/ranges.js'
 import { capabilitiesOf, replicateBlockSize, type Capabilities } from './replicate/caps.js'
 import { clientSettings, type ClientOptions, type ClientSettings } from './options.js'
+import { manifestOf, openHash, type HashJob, type HashOptions } from './verify/hash-job.js'
 
 export type { CopyOptions, ZeroOptions, NotifyFn, VerifyMode }
 
@@ -87,6 +88,24 @@ export class CopyClient {
     this.alive()
     const o = zeroOptions(options, this.settings)
     return this.start(openZero(this.io, to, o))
+  }
+
+  /**
+   * Reads a file or block device once through the workers, one chunk per
+   * task (O_DIRECT where possible), and hashes every chunk: a Job whose
+   * `manifest` resolves to the chunk manifest (src/verify/manifest.ts), or
+   * null if a chunk could not be read or the job was cancelled. A missing
+   * path is NOT_FOUND_VOLUME, a directory or bad option INVALID_ARGUMENT,
+   * thrown here before anything is read.
+   */
+  hash(path: string, options: HashOptions = {}): HashJob {
+    this.alive()
+    const spec = openHash(this.io, path, options, this.settings)
+    const job = this.start(spec)
+    const manifest = job.result.then((r) => manifestOf(r, spec.hashAlgo))
+    // Handled here so an unawaited manifest never becomes an unhandled rejection.
+    manifest.catch(() => undefined)
+    return Object.assign(job, { manifest })
   }
 
   /**

@@ -13,6 +13,7 @@ export type EngineErrorCode =
   | 'VERIFY_MISMATCH'
   | 'JOB_NOT_FOUND'
   | 'CLIENT_DESTROYED'
+  | 'BAD_MANIFEST'
 
 /** An error of the engine's own, such as a rejected argument. */
 export class BlockcopyError extends Error {

@@ -14,6 +14,14 @@ export type { BackendInfo } from './io/types.js'
 export type {
   AlignSource, Capabilities, CloneSupport, DirectSupport, Support, ZeroOutMethod, ZeroOutSupport,
 } from './replicate/caps.js'
+export type { HashAlgo } from './protocol.js'
+export type { HashJob, HashOptions } from './verify/hash-job.js'
+export type { Manifest } from './verify/manifest.js'
+export {
+  buildManifest, chunkDigest, decodeManifest, encodeManifest, readManifest, writeManifest, MANIFEST_MAGIC, MANIFEST_VERSION,
+} from './verify/manifest.js'
+export type { StreamDigest } from './verify/stream.js'
+export { wholeFileDigest, xxhsumLine } from './verify/stream.js'
 export { BlockcopyError, SystemError } from './errors.js'
 export type { EngineErrorCode } from './errors.js'
 export { parseSize, formatBytes } from './units.js'

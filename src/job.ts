@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'eventemitter3'
 import { toSystemError } from './errors.js'
 import type { IoBackend } from './io/types.js'
-import type { ChunkResult, FileRef, RangeFailure, Task, VerifyLevel } from './protocol.js'
+import type { ChunkResult, FileRef, HashAlgo, RangeFailure, Task, VerifyLevel } from './protocol.js'
 import { closeFile, type OpenFile } from './regions.js'
 import { chunkAt, chunkCount, coalesceFailures, schedule, type ChunkPlan, type TaskRunner } from './scheduler.js'
 import { combineDigests } from './verify/xxh3.js'
@@ -19,7 +19,7 @@ export const VERIFY_LEVELS: Record<VerifyMode, VerifyLevel> = { none: 0, hash: 1
 export type NotifyFn = (readErr: boolean, writeErr: number, context: unknown) => void
 
 /** What a job does. */
-export type JobKind = 'copy' | 'zero' | 'replicate'
+export type JobKind = 'copy' | 'zero' | 'replicate' | 'hash'
 
 /** A byte range relative to the start of the job's range. */
 export interface Extent {
@@ -42,7 +42,7 @@ export interface ChunkDigest {
   /** Relative to the start of the range. */
   offset: number
   length: number
-  /** xxh3-64, 16 hex digits. */
+  /** xxh3-64, 16 hex digits (a hash job with xxh128: 32). */
   digest: string
 }
 
@@ -62,7 +62,7 @@ export interface CopyResult {
   completed: Extent[]
   chunkBytes: number
   verify: VerifyMode
-  /** xxh3-64 over the chunk digests (src/verify/xxh3.ts); null unless hashed and every chunk was read. */
+  /** xxh3-64 over the chunk digests (a hash job: its algo; src/verify/xxh3.ts); null unless hashed and every chunk was read. */
   digest: string | null
   chunks: ChunkDigest[]
   /** Which files used O_DIRECT for their aligned middles. */
@@ -101,6 +101,8 @@ export interface JobSpec {
   destSpans?: Extent[]
   /** Replicate: whether extents were cloned or bytes copied. */
   method?: 'clone' | 'copy'
+  /** Hash jobs: the algorithm of the chunk digests and of the result's digest. Default xxh3. */
+  hashAlgo?: HashAlgo
   /** Scratch files the job stages through; closed (and so freed) when it ends. */
   scratch?: { close(): void }
 }
@@ -257,7 +259,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     completed,
     chunkBytes: spec.chunkBytes,
     verify: spec.verify,
-    digest: allRead ? await combineDigests(counted.map((i) => digests[i] ?? '')) : null,
+    digest: allRead ? await combineDigests(counted.map((i) => digests[i] ?? ''), spec.hashAlgo) : null,
     chunks: hashed ? counted.flatMap((i) => (digests[i] ? [{ ...work.extent(i), digest: digests[i] as string }] : [])) : [],
     direct: { source: (spec.source?.directFd ?? -1) >= 0, dests: spec.dests.map((d) => d.directFd >= 0) },
     directBytes,

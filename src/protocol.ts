@@ -97,6 +97,18 @@ export interface TaskOrder {
   markAfter: 'read' | 'write'
 }
 
+/** Digest algorithms of the xxh3 family: XXH3 64-bit and XXH3 128-bit (xxhsum -H3, -H2). */
+export type HashAlgo = 'xxh3' | 'xxh128'
+
+/** Manifests: reads one chunk of a file or device and hashes it; writes nothing. */
+export interface HashTask {
+  kind: 'hash'
+  chunkIndex: number
+  lengthBytes: number
+  src: ChunkEnd
+  algo: HashAlgo
+}
+
 /** Answers which I/O backend a worker loaded, and in which thread. */
 export interface ProbeTask {
   kind: 'probe'
@@ -105,7 +117,7 @@ export interface ProbeTask {
   parties: number
 }
 
-export type Task = CopyTask | ZeroTask | RangesTask | ProbeTask
+export type Task = CopyTask | ZeroTask | RangesTask | HashTask | ProbeTask
 
 /** One failed range, in the coordinates of the file it names. */
 export interface RangeFailure {
@@ -122,7 +134,7 @@ export interface RangeFailure {
 export interface ChunkResult {
   chunkIndex: number
   lengthBytes: number
-  /** xxh3-64 of the chunk as 16 hex digits; '' when not hashed or not read. */
+  /** xxh3-64 of the chunk as 16 hex digits (a hash task's algo: 32 for xxh128); '' when not hashed or not read. */
   digest: string
   readErr: boolean
   /** Bit i set when destination i failed in this chunk. */

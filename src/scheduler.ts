@@ -111,9 +111,10 @@ function crashed(task: Task, err: unknown): ChunkResult {
   const message = `WORKER_FAILED: ${err instanceof Error ? err.message : String(err)}`
   const index = task.kind === 'probe' ? 0 : task.chunkIndex
   const length = task.kind === 'probe' ? 0 : task.lengthBytes
-  const offset = task.kind === 'copy' ? task.src.offsetBytes : task.kind === 'zero' ? (task.dests[0]?.offsetBytes ?? 0) : 0
+  const offset = task.kind === 'copy' || task.kind === 'hash' ? task.src.offsetBytes : task.kind === 'zero' ? (task.dests[0]?.offsetBytes ?? 0) : 0
+  // Every kind but zero reads first: a dead worker is a failed read there.
   return {
-    chunkIndex: index, lengthBytes: length, digest: '', readErr: task.kind === 'copy' || task.kind === 'ranges', directBytes: 0,
+    chunkIndex: index, lengthBytes: length, digest: '', readErr: task.kind !== 'zero', directBytes: 0,
     writeErr: task.kind === 'zero' ? (1 << task.dests.length) - 1 : 0,
     errors: [{ dest: task.kind === 'zero' ? 0 : -1, offset, length, code: 'WORKER_FAILED', errno: 0, syscall: 'worker', message }],
   }

@@ -1,7 +1,7 @@
 import { threadId } from 'node:worker_threads'
 import { loadBackend } from '../io/index.js'
 import type { IoBackend } from '../io/types.js'
-import type { WorkerConfig } from '../protocol.js'
+import type { HashAlgo, WorkerConfig } from '../protocol.js'
 import { Xxh3 } from '../verify/xxh3.js'
 
 /**
@@ -18,6 +18,8 @@ export interface WorkerContext {
   pageBytes: number
   /** Created by the first task that hashes (ensureHasher); a worker that never hashes never loads it. */
   hash: Xxh3 | null
+  /** The XXH3-128 hasher, created by the first xxh128 hash task. */
+  hash128: Xxh3 | null
   threadId: number
 }
 
@@ -33,14 +35,19 @@ export function workerContext(config: WorkerConfig): Promise<WorkerContext> {
       stage: io.allocAligned(config.bufferBytes, config.pageBytes),
       pageBytes: config.pageBytes,
       hash: null,
+      hash128: null,
       threadId,
     }
   })()
   return context
 }
 
-/** The context's hasher, created on first use. */
-export async function ensureHasher(ctx: WorkerContext): Promise<Xxh3> {
+/** The context's hasher of `algo` (default xxh3-64), created on first use. */
+export async function ensureHasher(ctx: WorkerContext, algo: HashAlgo = 'xxh3'): Promise<Xxh3> {
+  if (algo === 'xxh128') {
+    ctx.hash128 ??= await Xxh3.create('xxh128')
+    return ctx.hash128
+  }
   ctx.hash ??= await Xxh3.create()
   return ctx.hash
 }

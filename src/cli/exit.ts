@@ -37,6 +37,8 @@ const CLI_NAMES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/^dest\b/, () => 'DST'],
   [/^type\b/, () => '--type'],
   [/^fallback\b/, () => '--fallback'],
+  [/^algo\b/, () => '--algo'],
+  [/^path\b/, () => 'FILE'],
 ]
 
 /** Rewrites the argument a library message starts with into its command-line name. */

@@ -9,6 +9,7 @@ import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
 import { printResult } from './report.js'
 import { registerCaps } from './caps.js'
 import { registerReplicate } from './replicate.js'
+import { registerHash } from './hash.js'
 
 interface CommonFlags extends EngineFlags {
   dstOffset: string[]
@@ -94,6 +95,7 @@ function program(setExit: (code: number) => void): Command {
     }))
   })
   registerReplicate(prog, setExit)
+  registerHash(prog, setExit)
   registerCaps(prog)
   registerJobs(prog, setExit)
   return prog

@@ -1,24 +1,36 @@
 import { createRequire } from 'node:module'
 import type { IHasher } from 'hash-wasm'
+import type { HashAlgo } from '../protocol.js'
 
-// hash-wasm's per-algorithm bundle: its index bundles every algorithm and
-// costs each worker ~50 ms to load and compile, this one ~12 ms.
-const { createXXHash3 } = createRequire(import.meta.url)('hash-wasm/dist/xxhash3.umd.min.js') as {
-  createXXHash3: () => Promise<IHasher>
+// hash-wasm's per-algorithm bundles: its index bundles every algorithm and
+// costs each worker ~50 ms to load and compile, one of these ~12 ms.
+const load = createRequire(import.meta.url)
+const CREATE: Record<HashAlgo, () => Promise<IHasher>> = {
+  xxh3: () => (load('hash-wasm/dist/xxhash3.umd.min.js') as { createXXHash3: () => Promise<IHasher> }).createXXHash3(),
+  xxh128: () => (load('hash-wasm/dist/xxhash128.umd.min.js') as { createXXHash128: () => Promise<IHasher> }).createXXHash128(),
+}
+
+/** Bytes of one digest of each algorithm. */
+export const DIGEST_BYTES: Record<HashAlgo, number> = { xxh3: 8, xxh128: 16 }
+
+/** A hash-wasm hasher of `algo` (seed 0), ready for init/update/digest. */
+export function createHasher(algo: HashAlgo): Promise<IHasher> {
+  return CREATE[algo]()
 }
 
 /**
- * xxh3-64 (seed 0) through hash-wasm. One instance per thread: the WebAssembly
- * module is instantiated once and reused for every chunk.
+ * xxh3-64 (seed 0), or XXH3-128 with create('xxh128'), through hash-wasm.
+ * One instance per thread and algorithm: the WebAssembly module is
+ * instantiated once and reused for every chunk.
  */
 export class Xxh3 {
   private constructor(private readonly hasher: IHasher) {}
 
-  static async create(): Promise<Xxh3> {
-    return new Xxh3(await createXXHash3())
+  static async create(algo: HashAlgo = 'xxh3'): Promise<Xxh3> {
+    return new Xxh3(await createHasher(algo))
   }
 
-  /** Digest of `buf[offset, offset + length)` as 16 lowercase hex digits (xxhsum -H3 order). */
+  /** Digest of `buf[offset, offset + length)` as lowercase hex, canonical (big-endian, xxhsum) order. */
   digest(buf: Uint8Array, offsetBytes: number, lengthBytes: number): string {
     return this.digestParts(buf, [offsetBytes, lengthBytes])
   }
@@ -35,15 +47,18 @@ export class Xxh3 {
 }
 
 /**
- * The digest of a whole range: xxh3-64 over the concatenated 8-byte
- * big-endian chunk digests, in chunk order. It depends on the chunk size, so
- * it is only comparable between runs with the same chunking (it is recorded
- * with the result).
+ * The digest of a whole range: `algo` over the concatenated chunk digests
+ * in their canonical big-endian bytes (8 for xxh3, 16 for xxh128), in chunk
+ * order. It depends on the chunk size, so it is only comparable between
+ * runs with the same chunking (it is recorded with the result). With the
+ * default 'xxh3' this is the copy result's digest; a manifest's root uses
+ * the manifest's algorithm.
  */
-export async function combineDigests(chunkDigests: readonly string[]): Promise<string> {
-  const all = Buffer.alloc(chunkDigests.length * 8)
-  chunkDigests.forEach((hex, i) => all.write(hex.padStart(16, '0'), i * 8, 'hex'))
-  const h = await createXXHash3()
+export async function combineDigests(chunkDigests: readonly string[], algo: HashAlgo = 'xxh3'): Promise<string> {
+  const size = DIGEST_BYTES[algo]
+  const all = Buffer.alloc(chunkDigests.length * size)
+  chunkDigests.forEach((hex, i) => all.write(hex.padStart(size * 2, '0'), i * size, size, 'hex'))
+  const h = await createHasher(algo)
   h.init()
   h.update(all)
   return h.digest('hex')

@@ -1,0 +1,131 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { Option, type Command } from 'commander'
+import { BlockcopyError, toSystemError } from '../errors.js'
+import type { HashAlgo } from '../protocol.js'
+import { formatBytes } from '../units.js'
+import { writeManifest } from '../verify/manifest.js'
+import { checkDigestPath, wholeFileDigest, xxhsumLine } from '../verify/stream.js'
+import { runJob, withClient, type EngineFlags } from './common.js'
+import { EXIT, exitCodeFor } from './exit.js'
+
+interface HashFlags extends EngineFlags {
+  algo: HashAlgo
+  output?: string
+  xxhsum?: boolean
+}
+
+/** One file's outcome, as --json prints it. */
+interface FileReport {
+  path: string
+  algo: HashAlgo
+  ok: boolean
+  sizeBytes?: number
+  elapsedMs?: number
+  /** --xxhsum: the whole-stream digest. */
+  digest?: string
+  /** Manifest mode: the root over the chunk digests. */
+  root?: string
+  chunkBytes?: number
+  chunkCount?: number
+  manifest?: string
+  error?: { code: string; message: string }
+}
+
+const rate = (bytes: number, ms: number) => `${formatBytes(ms > 0 ? Math.round((bytes * 1000) / ms) : 0)}/s`
+
+/** Every argument checked before anything is read: paths, -o, and the combinations. */
+function checkArgs(files: string[], f: HashFlags): void {
+  files.forEach((file, i) => checkDigestPath(file, `FILE ${i + 1}`))
+  if (f.output === undefined) return
+  if (f.xxhsum) throw new BlockcopyError('INVALID_ARGUMENT', '-o: --xxhsum prints whole-file digests; a manifest (-o) is for chunk digests, not both', 'output')
+  if (files.length !== 1) throw new BlockcopyError('INVALID_ARGUMENT', `-o: a manifest describes one FILE, got ${files.length}`, 'output')
+  const dir = path.dirname(path.resolve(f.output))
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new BlockcopyError('NOT_FOUND_VOLUME', `-o: directory ${dir} does not exist, so ${f.output} cannot be written`, 'output')
+  }
+  if (fs.existsSync(f.output) && fs.statSync(f.output).isDirectory()) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `-o: ${f.output} is a directory`, 'output')
+  }
+}
+
+/** --xxhsum: whole-stream digests, one file after the other; a file that fails is reported and the rest go on. */
+async function streamDigests(files: string[], f: HashFlags): Promise<{ reports: FileReport[]; code: number }> {
+  const reports: FileReport[] = []
+  let code: number = EXIT.ok
+  for (const file of files) {
+    try {
+      const d = await wholeFileDigest(file, { algo: f.algo })
+      reports.push({ path: file, algo: f.algo, ok: true, sizeBytes: d.sizeBytes, elapsedMs: d.elapsedMs, digest: d.digest })
+      if (!f.json) process.stdout.write(`${xxhsumLine(d)}\n`)
+    } catch (err) {
+      const e = toSystemError(err, 'read', file)
+      process.stderr.write(`blockcopy: ${file}: ${e.message}\n`)
+      reports.push({ path: file, algo: f.algo, ok: false, error: { code: e.code, message: e.message } })
+      code = EXIT.ioErrors
+    }
+  }
+  return { reports, code }
+}
+
+/** Manifest mode: each file through the worker pool, chunk by chunk. */
+async function manifests(files: string[], f: HashFlags): Promise<{ reports: FileReport[]; code: number }> {
+  const reports: FileReport[] = []
+  let code: number = EXIT.ok
+  await withClient(f, async (client) => {
+    for (const file of files) {
+      const controller = new AbortController()
+      const job = client.hash(file, { algo: f.algo, signal: controller.signal })
+      const result = await runJob(job, f, controller)
+      const m = await job.manifest
+      if (!m) {
+        code = Math.max(code, exitCodeFor(result))
+        const first = result.errors[0]
+        const message = first ? first.message : 'cancelled before every chunk was read'
+        process.stderr.write(`blockcopy: ${file}: ${message}\n`)
+        reports.push({ path: file, algo: f.algo, ok: false, error: { code: first?.code ?? 'CANCELLED', message } })
+        if (result.cancelled) break
+        continue
+      }
+      const report: FileReport = {
+        path: file, algo: m.algo, ok: true, sizeBytes: m.sizeBytes, elapsedMs: result.elapsedMs, root: m.root,
+        chunkBytes: m.chunkBytes, chunkCount: m.chunkCount,
+      }
+      if (f.output !== undefined) {
+        await writeManifest(f.output, m)
+        report.manifest = f.output
+      }
+      reports.push(report)
+      if (!f.json) {
+        const what = `${m.algo} root of ${m.chunkCount} chunk${m.chunkCount === 1 ? '' : 's'} of ${formatBytes(m.chunkBytes)}`
+        const lines = [`${m.root}  ${file}  (${what}; ${formatBytes(m.sizeBytes)} in ${(result.elapsedMs / 1000).toFixed(2)} s, ${rate(m.sizeBytes, result.elapsedMs)})`]
+        if (report.manifest) lines.push(`manifest written to ${report.manifest}`)
+        process.stdout.write(`${lines.join('\n')}\n`)
+      }
+    }
+    return code
+  })
+  return { reports, code }
+}
+
+/** `blockcopy hash FILE... [--chunk SIZE] [--algo xxh3|xxh128] [-o MANIFEST] [--xxhsum] [--json]`. */
+export function registerHash(prog: Command, setExit: (code: number) => void): void {
+  prog.command('hash')
+    .description('chunk manifest of files or block devices (root digest, -o to save it), or xxhsum-compatible whole-file digests')
+    .argument('<file...>', 'files or block devices')
+    .addOption(new Option('--algo <algo>', 'xxh3 (XXH3 64-bit) or xxh128 (XXH3 128-bit)').choices(['xxh3', 'xxh128']).default('xxh3'))
+    .option('--chunk <size>', 'manifest chunk size, 64KiB to 16MiB (default 1MiB)')
+    .option('-o, --output <manifest>', 'write the manifest of the one FILE to this file (docs/manifest.md)')
+    .option('--xxhsum', 'print whole-file digests as lines `xxhsum -c` accepts (equal to xxhsum -H3, or -H2 with --algo xxh128)')
+    .option('--threads <n>', 'I/O worker threads (default: 2 × cores, 2 to 8)')
+    .option('--memory <size>', 'memory budget for all worker buffers (default 64MiB)')
+    .addOption(new Option('--direct <mode>', 'O_DIRECT for aligned middles').choices(['auto', 'always', 'never']).default('auto'))
+    .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal (auto), NDJSON lines, or none').choices(['auto', 'ndjson', 'none']).default('auto'))
+    .option('--json', 'print one JSON object on stdout: { ok, files: [...] }')
+    .action(async (files: string[], f: HashFlags) => {
+      checkArgs(files, f)
+      const { reports, code } = f.xxhsum ? await streamDigests(files, f) : await manifests(files, f)
+      if (f.json) process.stdout.write(`${JSON.stringify({ ok: code === EXIT.ok, files: reports })}\n`)
+      setExit(code)
+    })
+}

@@ -1,0 +1,69 @@
+import { BlockcopyError } from '../errors.js'
+import type { IoBackend } from '../io/types.js'
+import type { CopyResult, Job, JobSpec, WorkPlan } from '../job.js'
+import { checkChunkBytes, checkDirectMode, type ClientSettings } from '../options.js'
+import type { HashAlgo } from '../protocol.js'
+import { inspectPath, openForJob, probeDirect, type DirectMode } from '../regions.js'
+import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
+import { buildManifest, type Manifest } from './manifest.js'
+
+/** Options of client.hash. */
+export interface HashOptions {
+  /** Chunk size of the manifest: 64 KiB to 16 MiB, a multiple of 4 KiB. Default: the client's. */
+  chunkBytes?: number
+  /** 'xxh3' (XXH3 64-bit, default) or 'xxh128' (XXH3 128-bit). */
+  algo?: HashAlgo
+  /** Default: the client's. */
+  direct?: DirectMode
+  /** Aborting starts no new chunks; the manifest is then null. */
+  signal?: AbortSignal
+}
+
+/**
+ * A hash job: progress, cancel and status like any job; `result.digest` is
+ * the root and `result.chunks` the chunk digests. `manifest` resolves once
+ * it ends: the manifest, or null when not every chunk was read (a read
+ * error or a cancel; `result` says which). It never rejects.
+ */
+export type HashJob = Job & { readonly manifest: Promise<Manifest | null> }
+
+export const HASH_ALGOS: readonly HashAlgo[] = ['xxh3', 'xxh128']
+
+/** Checks the arguments of a hash against the path as it is, and opens it read-only. Nothing is read yet. */
+export function openHash(io: IoBackend, path: string, o: HashOptions, s: ClientSettings): JobSpec & { hashAlgo: HashAlgo } {
+  if (typeof o !== 'object' || o === null) throw new BlockcopyError('INVALID_ARGUMENT', 'options: must be an object', 'options')
+  const algo = o.algo ?? 'xxh3'
+  if (!HASH_ALGOS.includes(algo)) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `algo: must be 'xxh3' or 'xxh128', got ${String(algo)}`, 'algo')
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new BlockcopyError('INVALID_ARGUMENT', 'signal: must be an AbortSignal', 'signal')
+  }
+  const chunkBytes = checkChunkBytes(o.chunkBytes ?? s.chunkBytes, 'chunkBytes', s.bufferBytes)
+  const direct = checkDirectMode(o.direct ?? s.direct, 'direct')
+  const facts = inspectPath(io, path, 'path', false)
+  const src = openForJob(io, facts, false, probeDirect(io, facts, direct, 'path'), direct)
+  const plan: ChunkPlan = { anchorOffsetBytes: 0, totalBytes: src.sizeBytes, chunkBytes }
+  const ref = { path: src.path, fd: src.fd, directFd: src.directFd, alignBytes: src.alignBytes }
+  const work = (): WorkPlan => ({
+    count: chunkCount(plan),
+    extent: (i) => chunkAt(plan, i),
+    task: (i) => {
+      const c = chunkAt(plan, i)
+      return { kind: 'hash', chunkIndex: i, lengthBytes: c.length, src: { ...ref, offsetBytes: c.offset }, algo }
+    },
+  })
+  return {
+    kind: 'hash', source: src, srcOffset: 0, dests: [], destOffsets: [], totalBytes: src.sizeBytes, chunkBytes,
+    verify: 'hash', ignoreErrors: false, sequentialWrites: false, work, hashAlgo: algo,
+    ...(o.signal ? { signal: o.signal } : {}),
+  }
+}
+
+/** The manifest of a finished hash job, or null when not every chunk was read. */
+export async function manifestOf(r: CopyResult, algo: HashAlgo): Promise<Manifest | null> {
+  if (!r.ok || r.digest === null) return null
+  const m = await buildManifest(algo, r.chunkBytes, r.totalBytes, r.chunks.map((c) => c.digest))
+  if (m.root !== r.digest) throw new Error(`hash job ${r.id}: manifest root ${m.root} differs from the job digest ${r.digest}`)
+  return m
+}
