@@ -196,21 +196,28 @@ static bool Unsupported(int rc) {
   return rc == -EINVAL || rc == -EOPNOTSUPP || rc == -ENOTTY;
 }
 
+// Reads (fd, offset, length) and fstats fd, for the range operations below.
+// false means a JS error is pending (bad argument or fstat failure).
+static bool RangeArgs(const Napi::CallbackInfo& info, int* fd, int64_t* offset, int64_t* length, struct stat* st) {
+  if (!GetFd(info, 0, fd) || !GetSize(info, 1, "offset", offset) || !GetSize(info, 2, "length", length)) {
+    return false;
+  }
+  int rc = SysFstat(*fd, st);
+  if (rc < 0) {
+    ThrowErrno(info.Env(), rc, "fstat");
+    return false;
+  }
+  return true;
+}
+
 Napi::Value ZeroRange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
   int64_t offset, length;
-  if (!GetFd(info, 0, &fd) || !GetSize(info, 1, "offset", &offset) ||
-      !GetSize(info, 2, "length", &length)) {
-    return env.Undefined();
-  }
-  if (length == 0) return Napi::Boolean::New(env, true);
   struct stat st;
-  int rc = SysFstat(fd, &st);
-  if (rc < 0) {
-    ThrowErrno(env, rc, "fstat");
-    return env.Undefined();
-  }
+  if (!RangeArgs(info, &fd, &offset, &length, &st)) return env.Undefined();
+  if (length == 0) return Napi::Boolean::New(env, true);
+  int rc;
   const char* syscall;
   if (S_ISBLK(st.st_mode)) {
     syscall = "ioctl";
@@ -228,26 +235,19 @@ Napi::Value ZeroRange(const Napi::CallbackInfo& info) {
 }
 
 // Allocates a regular file's blocks for a range, extending its size to the
-// end of the range if it was shorter (never shrinking it). true when done; false when the target cannot (not a regular file,
-// EOPNOTSUPP, EINVAL) or has no room (ENOSPC, EDQUOT): preallocation is an
-// optimisation, and the writes themselves report what fails, range by range.
+// end of the range if it was shorter (never shrinking it). true when done;
+// false when the target cannot (not a regular file, EOPNOTSUPP, EINVAL) or has
+// no room (ENOSPC, EDQUOT): preallocation is an optimisation, and the writes
+// themselves report what fails, range by range.
 Napi::Value Preallocate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
   int64_t offset, length;
-  if (!GetFd(info, 0, &fd) || !GetSize(info, 1, "offset", &offset) ||
-      !GetSize(info, 2, "length", &length)) {
-    return env.Undefined();
-  }
-  if (length == 0) return Napi::Boolean::New(env, true);
   struct stat st;
-  int rc = SysFstat(fd, &st);
-  if (rc < 0) {
-    ThrowErrno(env, rc, "fstat");
-    return env.Undefined();
-  }
+  if (!RangeArgs(info, &fd, &offset, &length, &st)) return env.Undefined();
+  if (length == 0) return Napi::Boolean::New(env, true);
   if (!S_ISREG(st.st_mode)) return Napi::Boolean::New(env, false);
-  rc = SysFallocAllocate(fd, offset, length);
+  int rc = SysFallocAllocate(fd, offset, length);
   if (rc == 0) return Napi::Boolean::New(env, true);
   if (Unsupported(rc) || rc == -ENOSPC || rc == -EDQUOT) return Napi::Boolean::New(env, false);
   ThrowErrno(env, rc, "fallocate");
