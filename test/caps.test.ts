@@ -8,47 +8,21 @@ import * as assert from 'uvu/assert'
 import { createClient } from '../src/client.js'
 import { BlockcopyError } from '../src/errors.js'
 import { FsBackend } from '../src/io/fs-backend.js'
-import { loadNativeBackend, type NativeBackend } from '../src/io/native.js'
 import { capabilitiesOf, probeCapabilities, replicateBlockSize, type Capabilities } from '../src/replicate/caps.js'
 import { mountFaultFsIn } from './helpers/faultfs.js'
 import { attachLoop, detachLoop } from './helpers/loop.js'
-import { mountBtrfs, mountTmpfs, mountXfs, unmount, type ImageMount } from './helpers/mounts.js'
+import { mountTmpfs, unmount } from './helpers/mounts.js'
 import { logSkip, skipUnlessRoot } from './helpers/root.js'
-import { fsTypeOf, makeTempDir, readRange, removeTempDir, writeRandomFile } from './helpers/tmp.js'
+import { fsTypeOf, readRange, writeRandomFile } from './helpers/tmp.js'
+import { nativeBackend, withTempDir, withImageFs } from './helpers/native.js'
 
 const MiB = 1024 * 1024
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
-function native(): NativeBackend {
-  const backend = loadNativeBackend()
-  if (typeof backend === 'string') throw new Error(`native backend unavailable: ${backend}`)
-  return backend
-}
-
-async function withDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = makeTempDir('caps')
-  try {
-    await fn(dir)
-  } finally {
-    removeTempDir(dir)
-  }
-}
-
-async function withFs(dir: string, kind: 'xfs' | 'btrfs', fn: (mnt: ImageMount) => Promise<void> | void): Promise<void> {
-  const mount = kind === 'xfs' ? mountXfs : mountBtrfs
-  const mnt = await mount(join(dir, `${kind}.img`), join(dir, kind), 320 * MiB)
-  if (typeof mnt === 'string') return logSkip(mnt)
-  try {
-    await fn(mnt)
-  } finally {
-    await mnt.unmount()
-  }
-}
-
 /** Probes `names` in dir (existing or not) and checks the directory holds the same entries afterwards. */
 function probeIn(dir: string, names: string[]): Capabilities[] {
   const before = readdirSync(dir).sort()
-  const caps = capabilitiesOf(native(), names.map((n) => join(dir, n)))
+  const caps = capabilitiesOf(nativeBackend(), names.map((n) => join(dir, n)))
   assert.equal(readdirSync(dir).sort(), before, 'the probe left nothing behind')
   return caps
 }
@@ -58,7 +32,7 @@ function cli(args: string[]) {
 }
 
 test('on ext4: direct I/O aligned to 512 (statx), no clone (EOPNOTSUPP), copy_file_range, zero range and holes', async () => {
-  await withDir((dir) => {
+  await withTempDir('caps', (dir) => {
     if (fsTypeOf(dir) !== 'ext4') return logSkip(`temp dir is on ${fsTypeOf(dir)}, not ext4`)
     writeRandomFile(join(dir, 'f'), 10_000, 1)
     for (const c of probeIn(dir, ['f', 'missing'])) {
@@ -76,7 +50,7 @@ test('on ext4: direct I/O aligned to 512 (statx), no clone (EOPNOTSUPP), copy_fi
 })
 
 test('a file still to be created is probed through its directory: size 0, exists false, nothing created', async () => {
-  await withDir((dir) => {
+  await withTempDir('caps', (dir) => {
     const [c] = probeIn(dir, ['new.img'])
     assert.equal([c?.exists, c?.kind, c?.sizeBytes, c?.physicalBlockBytes], [false, 'file', 0, statSync(dir).blksize])
     assert.is(c?.copyFileRange.supported, true)
@@ -84,7 +58,7 @@ test('a file still to be created is probed through its directory: size 0, exists
 })
 
 test('on XFS with reflink: clone works with 4096-byte blocks, and replicateBlockSize is 4096', async () => {
-  await withDir((dir) => withFs(dir, 'xfs', async (mnt) => {
+  await withTempDir('caps', (dir) => withImageFs(dir, 'xfs', async (mnt) => {
     writeRandomFile(join(mnt.dir, 'f'), 3 * MiB, 2)
     const [file, missing] = probeIn(mnt.dir, ['f', 'new'])
     for (const c of [file, missing]) {
@@ -94,7 +68,7 @@ test('on XFS with reflink: clone works with 4096-byte blocks, and replicateBlock
       assert.equal([c?.copyFileRange.supported, c?.zeroOut.method, c?.sparse.supported], [true, 'FALLOC_FL_ZERO_RANGE', true])
     }
     assert.is(file?.sizeBytes, 3 * MiB)
-    assert.is(replicateBlockSize(native(), join(mnt.dir, 'f')), 4096)
+    assert.is(replicateBlockSize(nativeBackend(), join(mnt.dir, 'f')), 4096)
     const client = await createClient({ threads: 1 })
     try {
       assert.is(client.replicateBlockSize(join(mnt.dir, 'f')), 4096)
@@ -107,7 +81,7 @@ test('on XFS with reflink: clone works with 4096-byte blocks, and replicateBlock
 
 // btrfs on 6.18 reports no statx DIOALIGN, so the alignment is its block size.
 test('on btrfs: clone with 4096-byte blocks, direct I/O aligned to the file system block', async () => {
-  await withDir((dir) => withFs(dir, 'btrfs', (mnt) => {
+  await withTempDir('caps', (dir) => withImageFs(dir, 'btrfs', (mnt) => {
     const [c] = probeIn(mnt.dir, ['new'])
     assert.equal(c?.clone, { supported: true, blockBytes: 4096 })
     assert.equal(c?.direct, { supported: true, memAlignBytes: 4096, offsetAlignBytes: 4096, alignSource: 'f_bsize' })
@@ -118,7 +92,7 @@ test('on btrfs: clone with 4096-byte blocks, direct I/O aligned to the file syst
 test('on tmpfs: no clone and no zero range (EOPNOTSUPP: zeros are written), but copy_file_range and holes', async () => {
   const why = skipUnlessRoot('mounts a tmpfs')
   if (why) return logSkip(why)
-  await withDir(async (dir) => {
+  await withTempDir('caps', async (dir) => {
     const mnt = join(dir, 'tmpfs')
     await mountTmpfs(mnt, 16 * MiB)
     try {
@@ -135,13 +109,13 @@ test('on tmpfs: no clone and no zero range (EOPNOTSUPP: zeros are written), but 
 test('a loop block device: its own size and sector sizes, BLKZEROOUT, no clone, copy_file_range or holes, and no byte changed', async () => {
   const why = skipUnlessRoot('attaches loop devices')
   if (why) return logSkip(why)
-  await withDir(async (dir) => {
+  await withTempDir('caps', async (dir) => {
     const image = join(dir, 'image')
     writeRandomFile(image, 6 * MiB, 3)
     const device = await attachLoop(image, { sectorBytes: 4096 })
     try {
       const before = readRange(device, 0, 6 * MiB)
-      const c = probeCapabilities(native(), device)
+      const c = probeCapabilities(nativeBackend(), device)
       assert.equal(
         [c.kind, c.exists, c.sizeBytes, c.logicalBlockBytes, c.replicateBlockBytes],
         ['blockDevice', true, 6 * MiB, 4096, 4096],
@@ -158,7 +132,7 @@ test('a loop block device: its own size and sector sizes, BLKZEROOUT, no clone, 
     }
     const readOnly = await attachLoop(image, { readOnly: true })
     try {
-      const z = probeCapabilities(native(), readOnly).zeroOut
+      const z = probeCapabilities(nativeBackend(), readOnly).zeroOut
       assert.match(z.supported ? '' : z.reason, /read-only/)
     } finally {
       await detachLoop(readOnly)
@@ -167,7 +141,7 @@ test('a loop block device: its own size and sector sizes, BLKZEROOUT, no clone, 
 })
 
 test('bad paths are refused before any probe: a missing directory is NOT_FOUND_VOLUME naming the path', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('caps', async (dir) => {
     mkdirSync(join(dir, 'sub'))
     const client = await createClient({ threads: 1 })
     try {
@@ -193,7 +167,7 @@ test('bad paths are refused before any probe: a missing directory is NOT_FOUND_V
 })
 
 test('with the fs backend every offload is unsupported, saying the native addon is not loaded', async () => {
-  await withDir((dir) => {
+  await withTempDir('caps', (dir) => {
     writeFileSync(join(dir, 'f'), Buffer.alloc(5000, 1))
     const c = probeCapabilities(new FsBackend('test: no addon'), join(dir, 'f'))
     assert.equal([c.sizeBytes, c.replicateBlockBytes, c.io.kind, c.zeroOut.method], [5000, 512, 'fs', 'write zeros'])
@@ -204,7 +178,7 @@ test('with the fs backend every offload is unsupported, saying the native addon 
 })
 
 test('on a FUSE file system without O_TMPFILE the probes say why not and leave nothing behind', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('caps', async (dir) => {
     const fuse = await mountFaultFsIn(dir)
     if (typeof fuse === 'string') return logSkip(fuse)
     try {
@@ -221,7 +195,7 @@ test('on a FUSE file system without O_TMPFILE the probes say why not and leave n
 test('blockcopy caps --json prints the same answers as the library; the table names each path; bad input exits 2', async () => {
   const why = skipUnlessRoot('attaches a loop device and mounts XFS')
   if (why) return logSkip(why)
-  await withDir((dir) => withFs(dir, 'xfs', async (mnt) => {
+  await withTempDir('caps', (dir) => withImageFs(dir, 'xfs', async (mnt) => {
     writeRandomFile(join(dir, 'image'), 2 * MiB, 4)
     writeRandomFile(join(mnt.dir, 'f'), MiB, 5)
     const device = await attachLoop(join(dir, 'image'))
@@ -229,7 +203,7 @@ test('blockcopy caps --json prints the same answers as the library; the table na
       const paths = [join(dir, 'image'), join(mnt.dir, 'f'), join(mnt.dir, 'new'), device]
       const run = cli(['caps', ...paths, '--json'])
       assert.is(run.status, 0, run.stderr)
-      assert.equal(JSON.parse(run.stdout), capabilitiesOf(native(), paths))
+      assert.equal(JSON.parse(run.stdout), capabilitiesOf(nativeBackend(), paths))
       const table = cli(['caps', join(mnt.dir, 'f'), device])
       assert.is(table.status, 0, table.stderr)
       assert.match(table.stdout, new RegExp(`^${join(mnt.dir, 'f')}  \\(file\\)\\n`))

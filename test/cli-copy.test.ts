@@ -6,7 +6,8 @@ import { createXXHash3 } from 'hash-wasm'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
-import { cmpFiles, makeTempDir, readRange, removeTempDir, writeRandomFile } from './helpers/tmp.js'
+import { cmpFiles, readRange, writeRandomFile } from './helpers/tmp.js'
+import { withTempDir } from './helpers/native.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -35,16 +36,6 @@ function onlyJson(run: CliRun): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
-/** Runs fn in a fresh temp dir, removed afterwards. */
-async function withDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = makeTempDir('cli-copy')
-  try {
-    await fn(dir)
-  } finally {
-    removeTempDir(dir)
-  }
-}
-
 /**
  * The digest the CLI should report for bytes [offset, +length) of file,
  * computed here on its own: xxh3-64 of each chunk (chunk edges on absolute
@@ -67,7 +58,7 @@ async function expectedDigest(file: string, offset: number, length: number, chun
 }
 
 test('copy --json --verify hash exits 0, prints one result object and the destination is byte-exact', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('cli-copy', async (dir) => {
     const [src, dst] = [join(dir, 'src.bin'), join(dir, 'dst.bin')]
     const size = 3 * MiB + 123
     writeRandomFile(src, size, 11)
@@ -86,7 +77,7 @@ test('copy --json --verify hash exits 0, prints one result object and the destin
 })
 
 test('units in --src-offset, --length and --dst-offset copy exactly those bytes and leave the rest of the destination alone', async () => {
-  await withDir((dir) => {
+  await withTempDir('cli-copy', (dir) => {
     const [src, dst, before] = [join(dir, 'src.bin'), join(dir, 'dst.bin'), join(dir, 'before.bin')]
     writeRandomFile(src, 3 * MiB, 21)
     writeRandomFile(dst, 2 * MiB, 22)
@@ -103,7 +94,7 @@ test('units in --src-offset, --length and --dst-offset copy exactly those bytes 
 })
 
 test('one --dst-offset per DST puts each copy at its own offset', async () => {
-  await withDir((dir) => {
+  await withTempDir('cli-copy', (dir) => {
     const [src, a, b] = [join(dir, 'src.bin'), join(dir, 'a.bin'), join(dir, 'b.bin')]
     const size = MiB + 4097
     writeRandomFile(src, size, 31)
@@ -120,7 +111,7 @@ test('one --dst-offset per DST puts each copy at its own offset', async () => {
 })
 
 test('--dst-offset given 3 times for 2 destinations exits 2 naming --dst-offset and creates nothing', async () => {
-  await withDir((dir) => {
+  await withTempDir('cli-copy', (dir) => {
     const [src, a, b] = [join(dir, 'src.bin'), join(dir, 'a.bin'), join(dir, 'b.bin')]
     writeRandomFile(src, 64 * KiB, 41)
     const run = cli(['copy', src, a, b, '--dst-offset', '0', '--dst-offset', '4KiB', '--dst-offset', '8KiB', '--json'])
@@ -136,7 +127,7 @@ test('--dst-offset given 3 times for 2 destinations exits 2 naming --dst-offset 
 })
 
 test('--verify readback on two destinations exits 0 and both are byte-exact', async () => {
-  await withDir((dir) => {
+  await withTempDir('cli-copy', (dir) => {
     const [src, a, b] = [join(dir, 'src.bin'), join(dir, 'a.bin'), join(dir, 'b.bin')]
     const size = 2 * MiB + 5000
     writeRandomFile(src, size, 51)

@@ -5,18 +5,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
 import { FsBackend } from '../src/io/fs-backend.js'
-import { loadNativeBackend, type NativeBackend } from '../src/io/native.js'
 import { attachLoop, detachLoop, type AttachLoopOptions } from './helpers/loop.js'
 import { logSkip, skipUnlessRoot } from './helpers/root.js'
 import { makeTempDir, readRange, removeTempDir } from './helpers/tmp.js'
+import { nativeBackend } from './helpers/native.js'
 
 const MiB = 1024 * 1024
-
-function native(): NativeBackend {
-  const backend = loadNativeBackend()
-  if (typeof backend === 'string') throw new Error(`native backend unavailable: ${backend}`)
-  return backend
-}
 
 /** Runs fn with a loop device over a fresh file of `content`, or logs why it cannot. */
 async function withLoop(
@@ -46,7 +40,7 @@ function sysfsQueue(device: string, name: string): number {
 for (const sectorBytes of [512, 4096]) {
   test(`blockInfo and directAlignment on a loop device with ${sectorBytes}-byte sectors report its geometry`, async () => {
     await withLoop(Buffer.alloc(8 * MiB), { sectorBytes }, (device) => {
-      const io = native()
+      const io = nativeBackend()
       const fd = io.open(device, { write: false, create: false, direct: false })
       try {
         const info = io.blockInfo(fd)
@@ -68,7 +62,7 @@ for (const sectorBytes of [512, 4096]) {
 
 test('the fs backend reads the same loop device geometry from sysfs as the native ioctls', async () => {
   await withLoop(Buffer.alloc(3 * MiB), { sectorBytes: 4096 }, (device) => {
-    const io = native()
+    const io = nativeBackend()
     const fs = new FsBackend()
     const a = io.open(device, { write: false, create: false, direct: false })
     const b = fs.open(device, { write: false, create: false, direct: false })
@@ -83,7 +77,7 @@ test('the fs backend reads the same loop device geometry from sysfs as the nativ
 
 test('O_DIRECT pwrite and pread on a loop device round-trip byte-exact', async () => {
   await withLoop(Buffer.alloc(4 * MiB), {}, (device) => {
-    const io = native()
+    const io = nativeBackend()
     const data = randomBytes(MiB)
     const fd = io.open(device, { write: true, create: false, direct: true })
     try {
@@ -105,7 +99,7 @@ test('O_DIRECT pwrite and pread on a loop device round-trip byte-exact', async (
 test('zeroRange on a loop device zeroes an aligned range with BLKZEROOUT and answers false for an unaligned one', async () => {
   const before = randomBytes(4 * MiB)
   await withLoop(before, {}, (device) => {
-    const io = native()
+    const io = nativeBackend()
     const fd = io.open(device, { write: true, create: false, direct: false })
     try {
       assert.is(io.zeroRange(fd, 100, 4096), false)

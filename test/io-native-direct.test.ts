@@ -5,15 +5,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
 import { SystemError } from '../src/errors.js'
-import { loadNativeBackend, type NativeBackend } from '../src/io/native.js'
 import { logSkip } from './helpers/root.js'
 import { fsTypeOf, makeTempDir, readRange, removeTempDir } from './helpers/tmp.js'
-
-function native(): NativeBackend {
-  const backend = loadNativeBackend()
-  if (typeof backend === 'string') throw new Error(`native backend unavailable: ${backend}`)
-  return backend
-}
+import { nativeBackend } from './helpers/native.js'
 
 /** Runs fn in a fresh temp dir on a disk file system, or logs why it cannot. */
 function withDiskDir(fn: (dir: string, fsType: string) => void): void {
@@ -31,7 +25,7 @@ test('directAlignment on an ext4 or xfs file reports nonzero power-of-two alignm
   withDiskDir((dir) => {
     const path = join(dir, 'f')
     writeFileSync(path, Buffer.alloc(4096))
-    const io = native()
+    const io = nativeBackend()
     const fd = io.open(path, { write: false, create: false, direct: false })
     try {
       const a = io.directAlignment(fd)
@@ -53,7 +47,7 @@ test('allocAligned memory is aligned: an O_DIRECT read into it succeeds, one byt
     const path = join(dir, 'f')
     const data = randomBytes(64 * 1024)
     writeFileSync(path, data)
-    const io = native()
+    const io = nativeBackend()
     const buf = io.allocAligned(8192, 4096)
     assert.is(buf.length, 8192)
     assert.is(buf.byteOffset, 0)
@@ -82,7 +76,7 @@ test('an O_DIRECT read across the end of file returns the bytes up to it', () =>
     const path = join(dir, 'f')
     const data = randomBytes(5000)
     writeFileSync(path, data)
-    const io = native()
+    const io = nativeBackend()
     const buf = io.allocAligned(16384, 4096).fill(0xee)
     const fd = io.open(path, { write: false, create: false, direct: true })
     try {
@@ -100,7 +94,7 @@ test('an O_DIRECT read across the end of file returns the bytes up to it', () =>
 test('O_DIRECT writes of aligned blocks land byte-exact and fdatasync succeeds', () => {
   withDiskDir((dir) => {
     const path = join(dir, 'f')
-    const io = native()
+    const io = nativeBackend()
     const data = randomBytes(1 << 20)
     const fd = io.open(path, { write: true, create: true, direct: true })
     try {
@@ -122,7 +116,7 @@ test('open with create never truncates an existing file', () => {
   withDiskDir((dir) => {
     const path = join(dir, 'f')
     writeFileSync(path, 'keep me')
-    const io = native()
+    const io = nativeBackend()
     io.close(io.open(path, { write: true, create: true, direct: false }))
     assert.is(readRange(path, 0, 100).toString(), 'keep me')
   })

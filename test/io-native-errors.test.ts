@@ -4,14 +4,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
 import { SystemError } from '../src/errors.js'
-import { loadAddon, loadNativeBackend, type NativeBackend } from '../src/io/native.js'
+import { loadAddon } from '../src/io/native.js'
 import { makeTempDir, removeTempDir } from './helpers/tmp.js'
-
-function native(): NativeBackend {
-  const backend = loadNativeBackend()
-  if (typeof backend === 'string') throw new Error(`native backend unavailable: ${backend}`)
-  return backend
-}
+import { nativeBackend } from './helpers/native.js'
 
 /** What fn throws; fails the test when it returns. */
 function thrown(fn: () => unknown): unknown {
@@ -35,7 +30,7 @@ function withDir(fn: (dir: string) => void): void {
 test('opening a missing file throws a SystemError ENOENT with errno, syscall open and the path', () => {
   withDir((dir) => {
     const path = join(dir, 'missing')
-    const err = thrown(() => native().open(path, { write: false, create: false, direct: false }))
+    const err = thrown(() => nativeBackend().open(path, { write: false, create: false, direct: false }))
     assert.instance(err, SystemError)
     const e = err as SystemError
     assert.is(e.code, 'ENOENT')
@@ -50,7 +45,7 @@ test('a pread on a descriptor closed behind the backend fails with EBADF naming 
   withDir((dir) => {
     const path = join(dir, 'f')
     writeFileSync(path, 'data')
-    const io = native()
+    const io = nativeBackend()
     const fd = io.open(path, { write: false, create: false, direct: false })
     closeSync(fd)
     const err = thrown(() => io.pread(fd, Buffer.alloc(4), 0, 4, 0)) as SystemError
@@ -72,7 +67,7 @@ test('a pwrite on a read-only descriptor fails with EBADF and syscall pwrite', (
   withDir((dir) => {
     const path = join(dir, 'f')
     writeFileSync(path, 'data')
-    const io = native()
+    const io = nativeBackend()
     const fd = io.open(path, { write: false, create: false, direct: false })
     try {
       const err = thrown(() => io.pwrite(fd, Buffer.from('x'), 0, 1, 0)) as SystemError
@@ -84,7 +79,7 @@ test('a pwrite on a read-only descriptor fails with EBADF and syscall pwrite', (
 })
 
 test('a range beyond the buffer is a RangeError with ERR_OUT_OF_RANGE, before any syscall', () => {
-  const io = native()
+  const io = nativeBackend()
   // That descriptor is not open: reaching the syscall would give EBADF instead.
   const err = thrown(() => io.pread(2 ** 30, Buffer.alloc(8), 4, 5, 0)) as RangeError & { code: string }
   assert.instance(err, RangeError)
@@ -94,14 +89,14 @@ test('a range beyond the buffer is a RangeError with ERR_OUT_OF_RANGE, before an
 })
 
 test('a descriptor that is not a number is a TypeError with ERR_INVALID_ARG_TYPE', () => {
-  const io = native()
+  const io = nativeBackend()
   const err = thrown(() => io.fdatasync('3' as unknown as number)) as TypeError & { code: string }
   assert.instance(err, TypeError)
   assert.is(err.code, 'ERR_INVALID_ARG_TYPE')
 })
 
 test('allocAligned refuses an alignment that is not a power of two with EINVAL from posix_memalign', () => {
-  const io = native()
+  const io = nativeBackend()
   for (const align of [0, 3, 4095]) {
     const err = thrown(() => io.allocAligned(4096, align)) as SystemError
     assert.instance(err, SystemError)
@@ -113,7 +108,7 @@ test('zeroRange on a read-only descriptor throws EBADF from fallocate instead of
   withDir((dir) => {
     const path = join(dir, 'f')
     writeFileSync(path, Buffer.alloc(8192, 1))
-    const io = native()
+    const io = nativeBackend()
     const fd = io.open(path, { write: false, create: false, direct: false })
     try {
       const err = thrown(() => io.zeroRange(fd, 0, 4096)) as SystemError

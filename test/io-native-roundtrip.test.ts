@@ -4,14 +4,8 @@ import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
-import { loadNativeBackend, type NativeBackend } from '../src/io/native.js'
 import { makeTempDir, readRange, removeTempDir } from './helpers/tmp.js'
-
-function native(): NativeBackend {
-  const backend = loadNativeBackend()
-  if (typeof backend === 'string') throw new Error(`native backend unavailable: ${backend}`)
-  return backend
-}
+import { nativeBackend } from './helpers/native.js'
 
 function withDir(fn: (dir: string) => void): void {
   const dir = makeTempDir('io-native-roundtrip')
@@ -25,7 +19,7 @@ function withDir(fn: (dir: string) => void): void {
 test('pwrite then pread round-trip byte-exact at unaligned offsets', () => {
   withDir((dir) => {
     const path = join(dir, 'f')
-    const io = native()
+    const io = nativeBackend()
     const data = randomBytes(3 * 1024 * 1024 + 17)
     const fd = io.open(path, { write: true, create: true, direct: false })
     try {
@@ -48,7 +42,7 @@ test('pread stops at end of file, returns the short count and leaves the rest of
     const path = join(dir, 'f')
     const data = randomBytes(1000)
     writeFileSync(path, data)
-    const io = native()
+    const io = nativeBackend()
     const fd = io.open(path, { write: false, create: false, direct: false })
     try {
       const buf = Buffer.alloc(4096, 0x5a)
@@ -69,7 +63,7 @@ test('pwrite never touches bytes outside its range', () => {
     const path = join(dir, 'f')
     const before = randomBytes(64 * 1024)
     writeFileSync(path, before)
-    const io = native()
+    const io = nativeBackend()
     const patch = Buffer.alloc(1000, 0xff)
     const fd = io.open(path, { write: true, create: false, direct: false })
     try {
@@ -90,7 +84,7 @@ test('a pwrite beyond the end of file extends it with a zero-filled gap', () => 
   withDir((dir) => {
     const path = join(dir, 'f')
     writeFileSync(path, 'ab')
-    const io = native()
+    const io = nativeBackend()
     const fd = io.open(path, { write: true, create: false, direct: false })
     try {
       io.pwrite(fd, Buffer.from('z'), 0, 1, 2 ** 33)
@@ -108,7 +102,7 @@ test('blockInfo on a regular file reports its size, 512 logical bytes and st_blk
   withDir((dir) => {
     const path = join(dir, 'f')
     writeFileSync(path, Buffer.alloc(12345))
-    const io = native()
+    const io = nativeBackend()
     const fd = io.open(path, { write: false, create: false, direct: false })
     try {
       const info = io.blockInfo(fd)

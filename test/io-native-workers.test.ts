@@ -7,28 +7,13 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
 import { SystemError } from '../src/errors.js'
-import { loadAddon, loadNativeBackend, type NativeBackend } from '../src/io/native.js'
-import { makeTempDir, removeTempDir } from './helpers/tmp.js'
+import { loadAddon } from '../src/io/native.js'
+import { nativeBackend, withTempDir } from './helpers/native.js'
 
 const THREADS = 4
 const addonWorker = fileURLToPath(new URL('./fixtures/addon-worker.mjs', import.meta.url))
 const tsWorker = fileURLToPath(new URL('./fixtures/ts-worker.mjs', import.meta.url))
 const backendWorker = fileURLToPath(new URL('./fixtures/backend-worker.ts', import.meta.url))
-
-function native(): NativeBackend {
-  const backend = loadNativeBackend()
-  if (typeof backend === 'string') throw new Error(`native backend unavailable: ${backend}`)
-  return backend
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = makeTempDir('io-native-workers')
-  try {
-    await fn(dir)
-  } finally {
-    removeTempDir(dir)
-  }
-}
 
 /** Runs a worker to completion; resolves with its one message, rejects on error or a bad exit. */
 function runWorker<T>(file: string, workerData: unknown): Promise<T> {
@@ -54,7 +39,7 @@ interface AddonWorkerResult {
 test('the addon loads in four worker threads at once, each with its own error class, and each reads its block', async () => {
   const load = loadAddon()
   if (!load.ok) throw new Error(load.reason)
-  await withDir(async (dir) => {
+  await withTempDir('io-native-workers', async (dir) => {
     const file = join(dir, 'data')
     const data = randomBytes(THREADS * 4096)
     writeFileSync(file, data)
@@ -78,10 +63,10 @@ test('the addon loads in four worker threads at once, each with its own error cl
 })
 
 test('after workers have come and gone the main thread still throws its own SystemError', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('io-native-workers', async (dir) => {
     let err: unknown
     try {
-      native().open(join(dir, 'missing'), { write: false, create: false, direct: false })
+      nativeBackend().open(join(dir, 'missing'), { write: false, create: false, direct: false })
     } catch (caught) {
       err = caught
     }
@@ -91,7 +76,7 @@ test('after workers have come and gone the main thread still throws its own Syst
 })
 
 test('loadBackend in a worker thread gives the native backend with SystemError errors', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('io-native-workers', async (dir) => {
     const file = join(dir, 'data')
     const data = randomBytes(8192)
     writeFileSync(file, data)

@@ -4,31 +4,16 @@ import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
-import { loadNativeBackend, type NativeBackend } from '../src/io/native.js'
 import { mountTmpfs, unmount } from './helpers/mounts.js'
 import { logSkip, skipUnlessRoot } from './helpers/root.js'
-import { fsTypeOf, makeTempDir, readRange, removeTempDir } from './helpers/tmp.js'
-
-function native(): NativeBackend {
-  const backend = loadNativeBackend()
-  if (typeof backend === 'string') throw new Error(`native backend unavailable: ${backend}`)
-  return backend
-}
-
-async function withDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = makeTempDir('io-native-zero')
-  try {
-    await fn(dir)
-  } finally {
-    removeTempDir(dir)
-  }
-}
+import { fsTypeOf, readRange } from './helpers/tmp.js'
+import { nativeBackend, withTempDir } from './helpers/native.js'
 
 /** Writes random bytes to path, zeroes [offset, +length) with zeroRange, returns (answer, before, after). */
 function zeroFile(path: string, sizeBytes: number, offset: number, length: number) {
   const before = randomBytes(sizeBytes)
   writeFileSync(path, before)
-  const io = native()
+  const io = nativeBackend()
   const fd = io.open(path, { write: true, create: false, direct: false })
   let answer: boolean
   try {
@@ -40,7 +25,7 @@ function zeroFile(path: string, sizeBytes: number, offset: number, length: numbe
 }
 
 test('zeroRange on an ext4 file zeroes exactly the range, even unaligned, and leaves the bytes around it', async () => {
-  await withDir((dir) => {
+  await withTempDir('io-native-zero', (dir) => {
     if (fsTypeOf(dir) !== 'ext4') return logSkip(`temp dir is on ${fsTypeOf(dir)}, not ext4`)
     const { answer, before, after } = zeroFile(join(dir, 'f'), 256 * 1024, 4097, 70_000)
     assert.is(answer, true)
@@ -52,7 +37,7 @@ test('zeroRange on an ext4 file zeroes exactly the range, even unaligned, and le
 })
 
 test('zeroRange past the end of an ext4 file extends it with zeros', async () => {
-  await withDir((dir) => {
+  await withTempDir('io-native-zero', (dir) => {
     if (fsTypeOf(dir) !== 'ext4') return logSkip(`temp dir is on ${fsTypeOf(dir)}, not ext4`)
     const { answer, before, after } = zeroFile(join(dir, 'f'), 8192, 6000, 4000)
     assert.is(answer, true)
@@ -63,7 +48,7 @@ test('zeroRange past the end of an ext4 file extends it with zeros', async () =>
 })
 
 test('zeroRange of zero bytes answers true and changes nothing', async () => {
-  await withDir((dir) => {
+  await withTempDir('io-native-zero', (dir) => {
     const { answer, before, after } = zeroFile(join(dir, 'f'), 4096, 100, 0)
     assert.is(answer, true)
     assert.ok(after.equals(before))
@@ -75,7 +60,7 @@ test('zeroRange of zero bytes answers true and changes nothing', async () => {
 test('zeroRange on tmpfs answers false and leaves the file as it was', async () => {
   const why = skipUnlessRoot('mounts a tmpfs')
   if (why) return logSkip(why)
-  await withDir(async (dir) => {
+  await withTempDir('io-native-zero', async (dir) => {
     const mnt = join(dir, 'tmpfs')
     await mountTmpfs(mnt, 16 * 1024 * 1024)
     try {

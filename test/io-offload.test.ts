@@ -6,42 +6,15 @@ import * as assert from 'uvu/assert'
 
 import { SystemError } from '../src/errors.js'
 import { FsBackend } from '../src/io/fs-backend.js'
-import { loadNativeBackend, type NativeBackend } from '../src/io/native.js'
 import type { IoBackend } from '../src/io/types.js'
-import { hasProgram, mountBtrfs, mountXfs, type ImageMount } from './helpers/mounts.js'
+import { hasProgram } from './helpers/mounts.js'
 import { logSkip } from './helpers/root.js'
-import { cmpFiles, fsTypeOf, makeTempDir, readRange, removeTempDir, writeRandomFile } from './helpers/tmp.js'
+import { cmpFiles, fsTypeOf, readRange, writeRandomFile } from './helpers/tmp.js'
+import { nativeBackend, withTempDir, withImageFs } from './helpers/native.js'
 
 const MiB = 1024 * 1024
 /** FIEMAP_EXTENT_SHARED: the extent's blocks belong to more than one file. */
 const FIEMAP_SHARED = 0x2000
-
-function native(): NativeBackend {
-  const backend = loadNativeBackend()
-  if (typeof backend === 'string') throw new Error(`native backend unavailable: ${backend}`)
-  return backend
-}
-
-async function withDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = makeTempDir('io-offload')
-  try {
-    await fn(dir)
-  } finally {
-    removeTempDir(dir)
-  }
-}
-
-/** Runs fn on a fresh file system of `kind` mounted under dir, or logs why it cannot. */
-async function withFs(dir: string, kind: 'xfs' | 'btrfs', fn: (mnt: ImageMount) => Promise<void> | void): Promise<void> {
-  const mount = kind === 'xfs' ? mountXfs : mountBtrfs
-  const mnt = await mount(join(dir, `${kind}.img`), join(dir, kind), 320 * MiB)
-  if (typeof mnt === 'string') return logSkip(mnt)
-  try {
-    await fn(mnt)
-  } finally {
-    await mnt.unmount()
-  }
-}
 
 /** Opens src read-only and dst read-write (created), runs fn, closes both. */
 function withPair<T>(io: IoBackend, src: string, dst: string, fn: (s: number, d: number) => T): T {
@@ -86,8 +59,8 @@ function thrown(fn: () => unknown): SystemError {
 
 test('cloneRange on XFS with reflink shares the blocks: FIEMAP flags them shared and free space does not shrink', async () => {
   if (!hasProgram('xfs_io')) return logSkip('xfs_io is not installed (apt-get install xfsprogs)')
-  await withDir((dir) => withFs(dir, 'xfs', (mnt) => {
-    const io = native()
+  await withTempDir('io-offload', (dir) => withImageFs(dir, 'xfs', (mnt) => {
+    const io = nativeBackend()
     const src = join(mnt.dir, 'src')
     const dst = join(mnt.dir, 'clone')
     writeRandomFile(src, 16 * MiB, 1)
@@ -107,8 +80,8 @@ test('cloneRange on XFS with reflink shares the blocks: FIEMAP flags them shared
 })
 
 test('cloneRange on XFS clones a partial range at other offsets byte-exact and leaves the bytes around it', async () => {
-  await withDir((dir) => withFs(dir, 'xfs', (mnt) => {
-    const io = native()
+  await withTempDir('io-offload', (dir) => withImageFs(dir, 'xfs', (mnt) => {
+    const io = nativeBackend()
     const src = join(mnt.dir, 'src')
     const dst = join(mnt.dir, 'dst')
     writeRandomFile(src, 4 * MiB, 2)
@@ -122,8 +95,8 @@ test('cloneRange on XFS clones a partial range at other offsets byte-exact and l
 })
 
 test('cloneRange on btrfs works, is byte-exact, and FIEMAP flags the clone shared', async () => {
-  await withDir((dir) => withFs(dir, 'btrfs', (mnt) => {
-    const io = native()
+  await withTempDir('io-offload', (dir) => withImageFs(dir, 'btrfs', (mnt) => {
+    const io = nativeBackend()
     const src = join(mnt.dir, 'src')
     const dst = join(mnt.dir, 'clone')
     writeRandomFile(src, 8 * MiB + 100, 4)
@@ -138,9 +111,9 @@ test('cloneRange on btrfs works, is byte-exact, and FIEMAP flags the clone share
 })
 
 test('cloneRange on ext4 throws EOPNOTSUPP from ioctl naming the destination', async () => {
-  await withDir((dir) => {
+  await withTempDir('io-offload', (dir) => {
     if (fsTypeOf(dir) !== 'ext4') return logSkip(`temp dir is on ${fsTypeOf(dir)}, not ext4`)
-    const io = native()
+    const io = nativeBackend()
     const src = join(dir, 'src')
     const dst = join(dir, 'dst')
     writeRandomFile(src, MiB, 5)
@@ -153,8 +126,8 @@ test('cloneRange on ext4 throws EOPNOTSUPP from ioctl naming the destination', a
 })
 
 test('cloneRange of zero bytes does nothing, even where the file system cannot clone', async () => {
-  await withDir((dir) => {
-    const io = native()
+  await withTempDir('io-offload', (dir) => {
+    const io = nativeBackend()
     const src = join(dir, 'src')
     const dst = join(dir, 'dst')
     writeRandomFile(src, 8192, 6)
@@ -164,8 +137,8 @@ test('cloneRange of zero bytes does nothing, even where the file system cannot c
 })
 
 test('cloneRange and copyFileRange across two file systems throw EXDEV on this kernel', async () => {
-  await withDir((dir) => withFs(dir, 'xfs', (mnt) => {
-    const io = native()
+  await withTempDir('io-offload', (dir) => withImageFs(dir, 'xfs', (mnt) => {
+    const io = nativeBackend()
     const src = join(mnt.dir, 'src')
     const dst = join(dir, 'dst')
     writeRandomFile(src, MiB, 7)
@@ -182,8 +155,8 @@ test('cloneRange and copyFileRange across two file systems throw EXDEV on this k
 })
 
 test('cloneRange of an unaligned range on XFS throws EINVAL and changes nothing', async () => {
-  await withDir((dir) => withFs(dir, 'xfs', (mnt) => {
-    const io = native()
+  await withTempDir('io-offload', (dir) => withImageFs(dir, 'xfs', (mnt) => {
+    const io = nativeBackend()
     const src = join(mnt.dir, 'src')
     const dst = join(mnt.dir, 'dst')
     writeRandomFile(src, MiB, 8)
@@ -200,8 +173,8 @@ test('cloneRange of an unaligned range on XFS throws EINVAL and changes nothing'
 })
 
 test('copyFileRange within one file system copies partial ranges at any offsets byte-exact', async () => {
-  await withDir((dir) => {
-    const io = native()
+  await withTempDir('io-offload', (dir) => {
+    const io = nativeBackend()
     const src = join(dir, 'src')
     const dst = join(dir, 'dst')
     writeRandomFile(src, 3 * MiB, 10)
@@ -219,8 +192,8 @@ test('copyFileRange within one file system copies partial ranges at any offsets 
 // files are on one superblock, so on XFS a "copy" shares extents too.
 test('copyFileRange of aligned whole blocks on XFS shares the extents, as a clone would', async () => {
   if (!hasProgram('xfs_io')) return logSkip('xfs_io is not installed (apt-get install xfsprogs)')
-  await withDir((dir) => withFs(dir, 'xfs', (mnt) => {
-    const io = native()
+  await withTempDir('io-offload', (dir) => withImageFs(dir, 'xfs', (mnt) => {
+    const io = nativeBackend()
     const src = join(mnt.dir, 'src')
     const dst = join(mnt.dir, 'dst')
     writeRandomFile(src, 4 * MiB, 15)
@@ -233,8 +206,8 @@ test('copyFileRange of aligned whole blocks on XFS shares the extents, as a clon
 })
 
 test('copyFileRange stops at the end of the source and returns the short count; zero bytes copy nothing', async () => {
-  await withDir((dir) => {
-    const io = native()
+  await withTempDir('io-offload', (dir) => {
+    const io = nativeBackend()
     const src = join(dir, 'src')
     const dst = join(dir, 'dst')
     writeRandomFile(src, 100_000, 12)
@@ -249,7 +222,7 @@ test('copyFileRange stops at the end of the source and returns the short count; 
 })
 
 test('the fs backend throws EOPNOTSUPP for cloneRange and copyFileRange, saying the native addon is not loaded', async () => {
-  await withDir((dir) => {
+  await withTempDir('io-offload', (dir) => {
     const io = new FsBackend('test: no addon')
     const src = join(dir, 'src')
     const dst = join(dir, 'dst')
@@ -266,8 +239,8 @@ test('the fs backend throws EOPNOTSUPP for cloneRange and copyFileRange, saying 
 })
 
 test('fsBlockBytes and seekData/seekHole agree between backends where both can answer', async () => {
-  await withDir((dir) => {
-    const a = native()
+  await withTempDir('io-offload', (dir) => {
+    const a = nativeBackend()
     const b = new FsBackend()
     const file = join(dir, 'f')
     writeRandomFile(file, 10_000, 14)
