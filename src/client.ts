@@ -14,6 +14,11 @@ import type { ReplicateRange } from './replicate/ranges.js'
 import { capabilitiesOf, replicateBlockSize, type Capabilities } from './replicate/caps.js'
 import { clientSettings, type ClientOptions, type ClientSettings } from './options.js'
 import { manifestOf, openHash, type HashJob, type HashOptions } from './verify/hash-job.js'
+import { openVerify, type VerifyOptions } from './verify/verify-plan.js'
+import { DifferenceCollector, type VerifyReport } from './verify/verify-report.js'
+
+/** A verify job: progress, cancel and status like any job; `report` resolves once it ends, and never rejects. */
+export type VerifyJob = Job & { readonly report: Promise<VerifyReport> }
 
 export type { CopyOptions, ZeroOptions, NotifyFn, VerifyMode }
 
@@ -106,6 +111,26 @@ export class CopyClient {
     // Handled here so an unawaited manifest never becomes an unhandled rejection.
     manifest.catch(() => undefined)
     return Object.assign(job, { manifest })
+  }
+
+  /**
+   * Are the replicas identical to the source? Reads the source once and
+   * every replica once, chunk by chunk across the workers (O_DIRECT where
+   * possible), comparing bytes; `report` says per replica where it differs,
+   * to the exact first and last byte of each run of differing chunks, and
+   * which ranges could not be read. With `source` null and
+   * `options.manifest`, replicas are checked against the manifest's chunk
+   * digests instead (differences then at chunk granularity). Bad arguments
+   * throw here, before anything is read; nothing is ever written.
+   */
+  verify(source: string | null, replicas: string[], options: VerifyOptions = {}): VerifyJob {
+    this.alive()
+    const plan = openVerify(this.io, source, replicas, options, this.settings)
+    const collector = new DifferenceCollector(plan)
+    const job = this.start({ ...plan.spec, onChunk: (r) => collector.add(r) })
+    const report = job.result.then((r) => collector.report(job.id, r))
+    report.catch(() => undefined)
+    return Object.assign(job, { report })
   }
 
   /**

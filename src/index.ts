@@ -16,6 +16,9 @@ export type {
 } from './replicate/caps.js'
 export type { HashAlgo } from './protocol.js'
 export type { HashJob, HashOptions } from './verify/hash-job.js'
+export type { VerifyJob } from './client.js'
+export type { VerifyOptions, VerifyRange } from './verify/verify-plan.js'
+export type { Difference, ReplicaReport, VerifyReport } from './verify/verify-report.js'
 export type { Manifest } from './verify/manifest.js'
 export {
   buildManifest, chunkDigest, decodeManifest, encodeManifest, readManifest, writeManifest, MANIFEST_MAGIC, MANIFEST_VERSION,

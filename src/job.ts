@@ -19,7 +19,7 @@ export const VERIFY_LEVELS: Record<VerifyMode, VerifyLevel> = { none: 0, hash: 1
 export type NotifyFn = (readErr: boolean, writeErr: number, context: unknown) => void
 
 /** What a job does. */
-export type JobKind = 'copy' | 'zero' | 'replicate' | 'hash'
+export type JobKind = 'copy' | 'zero' | 'replicate' | 'hash' | 'verify'
 
 /** A byte range relative to the start of the job's range. */
 export interface Extent {
@@ -105,6 +105,10 @@ export interface JobSpec {
   hashAlgo?: HashAlgo
   /** Scratch files the job stages through; closed (and so freed) when it ends. */
   scratch?: { close(): void }
+  /** Files the job only reads besides its source (verify's replicas); closed when it ends, never synced. */
+  readers?: OpenFile[]
+  /** Sees every chunk result as it arrives (verify collects where replicas differ). */
+  onChunk?: (result: ChunkResult) => void
 }
 
 /** A running copy or zero: progress events, a result promise, and cancel(). */
@@ -204,6 +208,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     if (good) ok[r.chunkIndex] = 1
     if (r.digest) digests[r.chunkIndex] = r.digest
     if (r.errors.some((e) => e.code === 'WORKER_FAILED')) work.abandon?.(r.chunkIndex)
+    spec.onChunk?.(r)
     try {
       job.emit('progress', { doneBytes, totalBytes: spec.totalBytes, extent: c, ok: good })
     } catch (err) {
@@ -231,6 +236,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     if (synced.length > 0) ok.fill(0)
     if (spec.source) closeFile(io, spec.source)
     for (const d of spec.dests) closeFile(io, d)
+    for (const r of spec.readers ?? []) closeFile(io, r)
     spec.scratch?.close()
   }
   failures = coalesceFailures(failures)

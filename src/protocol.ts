@@ -109,6 +109,26 @@ export interface HashTask {
   algo: HashAlgo
 }
 
+/**
+ * Verification: reads one chunk of the source (or, with a manifest, takes
+ * its expected digest) and the same bytes of every replica, and says where
+ * each replica differs. Writes nothing.
+ */
+export interface CompareTask {
+  kind: 'compare'
+  chunkIndex: number
+  /** First byte of the chunk, the same in the source and every replica. */
+  offsetBytes: number
+  lengthBytes: number
+  /** Null in manifest mode. */
+  src: FileRef | null
+  replicas: FileRef[]
+  /** Bytes of the chunk each replica has (shorter when the replica ends inside it). */
+  replicaLengths: number[]
+  /** Manifest mode: the chunk's digest in the manifest, and its algorithm. */
+  expect: { digest: string; algo: HashAlgo } | null
+}
+
 /** Answers which I/O backend a worker loaded, and in which thread. */
 export interface ProbeTask {
   kind: 'probe'
@@ -117,7 +137,7 @@ export interface ProbeTask {
   parties: number
 }
 
-export type Task = CopyTask | ZeroTask | RangesTask | HashTask | ProbeTask
+export type Task = CopyTask | ZeroTask | RangesTask | HashTask | CompareTask | ProbeTask
 
 /** One failed range, in the coordinates of the file it names. */
 export interface RangeFailure {
@@ -142,6 +162,12 @@ export interface ChunkResult {
   errors: RangeFailure[]
   /** Bytes moved with O_DIRECT (read + written), for reporting. */
   directBytes: number
+  /**
+   * Compare tasks: per replica, the absolute offsets of the first and last
+   * differing byte in this chunk (a manifest mismatch: the chunk's first and
+   * last), flat pairs; -1, -1 where it matches or could not be read.
+   */
+  diffs?: number[]
 }
 
 export interface ProbeResult {

@@ -111,7 +111,9 @@ function crashed(task: Task, err: unknown): ChunkResult {
   const message = `WORKER_FAILED: ${err instanceof Error ? err.message : String(err)}`
   const index = task.kind === 'probe' ? 0 : task.chunkIndex
   const length = task.kind === 'probe' ? 0 : task.lengthBytes
-  const offset = task.kind === 'copy' || task.kind === 'hash' ? task.src.offsetBytes : task.kind === 'zero' ? (task.dests[0]?.offsetBytes ?? 0) : 0
+  const offset = task.kind === 'copy' || task.kind === 'hash'
+    ? task.src.offsetBytes
+    : task.kind === 'zero' ? (task.dests[0]?.offsetBytes ?? 0) : task.kind === 'compare' ? task.offsetBytes : 0
   // Every kind but zero reads first: a dead worker is a failed read there.
   return {
     chunkIndex: index, lengthBytes: length, digest: '', readErr: task.kind !== 'zero', directBytes: 0,

@@ -1,6 +1,7 @@
 import { workerData } from 'node:worker_threads'
 import type { ChunkResult, ProbeResult, Task, WorkerConfig } from '../protocol.js'
 import { ensureHasher, workerContext } from './context.js'
+import { compareChunk } from './compare.js'
 import { copyChunk } from './copy.js'
 import { hashChunk } from './hash.js'
 import { rangesChunk } from './ranges.js'
@@ -18,6 +19,8 @@ export async function runTask(task: Task): Promise<ChunkResult | ProbeResult> {
       return rangesChunk(ctx, task.verify > 0 ? await ensureHasher(ctx) : null, task)
     case 'hash':
       return hashChunk(ctx, await ensureHasher(ctx, task.algo), task)
+    case 'compare':
+      return compareChunk(ctx, task.expect ? await ensureHasher(ctx, task.expect.algo) : null, task)
     case 'probe': {
       // Hold this worker until `parties` workers have arrived, so that each
       // probe is answered by a different thread.

@@ -17,6 +17,8 @@ export function exitCodeFor(result: CopyResult): number {
   return result.ok ? EXIT.ok : EXIT.ioErrors
 }
 
+const RANGE_FIELDS: Record<string, string> = { offset: 'OFF', length: 'LEN', srcOffset: 'SRC_OFF', dstOffset: 'DST_OFF' }
+
 /** The command-line spelling of each library argument, so messages name what the user typed. */
 const CLI_NAMES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/^chunkBytes/, () => '--chunk'],
@@ -39,6 +41,11 @@ const CLI_NAMES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/^fallback\b/, () => '--fallback'],
   [/^algo\b/, () => '--algo'],
   [/^path\b/, () => 'FILE'],
+  [/^replicas\[(\d+)\]/, (m) => `REPLICA ${Number(m[1]) + 1}`],
+  [/^replicas\b/, () => 'REPLICA'],
+  [/^ranges\[(\d+)\]\.(offset|length|srcOffset|dstOffset)/, (m) => `--range ${Number(m[1]) + 1} (${RANGE_FIELDS[m[2] as string] ?? ''})`],
+  [/^ranges\[(\d+)\]/, (m) => `--range ${Number(m[1]) + 1}`],
+  [/^manifest\.chunkBytes|^manifest\b/, () => '--manifest'],
 ]
 
 /** Rewrites the argument a library message starts with into its command-line name. */

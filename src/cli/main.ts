@@ -10,6 +10,7 @@ import { printResult } from './report.js'
 import { registerCaps } from './caps.js'
 import { registerReplicate } from './replicate.js'
 import { registerHash } from './hash.js'
+import { registerVerify } from './verify.js'
 
 interface CommonFlags extends EngineFlags {
   dstOffset: string[]
@@ -96,6 +97,7 @@ function program(setExit: (code: number) => void): Command {
   })
   registerReplicate(prog, setExit)
   registerHash(prog, setExit)
+  registerVerify(prog, setExit)
   registerCaps(prog)
   registerJobs(prog, setExit)
   return prog

@@ -1,0 +1,108 @@
+import { Option, type Command } from 'commander'
+import { BlockcopyError } from '../errors.js'
+import { formatBytes, parseSize } from '../units.js'
+import { readManifest, type Manifest } from '../verify/manifest.js'
+import type { VerifyRange } from '../verify/verify-plan.js'
+import type { ReplicaReport, VerifyReport } from '../verify/verify-report.js'
+import { collect, runJob, withClient, type EngineFlags } from './common.js'
+import { EXIT } from './exit.js'
+
+interface VerifyFlags extends EngineFlags {
+  manifest?: string
+  range: string[]
+  all?: boolean
+}
+
+/** Differing ranges printed per replica unless --all; --json always lists every one. */
+const SHOWN = 20
+
+/** Parses `OFF:LEN` (units allowed) for --range number `n`. */
+function parseRange(text: string, n: number): VerifyRange {
+  const parts = text.split(':')
+  if (parts.length !== 2) throw new BlockcopyError('INVALID_ARGUMENT', `--range ${n}: '${text}' is not OFF:LEN`, `ranges[${n - 1}]`)
+  return { offset: parseSize(parts[0] as string, `ranges[${n - 1}].offset`), length: parseSize(parts[1] as string, `ranges[${n - 1}].length`) }
+}
+
+/** The process exit code: read errors over differences, qemu-img compare's 0 / 1 / >1. */
+export function verifyExitCode(r: VerifyReport): number {
+  if (r.sourceErrors.length > 0 || r.replicas.some((x) => x.errors.length > 0)) return EXIT.ioErrors
+  if (r.cancelled) return EXIT.interrupted
+  return r.identical ? EXIT.ok : EXIT.differences
+}
+
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`
+
+/** Inclusive byte numbers, since each run is narrowed to its first and last differing byte. */
+function where(d: { offset: number; length: number }, granularity: 'byte' | 'chunk'): string {
+  const last = d.offset + d.length - 1
+  const span = d.length === 1 ? `byte ${d.offset}` : `bytes ${d.offset}-${last}`
+  return `    ${span} (${formatBytes(d.length)}${granularity === 'chunk' ? ', whole chunks' : ''})`
+}
+
+function replicaLines(x: ReplicaReport, r: VerifyReport, refName: string, all: boolean): string[] {
+  const lines: string[] = []
+  const reference = r.source?.sizeBytes ?? r.manifest?.sizeBytes ?? 0
+  if (x.identical) return [`identical   ${x.path}`]
+  const what: string[] = []
+  if (x.differences.length > 0) {
+    const bytes = x.differences.reduce((n, d) => n + d.length, 0)
+    what.push(`${plural(x.differences.length, 'range')} ${x.differences.length === 1 ? 'differs' : 'differ'} (${formatBytes(bytes)} from first to last differing byte)`)
+  }
+  if (x.sizeDiffers) what.push(`size ${x.sizeBytes} bytes, ${refName} ${reference} (only the bytes both have were compared)`)
+  if (x.errors.length > 0) what.push(`${plural(x.errors.length, 'range')} could not be read`)
+  if (what.length === 0) what.push('not compared to the end')
+  lines.push(`${x.differences.length > 0 || x.sizeDiffers ? 'DIFFERS' : 'UNKNOWN'}     ${x.path}: ${what.join('; ')}`)
+  const shown = all ? x.differences : x.differences.slice(0, SHOWN)
+  for (const d of shown) lines.push(where(d, r.granularity))
+  if (shown.length < x.differences.length) lines.push(`    ... and ${x.differences.length - shown.length} more (--all or --json lists them)`)
+  for (const e of x.errors) lines.push(`    unreadable bytes ${e.offset}-${e.offset + e.length - 1}: ${e.message}`)
+  return lines
+}
+
+function printReport(r: VerifyReport, refName: string, all: boolean): void {
+  const out: string[] = []
+  const identical = r.replicas.filter((x) => x.identical).length
+  const secs = r.elapsedMs / 1000
+  const rate = secs > 0 ? `${formatBytes(Math.round(r.totalBytes / secs))}/s` : '-'
+  out.push(`${identical} of ${plural(r.replicas.length, 'replica')} identical to ${refName}: ${formatBytes(r.totalBytes)} compared in ${secs.toFixed(2)} s (${rate} of the reference)`)
+  for (const e of r.sourceErrors) out.push(`  ${refName} unreadable at bytes ${e.offset}-${e.offset + e.length - 1}: ${e.message} (not compared there)`)
+  for (const x of r.replicas) out.push(...replicaLines(x, r, refName, all))
+  if (r.cancelled) out.push('interrupted: not every range was compared')
+  process.stdout.write(`${out.join('\n')}\n`)
+}
+
+/** `blockcopy verify SRC REPLICA... | --manifest M REPLICA...`: are the replicas identical, and where do they differ? */
+export function registerVerify(prog: Command, setExit: (code: number) => void): void {
+  prog.command('verify')
+    .description('are the replicas identical to SRC (or to a manifest)? exit 0 identical, 1 differences, 2 bad input, 3 read errors')
+    .argument('<file...>', 'SRC then REPLICA... (with --manifest: REPLICA... only)')
+    .option('--manifest <file>', 'check the replicas against this manifest (blockcopy hash -o) instead of a source')
+    .option('--range <OFF:LEN>', 'compare only this range (same offsets in every file); repeat for more', collect, [])
+    .option('--chunk <size>', 'compare in chunks of this size, 64KiB to 16MiB (default 1MiB; with --manifest, its own)')
+    .option('--threads <n>', 'I/O worker threads (default: 2 × cores, 2 to 8)')
+    .option('--memory <size>', 'memory budget for all worker buffers (default 64MiB)')
+    .addOption(new Option('--direct <mode>', 'O_DIRECT for aligned middles').choices(['auto', 'always', 'never']).default('auto'))
+    .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal (auto), NDJSON lines, or none').choices(['auto', 'ndjson', 'none']).default('auto'))
+    .option('--all', `list every differing range (default: the first ${SHOWN} per replica)`)
+    .option('--json', 'print the report as one JSON object on stdout')
+    .action(async (files: string[], f: VerifyFlags) => {
+      const manifest: Manifest | null = f.manifest === undefined ? null : await readManifest(f.manifest)
+      const source = manifest ? null : (files[0] as string)
+      const replicas = manifest ? files : files.slice(1)
+      if (replicas.length === 0) {
+        throw new BlockcopyError('INVALID_ARGUMENT', manifest ? 'REPLICA: at least one is required' : 'REPLICA: give SRC and at least one REPLICA (or --manifest M REPLICA...)', 'replicas')
+      }
+      const ranges = f.range.map((t, i) => parseRange(t, i + 1))
+      setExit(await withClient(f, async (client) => {
+        const controller = new AbortController()
+        const job = client.verify(source, replicas, {
+          signal: controller.signal, ...(manifest ? { manifest } : {}), ...(ranges.length > 0 ? { ranges } : {}),
+        })
+        await runJob(job, f, controller)
+        const report = await job.report
+        if (f.json) process.stdout.write(`${JSON.stringify(report)}\n`)
+        else printReport(report, source === null ? `manifest ${f.manifest ?? ''}` : `SRC ${source}`, f.all === true)
+        return verifyExitCode(report)
+      }))
+    })
+}

@@ -1,0 +1,137 @@
+import { spawnSync } from 'node:child_process'
+import { closeSync, copyFileSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { VerifyReport } from '../src/index.js'
+import { mountFaultFsIn } from './helpers/faultfs.js'
+import { logSkip } from './helpers/root.js'
+import { makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
+
+const test = suite('blockcopy verify')
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const MiB = 1024 * 1024
+const SIZE = 5 * MiB + 3
+let dir: string
+let src: string
+
+test.before.each(() => {
+  dir = makeTempDir('cli-verify')
+  src = join(dir, 'src.img')
+  writeRandomFile(src, SIZE, 21)
+})
+test.after.each(() => {
+  removeTempDir(dir)
+})
+
+function cli(args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+}
+
+function replica(name: string, ...flips: number[]): string {
+  const p = join(dir, name)
+  copyFileSync(src, p)
+  const fd = openSync(p, 'r+')
+  for (const at of flips) writeSync(fd, Buffer.from([readFileSync(src)[at] as number ^ 0x80]), 0, 1, at)
+  closeSync(fd)
+  return p
+}
+
+test('exit 0 when every replica is identical, and it says so', () => {
+  const run = cli(['verify', src, replica('a.img'), replica('b.img')])
+  assert.is(run.status, 0, run.stderr)
+  assert.match(run.stdout, /^2 of 2 replicas identical to SRC /)
+  assert.match(run.stdout, /identical {3}.*a\.img/)
+})
+
+test('exit 1 with differences: each replica and the exact bytes where it differs; --json has the whole report', () => {
+  const a = replica('a.img', 1_000_001)
+  const b = replica('b.img', 2 * MiB, 2 * MiB + 9)
+  const c = replica('c.img')
+  const run = cli(['verify', src, a, b, c])
+  assert.is(run.status, 1, run.stderr)
+  assert.match(run.stdout, /^1 of 3 replicas identical/)
+  assert.match(run.stdout, /DIFFERS {5}.*a\.img: 1 range differs/)
+  assert.match(run.stdout, /\n {4}byte 1000001 \(1 B\)\n/)
+  assert.match(run.stdout, /\n {4}bytes 2097152-2097161 \(10 B\)\n/)
+
+  const json = cli(['verify', src, a, b, c, '--json'])
+  assert.is(json.status, 1)
+  const report = JSON.parse(json.stdout) as VerifyReport
+  assert.equal(report.replicas.map((r) => r.differences), [[{ offset: 1_000_001, length: 1 }], [{ offset: 2 * MiB, length: 10 }], []])
+  assert.equal(report.replicas.map((r) => r.identical), [false, false, true])
+})
+
+test('at most 20 ranges per replica unless --all', () => {
+  const flips = Array.from({ length: 25 }, (_, i) => i * 200 * 1024 + 3)
+  const a = replica('a.img', ...flips)
+  const run = cli(['verify', src, a, '--chunk', '64KiB'])
+  assert.is(run.status, 1, run.stderr)
+  assert.match(run.stdout, /25 ranges differ/)
+  assert.match(run.stdout, /\.\.\. and 5 more \(--all or --json lists them\)/)
+  const all = cli(['verify', src, a, '--chunk', '64KiB', '--all'])
+  assert.is(all.stdout.split('\n').filter((l) => l.startsWith('    byte ')).length, 25)
+})
+
+test('--manifest: replicas checked without the source, differences in whole chunks; a damaged manifest is exit 2', () => {
+  const m = join(dir, 'src.manifest')
+  assert.is(cli(['hash', src, '-o', m]).status, 0)
+  const a = replica('a.img')
+  const b = replica('b.img', 3 * MiB + 5)
+  const run = cli(['verify', '--manifest', m, a, b])
+  assert.is(run.status, 1, run.stderr)
+  assert.match(run.stdout, /^1 of 2 replicas identical to manifest /)
+  assert.match(run.stdout, /bytes 3145728-4194303 \(1\.00 MiB, whole chunks\)/)
+  assert.is(cli(['verify', '--manifest', m, a]).status, 0)
+
+  const bytes = readFileSync(m)
+  bytes[70] = (bytes[70] as number) ^ 1
+  writeFileSync(m, bytes)
+  const damaged = cli(['verify', '--manifest', m, a])
+  assert.is(damaged.status, 2)
+  assert.match(damaged.stderr, /BAD_MANIFEST: --manifest: .* is damaged/)
+  assert.is(damaged.stdout, '')
+})
+
+test('sizes that differ are a difference, named; --range compares only the bytes asked for', () => {
+  const short = join(dir, 'short.img')
+  writeFileSync(short, readFileSync(src).subarray(0, 4 * MiB))
+  const run = cli(['verify', src, short])
+  assert.is(run.status, 1)
+  assert.match(run.stdout, /short\.img: size 4194304 bytes, SRC .* 5242883 \(only the bytes both have were compared\)/)
+  assert.is(cli(['verify', src, short, '--range', '0:4MiB']).status, 0)
+  assert.is(cli(['verify', src, short, '--range', '1MiB:1MiB', '--range', '3MiB:1MiB']).status, 0)
+})
+
+test('bad input is exit 2 naming the argument as typed: past the end, not OFF:LEN, a directory, SRC alone', () => {
+  const a = replica('a.img')
+  const past = cli(['verify', src, a, '--range', '5MiB:1MiB'])
+  assert.is(past.status, 2)
+  assert.match(past.stderr, /INVALID_ARGUMENT: --range 1: bytes 5242880\.\.6291456 pass the end of source/)
+  const form = cli(['verify', src, a, '--range', '5MiB'])
+  assert.is(form.status, 2)
+  assert.match(form.stderr, /--range 1: '5MiB' is not OFF:LEN/)
+  const isDir = cli(['verify', src, dir])
+  assert.is(isDir.status, 2)
+  assert.match(isDir.stderr, /REPLICA 1: .* is neither a regular file nor a block device/)
+  const alone = cli(['verify', src])
+  assert.is(alone.status, 2)
+  assert.match(alone.stderr, /REPLICA: give SRC and at least one REPLICA/)
+})
+
+test('a read error is exit 3, with the unreadable range listed', async () => {
+  const fs = await mountFaultFsIn(dir, [{ op: 'read', path: 'r.img', offset: 4096, length: 1, errno: 'EIO' }])
+  if (typeof fs === 'string') return logSkip(fs)
+  try {
+    copyFileSync(src, join(fs.backingDir, 'r.img'))
+    const run = cli(['verify', src, join(fs.mountDir, 'r.img')])
+    assert.is(run.status, 3, run.stdout + run.stderr)
+    assert.match(run.stdout, /UNKNOWN {5}.*r\.img: 1 range could not be read/)
+    assert.match(run.stdout, /unreadable bytes \d+-\d+: EIO/)
+  } finally {
+    await fs.unmount()
+  }
+})
+
+test.run()

@@ -1,0 +1,157 @@
+import { appendFileSync, closeSync, openSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
+import { copyFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createClient, type CopyClient, type ReplicaReport } from '../src/index.js'
+import { makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
+
+const test = suite('verify: replicas against a source')
+const KiB = 1024
+const MiB = 1024 * KiB
+const CHUNK = 64 * KiB
+const SIZE = 3 * MiB + 123
+let client: CopyClient
+let dir: string
+let src: string
+
+test.before(async () => {
+  client = await createClient({ threads: 3, chunkBytes: CHUNK })
+})
+test.after(async () => {
+  await client.destroy()
+})
+test.before.each(() => {
+  dir = makeTempDir('verify-compare')
+  src = join(dir, 'src.img')
+  writeRandomFile(src, SIZE, 4)
+})
+test.after.each(() => {
+  removeTempDir(dir)
+})
+
+/** Flips every bit of the byte at each offset of path. */
+function flip(path: string, ...offsets: number[]): void {
+  const fd = openSync(path, 'r+')
+  try {
+    for (const at of offsets) {
+      const b = Buffer.alloc(1)
+      readSync(fd, b, 0, 1, at)
+      b[0] = (b[0] as number) ^ 0xff
+      writeSync(fd, b, 0, 1, at)
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+async function replica(name: string, ...flips: number[]): Promise<string> {
+  const p = join(dir, name)
+  await copyFile(src, p)
+  flip(p, ...flips)
+  return p
+}
+
+const byPath = (reps: ReplicaReport[], p: string) => reps.find((r) => r.path === p) as ReplicaReport
+
+test('one flipped byte in each of three replicas is reported at exactly that offset', async () => {
+  // Unaligned, on a chunk's last byte, and on the file's last byte.
+  const offsets = [777_777, 5 * CHUNK - 1, SIZE - 1]
+  const reps = await Promise.all(offsets.map((at, i) => replica(`r${i}.img`, at)))
+  const good = await replica('good.img')
+  const report = await client.verify(src, [...reps, good]).report
+  assert.is(report.ok, true)
+  assert.is(report.identical, false)
+  assert.is(report.granularity, 'byte')
+  offsets.forEach((at, i) => {
+    const r = byPath(report.replicas, reps[i] as string)
+    assert.is(r.identical, false)
+    assert.equal(r.differences, [{ offset: at, length: 1 }], r.path)
+    assert.is(r.comparedBytes, SIZE)
+    assert.is(r.sizeDiffers, false)
+  })
+  assert.is(byPath(report.replicas, good).identical, true)
+  assert.equal(byPath(report.replicas, good).differences, [])
+  assert.is(report.totalBytes, SIZE)
+})
+
+test('identical replicas: identical, every byte compared, read with O_DIRECT where the file system allows', async () => {
+  const a = await replica('a.img')
+  const b = await replica('b.img')
+  const report = await client.verify(src, [a, b]).report
+  assert.is(report.identical, true)
+  assert.is(report.ok, true)
+  for (const r of report.replicas) assert.is(r.comparedBytes, SIZE)
+  assert.equal(report.sourceErrors, [])
+})
+
+test('differing chunks that touch coalesce into one run from the first to the last differing byte; apart they stay apart', async () => {
+  // 100 bytes before the end of chunk 3 to 200 bytes into chunk 5 (chunk 4 differs throughout at one byte).
+  const first = 4 * CHUNK - 100
+  const last = 5 * CHUNK + 200
+  const far = 30 * CHUNK + 5
+  const r = await replica('r.img', first, 4 * CHUNK + 9, last, far)
+  const report = await client.verify(src, [r]).report
+  assert.equal(report.replicas[0]?.differences, [
+    { offset: first, length: last - first + 1 },
+    { offset: far, length: 1 },
+  ])
+})
+
+test('a shorter and a longer replica: sizes differ, only shared bytes compared, not identical', async () => {
+  const short = join(dir, 'short.img')
+  const long = join(dir, 'long.img')
+  await copyFile(src, short)
+  await copyFile(src, long)
+  truncateSync(short, 2 * MiB + 1)
+  appendFileSync(long, 'tail')
+  flip(short, 1000)
+  const report = await client.verify(src, [short, long]).report
+  const s = byPath(report.replicas, short)
+  const l = byPath(report.replicas, long)
+  assert.equal([s.identical, s.sizeDiffers, s.sizeBytes, s.comparedBytes], [false, true, 2 * MiB + 1, 2 * MiB + 1])
+  assert.equal(s.differences, [{ offset: 1000, length: 1 }])
+  assert.equal([l.identical, l.sizeDiffers, l.sizeBytes, l.comparedBytes], [false, true, SIZE + 4, SIZE])
+  assert.equal(l.differences, [])
+  // Asked for the shared bytes only, the longer one is identical there.
+  const ranged = await client.verify(src, [long], { ranges: [{ offset: 0, length: SIZE }] }).report
+  assert.is(ranged.replicas[0]?.identical, true)
+})
+
+test('ranges: only those bytes are compared, in any order; differences outside them are not seen', async () => {
+  const r = await replica('r.img', 10, 2 * MiB + 3)
+  const report = await client.verify(src, [r], { ranges: [{ offset: 2 * MiB, length: 100 }, { offset: 1 * MiB, length: 5 }] }).report
+  assert.equal(report.ranges, [{ offset: 1 * MiB, length: 5 }, { offset: 2 * MiB, length: 100 }])
+  assert.is(report.totalBytes, 105)
+  assert.equal(report.replicas[0]?.differences, [{ offset: 2 * MiB + 3, length: 1 }])
+  assert.is(report.replicas[0]?.comparedBytes, 105)
+})
+
+test('progress covers every compared byte once; cancel leaves it not identical and cancelled', async () => {
+  const a = await replica('a.img')
+  const job = client.verify(src, [a])
+  let seen = 0
+  job.on('progress', (p) => {
+    seen += p.extent.length
+  })
+  await job.result
+  assert.is(seen, SIZE)
+  const controller = new AbortController()
+  controller.abort()
+  const stopped = await client.verify(src, [a], { signal: controller.signal }).report
+  assert.is(stopped.cancelled, true)
+  assert.is(stopped.identical, false)
+  assert.is(stopped.replicas[0]?.identical, false)
+})
+
+test('an empty source and an empty replica are identical', async () => {
+  const e1 = join(dir, 'e1')
+  const e2 = join(dir, 'e2')
+  writeFileSync(e1, '')
+  writeFileSync(e2, '')
+  const report = await client.verify(e1, [e2]).report
+  assert.is(report.identical, true)
+  assert.is(report.totalBytes, 0)
+})
+
+test.run()
