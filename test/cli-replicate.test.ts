@@ -67,7 +67,7 @@ test('bad input exits 2 naming what is wrong, and creates nothing', () => {
   assert.match(badRange.stderr, /--range 1: expected SRC_OFF DST_OFF LEN/)
   const past = cli([src, dst, '--range', '1MiB:0:1', '--type', 'copy', '--json'])
   assert.is(past.status, 2)
-  assert.match(past.stderr, /ranges\[0\]: source bytes 1048576\.\.1048577 pass the end/)
+  assert.match(past.stderr, /--range 1: source bytes 1048576\.\.1048577 pass the end/)
   assert.is((JSON.parse(past.stdout) as { error: { code: string } }).error.code, 'INVALID_ARGUMENT')
   const none = cli([src, dst, '--type', 'copy'])
   assert.is(none.status, 2)
