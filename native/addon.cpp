@@ -24,6 +24,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("blockInfo", Napi::Function::New(env, BlockInfo, "blockInfo"));
   exports.Set("zeroRange", Napi::Function::New(env, ZeroRange, "zeroRange"));
   exports.Set("preallocate", Napi::Function::New(env, Preallocate, "preallocate"));
+  exports.Set("punchHole", Napi::Function::New(env, PunchHole, "punchHole"));
   exports.Set("fsBlockBytes", Napi::Function::New(env, FsBlockBytes, "fsBlockBytes"));
   exports.Set("seekData", Napi::Function::New(env, SeekData, "seekData"));
   exports.Set("seekHole", Napi::Function::New(env, SeekHole, "seekHole"));

@@ -69,6 +69,14 @@ int SysFallocZeroRange(int fd, int64_t offset, int64_t length) {
   return rc < 0 ? -errno : 0;
 }
 
+int SysFallocPunchHole(int fd, int64_t offset, int64_t length) {
+  int rc;
+  do {
+    rc = ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+  } while (rc < 0 && errno == EINTR);
+  return rc < 0 ? -errno : 0;
+}
+
 int SysFallocAllocate(int fd, int64_t offset, int64_t length) {
   int rc;
   do {
@@ -250,6 +258,30 @@ Napi::Value Preallocate(const Napi::CallbackInfo& info) {
   int rc = SysFallocAllocate(fd, offset, length);
   if (rc == 0) return Napi::Boolean::New(env, true);
   if (Unsupported(rc) || rc == -ENOSPC || rc == -EDQUOT) return Napi::Boolean::New(env, false);
+  ThrowErrno(env, rc, "fallocate");
+  return env.Undefined();
+}
+
+// Deallocates a range, which then reads as zeros; the size never changes
+// (FALLOC_FL_KEEP_SIZE), so a range past the end of a file does nothing. On a
+// block device the kernel sends write-zeroes allowed to unmap and never falls
+// back to writing zeros (BLKDEV_ZERO_NOFALLBACK): loop and thin devices free
+// the blocks, and the zeros are guaranteed, unlike BLKDISCARD's. (BLKZEROOUT
+// asks for NOUNMAP, so it keeps them allocated.) true when done; false when
+// the target cannot: neither file nor device, a file system without punch
+// hole (EOPNOTSUPP: ramfs), a device without write-zeroes (EOPNOTSUPP), or an
+// unaligned device range (EINVAL). The caller then zeroes it another way.
+Napi::Value PunchHole(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  int64_t offset, length;
+  struct stat st;
+  if (!RangeArgs(info, &fd, &offset, &length, &st)) return env.Undefined();
+  if (length == 0) return Napi::Boolean::New(env, true);
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return Napi::Boolean::New(env, false);
+  int rc = SysFallocPunchHole(fd, offset, length);
+  if (rc == 0) return Napi::Boolean::New(env, true);
+  if (Unsupported(rc)) return Napi::Boolean::New(env, false);
   ThrowErrno(env, rc, "fallocate");
   return env.Undefined();
 }

@@ -68,6 +68,11 @@ export interface CopyResult {
   /** Which files used O_DIRECT for their aligned middles. */
   direct: { source: boolean; dests: boolean[] }
   directBytes: number
+  /**
+   * Sparse copies: bytes of `completed` that every destination holds as a
+   * hole (or, on a device, zeroed out) instead of written zeros. 0 otherwise.
+   */
+  holeBytes: number
   elapsedMs: number
   /** Replicate only: 'clone' (extents shared) or 'copy' (bytes moved, also after a clone fell back). */
   method?: 'clone' | 'copy'
@@ -89,6 +94,10 @@ export interface JobSpec {
   verify: VerifyMode
   ignoreErrors: boolean
   sequentialWrites: boolean
+  /** Copies: the source is a regular file, so chunks that are all hole in it are not read. */
+  srcHoles?: boolean
+  /** Sparse copies: where each destination is a hole already (CopyTask.sparse); null or absent otherwise. */
+  sparse?: { holeFromBytes: number[] } | null
   signal?: AbortSignal
   notify?: NotifyFn
   context?: unknown
@@ -177,7 +186,7 @@ function chunkWork(spec: JobSpec, level: VerifyLevel): WorkPlan {
       const c = chunkAt(plan, index)
       const ends = dests.map((d, i) => ({ ...d, offsetBytes: (spec.destOffsets[i] ?? 0) + c.offset }))
       return src
-        ? { kind: 'copy', chunkIndex: index, lengthBytes: c.length, src: { ...src, offsetBytes: spec.srcOffset + c.offset }, dests: ends, verify: level, writeTurn }
+        ? { kind: 'copy', chunkIndex: index, lengthBytes: c.length, src: { ...src, offsetBytes: spec.srcOffset + c.offset }, dests: ends, verify: level, writeTurn, srcHoles: spec.srcHoles === true, sparse: spec.sparse ?? null }
         : { kind: 'zero', chunkIndex: index, lengthBytes: c.length, dests: ends, verify: level }
     },
   }
@@ -195,6 +204,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   let writeErr = 0
   let doneBytes = 0
   let directBytes = 0
+  const holes = new Float64Array(count)
 
   const onResult = (r: ChunkResult) => {
     const c = work.extent(r.chunkIndex)
@@ -207,6 +217,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     job.doneBytes = doneBytes
     if (good) ok[r.chunkIndex] = 1
     if (r.digest) digests[r.chunkIndex] = r.digest
+    if (r.holeBytes) holes[r.chunkIndex] = r.holeBytes
     if (r.errors.some((e) => e.code === 'WORKER_FAILED')) work.abandon?.(r.chunkIndex)
     spec.onChunk?.(r)
     try {
@@ -269,6 +280,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     chunks: hashed ? counted.flatMap((i) => (digests[i] ? [{ ...work.extent(i), digest: digests[i] as string }] : [])) : [],
     direct: { source: (spec.source?.directFd ?? -1) >= 0, dests: spec.dests.map((d) => d.directFd >= 0) },
     directBytes,
+    holeBytes: counted.reduce((n, i) => n + (ok[i] ? (holes[i] ?? 0) : 0), 0),
     elapsedMs: performance.now() - started,
     ...(spec.method ? { method: spec.method } : {}),
   }
@@ -290,6 +302,10 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
  * read-back. Measured 5-25% faster on ext4. Best effort: a destination that
  * cannot, or has no room, reports it when written. A copy that fails leaves
  * the file at its full length; the result says which extents hold data.
+ * A sparse copy allocates nothing (its holes would be allocated blocks): it
+ * only extends a shorter file to the end of the range with ftruncate, so
+ * the range past the old end is one hole that zeros need not be written to;
+ * if that fails, the chunk at the end writes its last page (src/chunk/holes.ts).
  */
 function preallocate(spec: JobSpec, io: IoBackend): void {
   spec.dests.forEach((d, i) => {
@@ -299,7 +315,8 @@ function preallocate(spec: JobSpec, io: IoBackend): void {
     for (const s of spans) {
       if (s.length === 0) continue
       try {
-        io.preallocate(d.fd, s.offset, s.length)
+        if (!spec.sparse) io.preallocate(d.fd, s.offset, s.length)
+        else if (fs.fstatSync(d.fd).size < s.offset + s.length) fs.ftruncateSync(d.fd, s.offset + s.length)
       } catch {
         // The writes to this range will fail with the same error, range by range.
       }

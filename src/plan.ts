@@ -16,6 +16,15 @@ export interface CopyOptions {
   ignoreErrors?: boolean
   /** Write chunks strictly in order. Default false. */
   sequentialWrites?: boolean
+  /**
+   * Leave zeros as holes instead of writing them: all-zero runs of at least
+   * 64 KiB (source holes included) are punched out of file destinations,
+   * unmapped on devices that guarantee zeros, else zeroed out (BLKZEROOUT);
+   * the destination is not preallocated. It still reads back byte for byte
+   * as the source; `holeBytes` in the result says how much became holes.
+   * Default false.
+   */
+  sparse?: boolean
   /** Default: the client's. */
   chunkBytes?: number
   /** Default: the client's. */
@@ -29,7 +38,7 @@ export interface CopyOptions {
 }
 
 /** Options of one zero job. */
-export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites'> {
+export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse'> {
   /** Bytes to zero on every destination; default the regions' lengths, or the rest of an existing destination. */
   length?: number
   /** 'readback' reads every destination back and checks it is zero. Default 'none'. */
@@ -41,6 +50,7 @@ export interface CheckedOptions {
   verify: VerifyMode
   ignoreErrors: boolean
   sequentialWrites: boolean
+  sparse: boolean
   chunkBytes: number
   direct: DirectMode
   length?: number
@@ -66,6 +76,7 @@ function common(o: CopyOptions, s: ClientSettings, verify: VerifyMode): CheckedO
     verify,
     ignoreErrors: flag(o.ignoreErrors, 'ignoreErrors'),
     sequentialWrites: flag(o.sequentialWrites, 'sequentialWrites'),
+    sparse: flag(o.sparse, 'sparse'),
     chunkBytes: checkChunkBytes(o.chunkBytes ?? s.chunkBytes, 'chunkBytes', s.bufferBytes),
     direct: checkDirectMode(o.direct ?? s.direct, 'direct'),
     ...(o.signal ? { signal: o.signal } : {}),
@@ -87,8 +98,8 @@ export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
   if (verify !== 'none' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: zero takes 'none' or 'readback', got ${String(verify)}`, 'verify')
   }
-  if ('sequentialWrites' in o) {
-    throw new BlockcopyError('INVALID_ARGUMENT', 'sequentialWrites: applies to copies only', 'sequentialWrites')
+  for (const copyOnly of ['sequentialWrites', 'sparse']) {
+    if (copyOnly in o) throw new BlockcopyError('INVALID_ARGUMENT', `${copyOnly}: applies to copies only`, copyOnly)
   }
   const checked = common(o, s, verify)
   if (o.length !== undefined) checked.length = checkByteCount(o.length, 'length')
@@ -194,7 +205,19 @@ export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOp
   ], o.direct)
   return {
     kind: 'copy', source: src ?? null, srcOffset, dests: outs, destOffsets: dests.map((d) => d.offset), totalBytes: length, ...jobFlags(o),
+    // Holes are asked for with SEEK_DATA, which a device answers with "all data".
+    srcHoles: !srcFacts.isBlockDevice,
+    sparse: o.sparse ? { holeFromBytes: outs.map((d, i) => holeFrom(d, dests[i]?.offset ?? 0)) } : null,
   }
+}
+
+/**
+ * The first byte of a destination's range that is a hole before the job
+ * writes anything: where a file ends now, since the job extends it with
+ * ftruncate (src/job.ts); -1 for a device, which has no holes to rely on.
+ */
+function holeFrom(d: OpenFile, offset: number): number {
+  return d.isBlockDevice ? -1 : Math.max(offset, d.sizeBytes)
 }
 
 /** Checks a zero job's regions, then opens them (creating missing destinations). */

@@ -48,6 +48,14 @@ export interface CopyTask {
    * chunk allowed to write next. The scheduler dispatches chunks in index order.
    */
   writeTurn: SharedArrayBuffer | null
+  /** The source is a regular file: a chunk that SEEK_DATA shows to be all hole is not read (src/chunk/zeros.ts). */
+  srcHoles?: boolean
+  /**
+   * Sparse copy: zero runs are left as holes instead of written. Per
+   * destination, the first byte known to be a hole already (the job extended
+   * the file from there), or -1 (a block device, or none).
+   */
+  sparse?: { holeFromBytes: number[] } | null
 }
 
 export interface ZeroTask {
@@ -162,6 +170,8 @@ export interface ChunkResult {
   errors: RangeFailure[]
   /** Bytes moved with O_DIRECT (read + written), for reporting. */
   directBytes: number
+  /** Sparse copies: bytes of the chunk left as holes (or zeroed out) instead of written, on every destination. */
+  holeBytes?: number
   /**
    * Compare tasks: per replica, the absolute offsets of the first and last
    * differing byte in this chunk (a manifest mismatch: the chunk's first and

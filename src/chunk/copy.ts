@@ -1,12 +1,15 @@
 import type { ChunkEnd, ChunkResult, CopyTask } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
+import { writeSparse } from './holes.js'
 import { passTurn, waitForTurn } from './order.js'
 import { differingRanges, readRange, writeRange } from './ranged-io.js'
+import { isZero, sourceIsHole, zeroDigest, zeroRuns } from './zeros.js'
 
 /**
- * Copies one chunk: one read of the source, one write per destination, then
- * (verify 2) one read-back per destination compared with what was read.
+ * Copies one chunk: one read of the source (none where it is a hole), one
+ * write per destination (sparse: zero runs left as holes), then (verify 2)
+ * one read-back per destination compared with the chunk's bytes.
  * Runs in a worker; every failure is returned as data, never thrown.
  */
 export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): ChunkResult {
@@ -20,23 +23,20 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
   const base = t.src.offsetBytes % P
   const turn = t.writeTurn ? new Int32Array(t.writeTurn) : null
   let readOk = false
+  let runs: number[] | null = null
   try {
-    const read = readRange(ctx.io, t.src, t.src.offsetBytes, length, ctx.main, base)
-    if (typeof read === 'number') {
-      res.directBytes += read
-      if (hash) res.digest = hash.digest(ctx.main, base, length)
-      readOk = true
-    } else {
-      res.readErr = true
-      // Nothing of this chunk reaches any destination: the whole chunk failed.
-      res.errors.push({ dest: -1, ...read, offset: t.src.offsetBytes, length })
-    }
+    runs = readSource(ctx, hash, t, base, res)
+    readOk = !res.readErr
   } finally {
     // The turn is taken and passed whatever happened above: a chunk that
     // never passed it would hold every later chunk's writes forever.
     if (turn) waitForTurn(turn, t.chunkIndex)
     try {
-      if (readOk) t.dests.forEach((d, i) => writeDest(ctx, t, d, i, base, res))
+      if (readOk) {
+        const holes = t.dests.map((d, i) => writeDest(ctx, t, d, i, base, runs, res))
+        // Holes on every destination: the least any of them got.
+        if (t.sparse) res.holeBytes = Math.min(...holes)
+      }
     } finally {
       if (turn) passTurn(turn, t.chunkIndex)
     }
@@ -50,7 +50,39 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
   return res
 }
 
-function writeDest(ctx: WorkerContext, t: CopyTask, d: ChunkEnd, i: number, base: number, res: ChunkResult): void {
+/**
+ * Puts the source's chunk in main[base, base + length), hashed: zeros
+ * without a read where the source has a hole there, else what was read.
+ * Returns a sparse copy's zero runs (flat pairs relative to the chunk), or
+ * null for a plain copy; a failed read is recorded in `res`.
+ */
+function readSource(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask, base: number, res: ChunkResult): number[] | null {
+  const length = t.lengthBytes
+  if (t.srcHoles && sourceIsHole(ctx.io, t.src, length)) {
+    // Zeros to write from (plain copies, destinations without holes) and to
+    // compare read-backs with.
+    ctx.main.fill(0, base, base + length)
+    if (hash) res.digest = zeroDigest(hash, ctx.main, base, length)
+    return t.sparse ? [0, length] : null
+  }
+  const read = readRange(ctx.io, t.src, t.src.offsetBytes, length, ctx.main, base)
+  if (typeof read !== 'number') {
+    res.readErr = true
+    // Nothing of this chunk reaches any destination: the whole chunk failed.
+    res.errors.push({ dest: -1, ...read, offset: t.src.offsetBytes, length })
+    return null
+  }
+  res.directBytes += read
+  const runs = t.sparse ? zeroRuns(ctx.main, base, length, t.src.offsetBytes, ctx.pageBytes) : null
+  if (hash) {
+    const zero = runs ? runs[0] === 0 && runs[1] === length : isZero(ctx.main, base, length)
+    res.digest = zero ? zeroDigest(hash, ctx.main, base, length) : hash.digest(ctx.main, base, length)
+  }
+  return runs
+}
+
+/** Writes the chunk to destination i; returns the bytes it left as holes (sparse copies). */
+function writeDest(ctx: WorkerContext, t: CopyTask, d: ChunkEnd, i: number, base: number, runs: number[] | null, res: ChunkResult): number {
   const P = ctx.pageBytes
   let buf = ctx.main
   let at = base
@@ -61,6 +93,9 @@ function writeDest(ctx: WorkerContext, t: CopyTask, d: ChunkEnd, i: number, base
     ctx.main.copy(ctx.stage, at, base, base + t.lengthBytes)
     buf = ctx.stage
   }
+  if (runs && t.sparse) {
+    return writeSparse(ctx.io, P, d, i, t.sparse.holeFromBytes[i] ?? -1, runs, t.lengthBytes, buf, at, res)
+  }
   const w = writeRange(ctx.io, d, d.offsetBytes, t.lengthBytes, buf, at)
   if (typeof w === 'number') {
     res.directBytes += w
@@ -68,6 +103,7 @@ function writeDest(ctx: WorkerContext, t: CopyTask, d: ChunkEnd, i: number, base
     res.writeErr |= 1 << i
     res.errors.push({ dest: i, ...w })
   }
+  return 0
 }
 
 /**

@@ -21,6 +21,7 @@ interface CopyFlags extends CommonFlags {
   srcOffset?: string
   verify: 'none' | 'hash' | 'readback'
   sequential?: boolean
+  sparse?: boolean
 }
 
 interface ZeroFlags extends CommonFlags {
@@ -61,7 +62,8 @@ function program(setExit: (code: number) => void): Command {
       .argument('<dst...>', 'destination files or block devices (missing files are created, never truncated)')
       .option('--src-offset <size>', 'first source byte (default 0)')
       .addOption(new Option('--verify <mode>', 'none, hash (xxh3 per chunk) or readback (also re-read every destination)').choices(['none', 'hash', 'readback']).default('none'))
-      .option('--sequential', 'write chunks strictly in order'),
+      .option('--sequential', 'write chunks strictly in order')
+      .option('--sparse', 'leave zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated'),
   ).action(async (src: string, dsts: string[], f: CopyFlags) => {
     const from: Region = { path: src, offset: f.srcOffset === undefined ? 0 : parseSize(f.srcOffset, 'from.offset') }
     if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
@@ -69,7 +71,8 @@ function program(setExit: (code: number) => void): Command {
     setExit(await withClient(f, async (client) => {
       const controller = new AbortController()
       const job = client.copy(from, to, {
-        verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true, signal: controller.signal,
+        verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true, sparse: f.sparse === true,
+        signal: controller.signal,
       })
       const result = await runJob(job, f, controller)
       printResult(result, { source: src, destinations: dsts, json: f.json === true, backend: client.backend })

@@ -24,6 +24,7 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
     `${verb} ${formatBytes(r.completedBytes)} of ${formatBytes(r.totalBytes)} ${where} in ${seconds.toFixed(2)} s (${formatBytes(throughputBytesPerSec)}/s)`,
     `direct I/O: ${directText(r, ctx)}`,
   ]
+  if (r.holeBytes > 0) lines.push(`sparse: ${formatBytes(r.holeBytes)} left as holes, not written`)
   if (r.verify !== 'none') lines.push(`verify: ${r.verify}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)
   if (r.digest) lines.push(`xxh3 of chunk digests (${formatBytes(r.chunkBytes)} chunks): ${r.digest}`)
   if (r.cancelled) lines.push(`cancelled: ${formatBytes(r.completedBytes)} done; completed extents: ${r.completed.map((e) => `${e.offset}+${e.length}`).join(' ') || 'none'}`)

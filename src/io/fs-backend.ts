@@ -2,8 +2,9 @@
  * IoBackend over node:fs, for when the addon is missing or unwanted. Same
  * results as the native backend, minus O_DIRECT, zero-out, holes and copy
  * offload: callers see zero alignment, `direct: true` refused with EINVAL,
- * zeroRange false, every byte as data, and cloneRange / copyFileRange
- * failing with EOPNOTSUPP.
+ * zeroRange and punchHole false (so sparse copies write zeros where the
+ * destination held data; ranges past its old end stay holes), every byte
+ * as data, and cloneRange / copyFileRange failing with EOPNOTSUPP.
  */
 import {
   closeSync, constants, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, realpathSync, statfsSync, writeSync,
@@ -210,6 +211,10 @@ export class FsBackend implements IoBackend {
   }
 
   preallocate(_fd: number, _offsetBytes: number, _lengthBytes: number): boolean {
+    return false
+  }
+
+  punchHole(_fd: number, _offsetBytes: number, _lengthBytes: number): boolean {
     return false
   }
 

@@ -57,6 +57,7 @@ export interface NativeAddon {
   blockInfo(fd: number): BlockInfo
   zeroRange(fd: number, offsetBytes: number, lengthBytes: number): boolean
   preallocate(fd: number, offsetBytes: number, lengthBytes: number): boolean
+  punchHole(fd: number, offsetBytes: number, lengthBytes: number): boolean
   fsBlockBytes(fd: number): number
   /** -1 for ENXIO. */
   seekData(fd: number, offsetBytes: number): number
@@ -77,7 +78,7 @@ const ADDON_FILES = ['build/Release/blockcopy.node', 'build/Debug/blockcopy.node
 const ADDON_FUNCTIONS = [
   'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'pwrite',
   'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange', 'preallocate',
-  'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange',
+  'punchHole', 'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange',
 ] as const
 
 /**
@@ -242,6 +243,14 @@ export class NativeBackend implements IoBackend {
   preallocate(fd: number, offsetBytes: number, lengthBytes: number): boolean {
     try {
       return this.#addon.preallocate(fd, offsetBytes, lengthBytes)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  punchHole(fd: number, offsetBytes: number, lengthBytes: number): boolean {
+    try {
+      return this.#addon.punchHole(fd, offsetBytes, lengthBytes)
     } catch (err) {
       throw this.#paths.annotate(err, fd)
     }

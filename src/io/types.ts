@@ -89,6 +89,18 @@ export interface IoBackend {
    */
   preallocate(fd: number, offsetBytes: number, lengthBytes: number): boolean
   /**
+   * Deallocates a range, which then reads as zeros (fallocate
+   * FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE: the size never changes). On a
+   * block device that is write-zeroes allowed to unmap, without the kernel's
+   * fallback to writing zeros: loop and thin devices free the blocks, and
+   * zeros are guaranteed (BLKDISCARD guarantees nothing; zeroRange's
+   * BLKZEROOUT keeps the blocks allocated). Returns false where that cannot
+   * be done: a file system without punch hole (EOPNOTSUPP: ramfs), a device
+   * without write-zeroes or an unaligned device range, the fs backend; the
+   * caller zeroes the range another way. Throws on real I/O errors.
+   */
+  punchHole(fd: number, offsetBytes: number, lengthBytes: number): boolean
+  /**
    * The file system's block size (fstatfs `f_bsize`; XFS, btrfs and ext4
    * report 4096): what reflink clones must be aligned to. Not `st_blksize`,
    * which is a preferred I/O size that XFS raises with allocsize= or largeio.
