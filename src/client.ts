@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import { Piscina } from 'piscina'
 import { BlockcopyError } from './errors.js'
 import { loadBackend } from './io/index.js'
@@ -8,14 +9,23 @@ import {
   copyOptions, zeroOptions, openCopy, openZero, type CopyOptions, type ZeroOptions,
 } from './plan.js'
 import type { ChunkResult, ProbeResult, Task, WorkerConfig } from './protocol.js'
-import { PAGE_BYTES, type Region } from './regions.js'
+import { inspectPath, PAGE_BYTES, type Region } from './regions.js'
 import { openReplicate, type ReplicateOptions } from './replicate/engine.js'
 import type { ReplicateRange } from './replicate/ranges.js'
 import { capabilitiesOf, replicateBlockSize, type Capabilities } from './replicate/caps.js'
 import { clientSettings, type ClientOptions, type ClientSettings } from './options.js'
 import { manifestOf, openHash, type HashJob, type HashOptions } from './verify/hash-job.js'
+import type { Manifest } from './verify/manifest.js'
+import { checkDestSize, sampleCheck, sinceOptions } from './verify/since.js'
 import { openVerify, type VerifyOptions } from './verify/verify-plan.js'
 import { DifferenceCollector, type VerifyReport } from './verify/verify-report.js'
+
+/**
+ * A copy job. `manifest` resolves, once it ends, to the destination's new
+ * manifest for an incremental copy (`since`) that succeeded, else to null;
+ * it never rejects.
+ */
+export type CopyJob = Job & { readonly manifest: Promise<Manifest | null> }
 
 /** A verify job: progress, cancel and status like any job; `report` resolves once it ends, and never rejects. */
 export type VerifyJob = Job & { readonly report: Promise<VerifyReport> }
@@ -72,10 +82,28 @@ export class CopyClient {
    * Arguments are checked, and missing destinations created, before this
    * returns; bad input throws here and nothing is written.
    */
-  copy(from: Region, to: Region[], options: CopyOptions = {}): Job {
+  copy(from: Region, to: Region[], options: CopyOptions = {}): CopyJob {
     this.alive()
-    const o = copyOptions(options, this.settings)
-    return this.start(openCopy(this.io, from, to, o))
+    const inc = sinceOptions(options ?? {}, from, to)
+    const o = copyOptions(inc ? { ...options, chunkBytes: inc.chunkBytes, verify: inc.verify } : options, this.settings)
+    if (inc) checkDestSize(inc, inspectPath(this.io, to[0]?.path as string, 'to[0].path', true))
+    const spec = openCopy(this.io, from, to, o)
+    if (!inc) return Object.assign(this.start(spec), { manifest: Promise.resolve(null) })
+    const m = inc.since.manifest
+    const dest = spec.dests[0]
+    const job = this.start({
+      ...spec,
+      since: inc.since,
+      hashAlgo: m.algo,
+      prepare: () => sampleCheck(inc, from.path, to[0]?.path as string),
+      // The destination becomes the source: a file the source has shrunk below loses its old tail.
+      finish: () => {
+        if (dest && !dest.isBlockDevice && fs.fstatSync(dest.fd).size > spec.totalBytes) fs.ftruncateSync(dest.fd, spec.totalBytes)
+      },
+    })
+    const manifest = job.result.then((r) => manifestOf(r, m.algo))
+    manifest.catch(() => undefined)
+    return Object.assign(job, { manifest })
   }
 
   /**

@@ -14,6 +14,7 @@ export type EngineErrorCode =
   | 'JOB_NOT_FOUND'
   | 'CLIENT_DESTROYED'
   | 'BAD_MANIFEST'
+  | 'MANIFEST_MISMATCH'
 
 /** An error of the engine's own, such as a rejected argument. */
 export class BlockcopyError extends Error {

@@ -8,6 +8,7 @@ import type { ChunkResult, FileRef, HashAlgo, RangeFailure, Task, VerifyLevel } 
 import { closeFile, type OpenFile } from './regions.js'
 import { chunkAt, chunkCount, coalesceFailures, schedule, type ChunkPlan, type TaskRunner } from './scheduler.js'
 import { combineDigests } from './verify/xxh3.js'
+import { previousDigest, type Since } from './verify/since.js'
 import { passTurnWhenDue } from './chunk/order.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
 
@@ -76,6 +77,20 @@ export interface CopyResult {
   elapsedMs: number
   /** Replicate only: 'clone' (extents shared) or 'copy' (bytes moved, also after a clone fell back). */
   method?: 'clone' | 'copy'
+  /** Incremental copies (`since`) only. */
+  incremental?: IncrementalResult
+}
+
+/** What an incremental copy wrote, and what it found unchanged. */
+export interface IncrementalResult {
+  /** Bytes of completed chunks that changed since the manifest (or had to be written), and were. */
+  writtenBytes: number
+  /** Bytes of chunks whose digest equals the manifest's: not written. */
+  skippedBytes: number
+  /** The destination was not in the manifest's state and `force` was given: every chunk was written. */
+  writeAll: boolean
+  /** Why writeAll, or null. */
+  reason: string | null
 }
 
 export interface JobEvents {
@@ -114,6 +129,12 @@ export interface JobSpec {
   hashAlgo?: HashAlgo
   /** Scratch files the job stages through; closed (and so freed) when it ends. */
   scratch?: { close(): void }
+  /** Incremental copies: the destination's manifest; unchanged chunks are not written. */
+  since?: Since
+  /** Runs before anything is written (the incremental copy's check of the destination); a throw rejects the job. */
+  prepare?: () => Promise<void>
+  /** Runs once every chunk succeeded, before the destinations are synced (the incremental copy's truncation). */
+  finish?: () => void
   /** Files the job only reads besides its source (verify's replicas); closed when it ends, never synced. */
   readers?: OpenFile[]
   /** Sees every chunk result as it arrives (verify collects where replicas differ). */
@@ -186,7 +207,8 @@ function chunkWork(spec: JobSpec, level: VerifyLevel): WorkPlan {
       const c = chunkAt(plan, index)
       const ends = dests.map((d, i) => ({ ...d, offsetBytes: (spec.destOffsets[i] ?? 0) + c.offset }))
       return src
-        ? { kind: 'copy', chunkIndex: index, lengthBytes: c.length, src: { ...src, offsetBytes: spec.srcOffset + c.offset }, dests: ends, verify: level, writeTurn, srcHoles: spec.srcHoles === true, sparse: spec.sparse ?? null }
+        ? { kind: 'copy', chunkIndex: index, lengthBytes: c.length, src: { ...src, offsetBytes: spec.srcOffset + c.offset }, dests: ends, verify: level, writeTurn, srcHoles: spec.srcHoles === true, sparse: spec.sparse ?? null,
+          since: spec.since ? { digest: previousDigest(spec.since, index, c.offset, c.length), algo: spec.since.manifest.algo } : null }
         : { kind: 'zero', chunkIndex: index, lengthBytes: c.length, dests: ends, verify: level }
     },
   }
@@ -205,6 +227,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   let doneBytes = 0
   let directBytes = 0
   const holes = new Float64Array(count)
+  const skipped = new Float64Array(count)
 
   const onResult = (r: ChunkResult) => {
     const c = work.extent(r.chunkIndex)
@@ -218,6 +241,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     if (good) ok[r.chunkIndex] = 1
     if (r.digest) digests[r.chunkIndex] = r.digest
     if (r.holeBytes) holes[r.chunkIndex] = r.holeBytes
+    if (r.skippedBytes) skipped[r.chunkIndex] = r.skippedBytes
     if (r.errors.some((e) => e.code === 'WORKER_FAILED')) work.abandon?.(r.chunkIndex)
     spec.onChunk?.(r)
     try {
@@ -228,6 +252,14 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     }
   }
 
+  if (spec.prepare) {
+    try {
+      await spec.prepare()
+    } catch (err) {
+      closeAll(spec, io)
+      throw err
+    }
+  }
   if (spec.kind !== 'zero') preallocate(spec, io)
   let outcome
   try {
@@ -235,6 +267,15 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
       count, makeTask: (i) => work.task(i), run, inflight, stopOnError: !spec.ignoreErrors, onResult,
       ...(spec.signal ? { signal: spec.signal } : {}),
     })
+    if (spec.finish && !outcome.cancelled && outcome.skipped === 0 && !readErr && writeErr === 0) {
+      try {
+        spec.finish()
+      } catch (err) {
+        const e = toSystemError(err, 'ftruncate', spec.dests[0]?.path ?? '')
+        writeErr |= 1
+        failures.push({ dest: 0, offset: 0, length: spec.totalBytes, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
+      }
+    }
   } finally {
     // Durable before reported: every destination, whatever happened above.
     const synced = await syncAll(spec)
@@ -245,10 +286,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     // A destination that failed to sync may have lost any of its pages:
     // no extent can be said to have reached every destination.
     if (synced.length > 0) ok.fill(0)
-    if (spec.source) closeFile(io, spec.source)
-    for (const d of spec.dests) closeFile(io, d)
-    for (const r of spec.readers ?? []) closeFile(io, r)
-    spec.scratch?.close()
+    closeAll(spec, io)
   }
   failures = coalesceFailures(failures)
 
@@ -284,6 +322,12 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     elapsedMs: performance.now() - started,
     ...(spec.method ? { method: spec.method } : {}),
   }
+  if (spec.since) {
+    const skippedBytes = counted.reduce((n, i) => n + (ok[i] ? (skipped[i] ?? 0) : 0), 0)
+    result.incremental = {
+      writtenBytes: result.completedBytes - skippedBytes, skippedBytes, writeAll: spec.since.writeAll, reason: spec.since.reason,
+    }
+  }
   if (spec.notify) {
     try {
       spec.notify(result.readErr, result.writeErr, spec.context)
@@ -292,6 +336,13 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     }
   }
   return result
+}
+
+function closeAll(spec: JobSpec, io: IoBackend): void {
+  if (spec.source) closeFile(io, spec.source)
+  for (const d of spec.dests) closeFile(io, d)
+  for (const r of spec.readers ?? []) closeFile(io, r)
+  spec.scratch?.close()
 }
 
 /**

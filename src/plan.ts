@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import { BlockcopyError } from './errors.js'
 import type { IoBackend } from './io/types.js'
 import type { JobSpec, NotifyFn, VerifyMode } from './job.js'
+import type { Manifest } from './verify/manifest.js'
 import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings } from './options.js'
 import {
   checkByteCount, checkNoOverlap, closeFile, inspectPath, openForJob, probeDirect,
@@ -25,6 +26,17 @@ export interface CopyOptions {
    * Default false.
    */
   sparse?: boolean
+  /**
+   * Incremental copy: the manifest of the destination's last known state
+   * (readManifest, or a previous copy's job.manifest). The whole source is
+   * hashed in the manifest's chunks and only chunks whose digest differs are
+   * written; the job's `manifest` is the new one. The destination is first
+   * checked against it (size, a sample of chunks): MANIFEST_MISMATCH if it
+   * is in another state, and nothing is written.
+   */
+  since?: Manifest
+  /** With `since`: a destination not in the manifest's state gets every chunk written instead of refused. */
+  force?: boolean
   /** Default: the client's. */
   chunkBytes?: number
   /** Default: the client's. */
@@ -38,7 +50,7 @@ export interface CopyOptions {
 }
 
 /** Options of one zero job. */
-export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse'> {
+export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force'> {
   /** Bytes to zero on every destination; default the regions' lengths, or the rest of an existing destination. */
   length?: number
   /** 'readback' reads every destination back and checks it is zero. Default 'none'. */
@@ -98,7 +110,7 @@ export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
   if (verify !== 'none' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: zero takes 'none' or 'readback', got ${String(verify)}`, 'verify')
   }
-  for (const copyOnly of ['sequentialWrites', 'sparse']) {
+  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force']) {
     if (copyOnly in o) throw new BlockcopyError('INVALID_ARGUMENT', `${copyOnly}: applies to copies only`, copyOnly)
   }
   const checked = common(o, s, verify)

@@ -56,6 +56,12 @@ export interface CopyTask {
    * the file from there), or -1 (a block device, or none).
    */
   sparse?: { holeFromBytes: number[] } | null
+  /**
+   * Incremental copy: the chunk's digest in the destination's manifest
+   * (null: write it whatever it holds) and the manifest's algorithm. A chunk
+   * whose digest equals it is not written.
+   */
+  since?: { digest: string | null; algo: HashAlgo } | null
 }
 
 export interface ZeroTask {
@@ -172,6 +178,8 @@ export interface ChunkResult {
   directBytes: number
   /** Sparse copies: bytes of the chunk left as holes (or zeroed out) instead of written, on every destination. */
   holeBytes?: number
+  /** Incremental copies: the chunk was unchanged since the manifest, so it was not written. */
+  skippedBytes?: number
   /**
    * Compare tasks: per replica, the absolute offsets of the first and last
    * differing byte in this chunk (a manifest mismatch: the chunk's first and

@@ -26,7 +26,9 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
   let runs: number[] | null = null
   try {
     runs = readSource(ctx, hash, t, base, res)
-    readOk = !res.readErr
+    // Unchanged since the destination's manifest: nothing to write or read back.
+    if (!res.readErr && t.since?.digest && res.digest === t.since.digest) res.skippedBytes = length
+    else readOk = !res.readErr
   } finally {
     // The turn is taken and passed whatever happened above: a chunk that
     // never passed it would hold every later chunk's writes forever.

@@ -12,7 +12,7 @@ export async function runTask(task: Task): Promise<ChunkResult | ProbeResult> {
   const ctx = await workerContext(workerData as WorkerConfig)
   switch (task.kind) {
     case 'copy':
-      return copyChunk(ctx, task.verify > 0 ? await ensureHasher(ctx) : null, task)
+      return copyChunk(ctx, task.verify > 0 ? await ensureHasher(ctx, task.since?.algo) : null, task)
     case 'zero':
       return zeroChunk(ctx, task)
     case 'ranges':

@@ -46,6 +46,8 @@ const CLI_NAMES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/^ranges\[(\d+)\]\.(offset|length|srcOffset|dstOffset)/, (m) => `--range ${Number(m[1]) + 1} (${RANGE_FIELDS[m[2] as string] ?? ''})`],
   [/^ranges\[(\d+)\]/, (m) => `--range ${Number(m[1]) + 1}`],
   [/^manifest\.chunkBytes|^manifest\b/, () => '--manifest'],
+  [/^since\b/, () => '--since'],
+  [/^force\b/, () => '--force'],
 ]
 
 /** Rewrites the argument a library message starts with into its command-line name. */

@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander'
+import { existsSync } from 'node:fs'
 import { BlockcopyError } from '../errors.js'
+import { readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
 import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
@@ -22,6 +24,8 @@ interface CopyFlags extends CommonFlags {
   verify: 'none' | 'hash' | 'readback'
   sequential?: boolean
   sparse?: boolean
+  since?: string
+  force?: boolean
 }
 
 interface ZeroFlags extends CommonFlags {
@@ -48,6 +52,14 @@ function destRegions(dsts: string[], f: CommonFlags): Region[] {
   return dsts.map((path, i) => ({ path, offset: offsets.length === 1 ? (offsets[0] ?? 0) : (offsets[i] ?? 0) }))
 }
 
+/** The manifest of --since: it must exist (seed it with `blockcopy hash DST -o M`). */
+async function readSinceManifest(file: string): Promise<Manifest> {
+  if (!existsSync(file)) {
+    throw new BlockcopyError('NOT_FOUND_VOLUME', `--since: ${file} does not exist; make it from the destination with blockcopy hash DST -o ${file}`, 'since')
+  }
+  return readManifest(file)
+}
+
 function program(setExit: (code: number) => void): Command {
   const prog = new Command('blockcopy')
     .description('Copy, zero and verify byte ranges of files and block devices, with O_DIRECT and xxh3')
@@ -63,19 +75,32 @@ function program(setExit: (code: number) => void): Command {
       .option('--src-offset <size>', 'first source byte (default 0)')
       .addOption(new Option('--verify <mode>', 'none, hash (xxh3 per chunk) or readback (also re-read every destination)').choices(['none', 'hash', 'readback']).default('none'))
       .option('--sequential', 'write chunks strictly in order')
-      .option('--sparse', 'leave zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated'),
+      .option('--sparse', 'leave zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated')
+      .option('--since <manifest>', 'incremental: write only the chunks that changed since this manifest of DST (blockcopy hash DST -o M), then update it')
+      .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing'),
   ).action(async (src: string, dsts: string[], f: CopyFlags) => {
     const from: Region = { path: src, offset: f.srcOffset === undefined ? 0 : parseSize(f.srcOffset, 'from.offset') }
     if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
     const to = destRegions(dsts, f)
+    if (f.force && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--force: only applies with --since', 'force')
+    const since = f.since === undefined ? undefined : await readSinceManifest(f.since)
     setExit(await withClient(f, async (client) => {
       const controller = new AbortController()
       const job = client.copy(from, to, {
         verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true, sparse: f.sparse === true,
         signal: controller.signal,
+        ...(since ? { since, force: f.force === true } : {}),
+        // --chunk must agree with the manifest's chunks, so it is checked against them.
+        ...(since && f.chunk !== undefined ? { chunkBytes: parseSize(f.chunk, 'chunkBytes') } : {}),
       })
       const result = await runJob(job, f, controller)
-      printResult(result, { source: src, destinations: dsts, json: f.json === true, backend: client.backend })
+      const next = await job.manifest
+      // The destination's new state is the next run's starting point; a failed run keeps the old one, which is still safe.
+      if (next && f.since !== undefined) await writeManifest(f.since, next)
+      printResult(result, {
+        source: src, destinations: dsts, json: f.json === true, backend: client.backend,
+        ...(next && f.since !== undefined ? { manifest: f.since } : {}),
+      })
       return exitCodeFor(result)
     }))
   })

@@ -7,6 +7,8 @@ export interface ReportContext {
   destinations: string[]
   json: boolean
   backend: BackendInfo
+  /** An incremental copy's manifest file, rewritten with the destination's new state. */
+  manifest?: string
 }
 
 /** Prints a result: one JSON object on stdout with --json, else a short report for people. */
@@ -14,16 +16,24 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
   const seconds = r.elapsedMs / 1000
   const throughputBytesPerSec = seconds > 0 ? Math.round(r.completedBytes / seconds) : 0
   if (ctx.json) {
-    const out = { ...r, source: ctx.source, destinations: ctx.destinations, throughputBytesPerSec, io: ctx.backend }
+    const out = {
+      ...r, source: ctx.source, destinations: ctx.destinations, throughputBytesPerSec, io: ctx.backend,
+      ...(ctx.manifest ? { manifest: ctx.manifest } : {}),
+    }
     process.stdout.write(`${JSON.stringify(out)}\n`)
     return
   }
-  const verb = r.kind === 'zero' ? 'zeroed' : r.method === 'clone' ? 'cloned' : 'copied'
+  const verb = r.kind === 'zero' ? 'zeroed' : r.method === 'clone' ? 'cloned' : r.incremental ? 'updated' : 'copied'
   const where = r.kind === 'zero' ? `on ${ctx.destinations.join(', ')}` : `from ${ctx.source} to ${ctx.destinations.join(', ')}`
   const lines = [
     `${verb} ${formatBytes(r.completedBytes)} of ${formatBytes(r.totalBytes)} ${where} in ${seconds.toFixed(2)} s (${formatBytes(throughputBytesPerSec)}/s)`,
     `direct I/O: ${directText(r, ctx)}`,
   ]
+  if (r.incremental) {
+    const i = r.incremental
+    lines.push(`incremental: wrote ${formatBytes(i.writtenBytes)} that changed, skipped ${formatBytes(i.skippedBytes)} unchanged${i.writeAll ? ` (every chunk written, --force: ${i.reason ?? ''})` : ''}`)
+  }
+  if (ctx.manifest) lines.push(`manifest ${ctx.manifest} updated to the destination's new state`)
   if (r.holeBytes > 0) lines.push(`sparse: ${formatBytes(r.holeBytes)} left as holes, not written`)
   if (r.verify !== 'none') lines.push(`verify: ${r.verify}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)
   if (r.digest) lines.push(`xxh3 of chunk digests (${formatBytes(r.chunkBytes)} chunks): ${r.digest}`)
