@@ -121,6 +121,8 @@ export interface HashTask {
   lengthBytes: number
   src: ChunkEnd
   algo: HashAlgo
+  /** Direct mode 'auto': chunks the page cache holds are read from it (src/chunk/hash.ts); 'always' reads the device. */
+  probeCache: boolean
 }
 
 /**

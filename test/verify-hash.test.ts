@@ -154,4 +154,17 @@ test('a loop device is hashed to its device size, with the digests of its backin
   }
 })
 
+test('a cached file is read from the page cache with direct auto, and from the device with direct always', async () => {
+  const file = join(dir, 'cached.img')
+  writeRandomFile(file, 16 * MiB, 12)
+  // Written just now, so every page is in the cache.
+  readRange(file, 0, 16 * MiB)
+  const auto = await client.hash(file, { direct: 'auto' }).result
+  const always = await client.hash(file, { direct: 'always' }).result
+  if (!always.direct.source) return logSkip('this file system refuses O_DIRECT')
+  assert.is(always.directBytes, 16 * MiB, 'every byte from the device')
+  assert.ok(auto.directBytes < 16 * MiB, `auto read ${auto.directBytes} bytes directly, not all from the device`)
+  assert.is(auto.digest, always.digest)
+})
+
 test.run()

@@ -1,12 +1,106 @@
-import type { ChunkResult, HashTask } from '../protocol.js'
+import type { ChunkResult, FileRef, HashTask } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
-import { readRange } from './ranged-io.js'
+import { readRange, type Failure } from './ranged-io.js'
+
+/*
+ * Page cache or O_DIRECT, chunk by chunk. O_DIRECT keeps a hash of a cold
+ * file from filling the page cache and costs no copy, but it goes to the
+ * device even for bytes the cache already holds: a cached 2 GiB file was
+ * hashed at the disk's 1.5 GB/s instead of the 5-6 GB/s of copies from the
+ * cache. Both give the same bytes, so each chunk starts with a buffered read
+ * of its first 4 KiB, timed: a few µs when the cache has it, 100 µs or more
+ * from this disk. Cached, the chunk is read through the cache; cold, it is
+ * read directly, and the next chunks skip the probe, backing off to one
+ * probe in PROBE_EVERY_MAX + 1 chunks while the file stays cold.
+ */
+
+/** A first-page probe answered within this came from the page cache. */
+const PROBE_CACHED_MS = 0.05
+const PROBE_BYTES = 4096
+const PROBE_EVERY_MAX = 64
+/**
+ * Buffered reads are hashed this much at a time, while the bytes are still
+ * in the core's cache: hashing 4 MiB read in one go measured 10-20 % slower.
+ */
+const PIECE_BYTES = 256 * 1024
+
+/** What this worker has learned about the file it is reading. */
+interface CacheState {
+  path: string
+  /** Chunks left to read directly without a probe. */
+  skip: number
+  /** The next value of skip after a probe that finds the file cold. */
+  backoff: number
+}
+
+let state: CacheState | null = null
+
+function stateFor(path: string): CacheState {
+  if (state?.path !== path) state = { path, skip: 0, backoff: 1 }
+  return state
+}
+
+/** Feeds buf[at, +length) to the running digest. */
+function hashPiece(hash: Xxh3, buf: Buffer, at: number, length: number): void {
+  hash.update(buf.subarray(at, at + length))
+}
 
 /**
- * Reads one chunk of a file or device (O_DIRECT for its aligned middle) and
- * hashes it with the task's algorithm. Runs in a worker; writes nothing; a
- * read failure is returned as data (readErr, the failed range), never thrown.
+ * Reads the chunk [position, +length) into buf at `at` (which has the
+ * position's page phase) and feeds it to the running digest: through the
+ * page cache in pieces, or directly in one read, as above.
+ * Returns the bytes read with O_DIRECT, or the failed range.
+ */
+function readAndHash(
+  ctx: WorkerContext, hash: Xxh3, src: FileRef, probe: boolean, position: number, length: number, buf: Buffer, at: number,
+): number | Failure {
+  const buffered: FileRef = { ...src, directFd: -1 }
+  let done = 0
+  // `--direct always` means every aligned byte comes from the device: no probe then.
+  if (src.directFd >= 0 && !probe) return readThenHash(ctx, hash, src, position, length, buf, at)
+  if (src.directFd >= 0) {
+    const s = stateFor(src.path)
+    let cached = false
+    if (s.skip > 0) {
+      s.skip--
+    } else {
+      done = Math.min(PROBE_BYTES - (position % PROBE_BYTES), length)
+      const started = performance.now()
+      const probe = readRange(ctx.io, buffered, position, done, buf, at)
+      cached = typeof probe === 'number' && performance.now() - started <= PROBE_CACHED_MS
+    }
+    if (cached) {
+      s.backoff = 1
+      hashPiece(hash, buf, at, done)
+    } else {
+      if (s.skip === 0 && done > 0) {
+        s.skip = s.backoff
+        s.backoff = Math.min(s.backoff * 2, PROBE_EVERY_MAX)
+      }
+      return readThenHash(ctx, hash, src, position, length, buf, at)
+    }
+  }
+  for (let n = 0; done < length; done += n) {
+    n = Math.min(PIECE_BYTES, length - done)
+    const r = readRange(ctx.io, buffered, position + done, n, buf, at + done)
+    if (typeof r !== 'number') return r
+    hashPiece(hash, buf, at + done, n)
+  }
+  return 0
+}
+
+/** One read (O_DIRECT for the aligned middle), then the digest. */
+function readThenHash(ctx: WorkerContext, hash: Xxh3, src: FileRef, position: number, length: number, buf: Buffer, at: number): number | Failure {
+  const r = readRange(ctx.io, src, position, length, buf, at)
+  if (typeof r === 'number') hashPiece(hash, buf, at, length)
+  return r
+}
+
+/**
+ * Reads one chunk of a file or device and hashes it with the task's
+ * algorithm. Runs in a worker; writes nothing; a read failure is returned
+ * as data (readErr, the failed range), never thrown.
  */
 export function hashChunk(ctx: WorkerContext, hash: Xxh3, t: HashTask): ChunkResult {
   const res: ChunkResult = {
@@ -14,10 +108,11 @@ export function hashChunk(ctx: WorkerContext, hash: Xxh3, t: HashTask): ChunkRes
   }
   // At the source's page phase, so the aligned middle lands on an aligned address.
   const base = t.src.offsetBytes % ctx.pageBytes
-  const read = readRange(ctx.io, t.src, t.src.offsetBytes, t.lengthBytes, ctx.main, base)
+  hash.init()
+  const read = readAndHash(ctx, hash, t.src, t.probeCache, t.src.offsetBytes, t.lengthBytes, ctx.main, base)
   if (typeof read === 'number') {
     res.directBytes = read
-    res.digest = hash.digest(ctx.main, base, t.lengthBytes)
+    res.digest = hash.final()
   } else {
     res.readErr = true
     res.errors.push({ dest: -1, ...read, offset: t.src.offsetBytes, length: t.lengthBytes })

@@ -50,7 +50,7 @@ export function openHash(io: IoBackend, path: string, o: HashOptions, s: ClientS
     extent: (i) => chunkAt(plan, i),
     task: (i) => {
       const c = chunkAt(plan, i)
-      return { kind: 'hash', chunkIndex: i, lengthBytes: c.length, src: { ...ref, offsetBytes: c.offset }, algo }
+      return { kind: 'hash', chunkIndex: i, lengthBytes: c.length, src: { ...ref, offsetBytes: c.offset }, algo, probeCache: direct === 'auto' }
     },
   })
   return {

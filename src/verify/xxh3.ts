@@ -30,6 +30,20 @@ export class Xxh3 {
     return new Xxh3(await createHasher(algo))
   }
 
+  /** Starts a streaming digest: init, update as often as needed, final. */
+  init(): void {
+    this.hasher.init()
+  }
+
+  update(bytes: Uint8Array): void {
+    this.hasher.update(bytes)
+  }
+
+  /** The streaming digest as lowercase hex, canonical (big-endian, xxhsum) order. */
+  final(): string {
+    return this.hasher.digest('hex')
+  }
+
   /** Digest of `buf[offset, offset + length)` as lowercase hex, canonical (big-endian, xxhsum) order. */
   digest(buf: Uint8Array, offsetBytes: number, lengthBytes: number): string {
     return this.digestParts(buf, [offsetBytes, lengthBytes])

@@ -1,0 +1,121 @@
+/**
+ * The contenders and targets of bench/hash.ts. Each contender reads one
+ * file, as its own process, from a page cache prepared for it: `cached` (the
+ * whole file read just before) or `cold` (caches dropped just before).
+ *
+ * To add contenders (say `blockcopy verify` against a replica), write a
+ * function of ContenderContext like the groups below, add it to
+ * CONTENDER_GROUPS, and add its targets to TARGETS; the harness runs,
+ * interleaves, checks and reports whatever is listed here.
+ */
+
+/** How the page cache must be before a run. */
+export type CachePhase = 'cached' | 'cold'
+
+/** What a contender prints that the harness checks on its first run. */
+export type OutputCheck =
+  /** An `XXH3 (FILE) = HEX` line; every contender with this check must print the same HEX. */
+  | 'xxhsum-line'
+  /** blockcopy's --json object with ok true; every such contender must give the same root. */
+  | 'manifest-json'
+  | 'none'
+
+export interface HashContender {
+  /** Short name for --only and the JSON result. */
+  name: string
+  /** Shown in the table. */
+  label: string
+  phase: CachePhase
+  /** argv for one run over `file`; the first element is the executable. */
+  command: (file: string) => string[]
+  check: OutputCheck
+  /** What makes this figure comparable, said once in the output. */
+  note: string
+}
+
+export interface ContenderContext {
+  /** node and bin/blockcopy.js. */
+  blockcopy: string[]
+  /** Extra flags for every blockcopy run (--blockcopy-args). */
+  blockcopyArgs: string[]
+}
+
+function xxhsumGroup(): HashContender[] {
+  return [
+    {
+      name: 'xxhsum',
+      label: 'xxhsum -H3 (cached)',
+      phase: 'cached',
+      command: (file) => ['xxhsum', '-H3', file],
+      check: 'xxhsum-line',
+      note: 'xxhsum 0.8 -H3: one thread, read(2) into a buffer and XXH3 in native code',
+    },
+  ]
+}
+
+function blockcopyHashGroup(c: ContenderContext): HashContender[] {
+  const hash = (file: string) => [...c.blockcopy, 'hash', file, '--progress', 'none', '--json', ...c.blockcopyArgs]
+  return [
+    {
+      name: 'hash',
+      label: 'blockcopy hash (cached)',
+      phase: 'cached',
+      command: hash,
+      check: 'manifest-json',
+      note: 'blockcopy hash FILE --json: the chunk manifest (1 MiB chunks) through the worker pool',
+    },
+    {
+      name: 'xxhsum-mode',
+      label: 'blockcopy hash --xxhsum (cached)',
+      phase: 'cached',
+      command: (file) => [...c.blockcopy, 'hash', '--xxhsum', file, ...c.blockcopyArgs],
+      check: 'xxhsum-line',
+      note: 'blockcopy hash --xxhsum FILE: one whole-stream XXH3 digest, hashed in the main thread',
+    },
+    {
+      name: 'hash-cold',
+      label: 'blockcopy hash (cold)',
+      phase: 'cold',
+      command: hash,
+      check: 'manifest-json',
+      note: 'the same manifest from a cold cache (O_DIRECT for chunks the cache does not hold)',
+    },
+  ]
+}
+
+function fioGroup(): HashContender[] {
+  return [
+    {
+      name: 'fio',
+      label: 'fio O_DIRECT read (cold)',
+      phase: 'cold',
+      command: (file) => [
+        'fio', '--name=seqread', `--filename=${file}`, '--readonly', '--rw=read', '--bs=1M', '--direct=1',
+        '--ioengine=libaio', '--iodepth=4', '--numjobs=1', '--output-format=terse',
+      ],
+      check: 'none',
+      note: 'fio --rw=read --bs=1M --direct=1 --ioengine=libaio --iodepth=4: one sequential reader, 4 reads in flight, no hashing',
+    },
+  ]
+}
+
+/** Every group, in report order. */
+export const CONTENDER_GROUPS: Array<(c: ContenderContext) => HashContender[]> = [xxhsumGroup, blockcopyHashGroup, fioGroup]
+
+export function makeHashContenders(c: ContenderContext): HashContender[] {
+  return CONTENDER_GROUPS.flatMap((group) => group(c))
+}
+
+/** `contender` must reach `atLeast` times the throughput of `peer` (medians). */
+export interface HashTarget {
+  label: string
+  contender: string
+  peer: string
+  atLeast: number
+}
+
+export const TARGETS: HashTarget[] = [
+  { label: 'blockcopy hash >= 1.0x xxhsum -H3, cached', contender: 'hash', peer: 'xxhsum', atLeast: 1.0 },
+  { label: 'blockcopy hash --xxhsum >= 0.6x xxhsum -H3, cached', contender: 'xxhsum-mode', peer: 'xxhsum', atLeast: 0.6 },
+  { label: 'blockcopy hash >= 0.9x fio O_DIRECT read, cold', contender: 'hash-cold', peer: 'fio', atLeast: 0.9 },
+]
