@@ -182,11 +182,12 @@ async function main(o: Options): Promise<number> {
   try {
     const mount = mountOf(dir)
     if (isMemoryFs(mount)) throw new UsageError(`--dir: ${dir} is on ${mount.fsType}; use a directory on a disk`)
-    if (freeBytes(dir) < o.sizeBytes + 64 * MIB) throw new UsageError(`--size: ${dir} has too little room for ${o.sizeBytes} bytes`)
+    if (freeBytes(dir) < 2 * o.sizeBytes + 64 * MIB) throw new UsageError(`--size: ${dir} has too little room for the file and its replica (2 × ${o.sizeBytes} bytes)`)
     const file = join(dir, 'source.bin')
     log(`file: ${fmt(o.sizeBytes / MIB, 0)} MiB of pseudo-random bytes in ${dir} (${mount.fsType} on ${mount.source})`)
     await writeRandomFile(file, o.sizeBytes, () => false)
     for (const c of contenders) log(`  ${c.label.padEnd(34)} ${c.note}`)
+    for (const c of contenders) c.prepare?.(file)
 
     const runs = new Map<string, Run[]>(contenders.map((c) => [c.name, []]))
     const checks = new OutputChecks()

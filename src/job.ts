@@ -7,7 +7,7 @@ import type { IoBackend } from './io/types.js'
 import type { ChunkResult, FileRef, HashAlgo, RangeFailure, Task, VerifyLevel } from './protocol.js'
 import { closeFile, type OpenFile } from './regions.js'
 import { chunkAt, chunkCount, coalesceFailures, schedule, type ChunkPlan, type TaskRunner } from './scheduler.js'
-import { combineDigests } from './verify/xxh3.js'
+import { combineDigests, DIGEST_BYTES } from './verify/xxh3.js'
 import { previousDigest, type Since } from './verify/since.js'
 import { passTurnWhenDue } from './chunk/order.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
@@ -315,7 +315,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     chunkBytes: spec.chunkBytes,
     verify: spec.verify,
     digest: allRead ? await combineDigests(counted.map((i) => digests[i] ?? ''), spec.hashAlgo) : null,
-    chunks: hashed ? counted.flatMap((i) => (digests[i] ? [{ ...work.extent(i), digest: digests[i] as string }] : [])) : [],
+    chunks: hashed ? counted.flatMap((i) => (digests[i] ? chunkDigests(work.extent(i), digests[i] as string, spec) : [])) : [],
     direct: { source: (spec.source?.directFd ?? -1) >= 0, dests: spec.dests.map((d) => d.directFd >= 0) },
     directBytes,
     holeBytes: counted.reduce((n, i) => n + (ok[i] ? (holes[i] ?? 0) : 0), 0),
@@ -336,6 +336,22 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     }
   }
   return result
+}
+
+/**
+ * A task's digests as chunk entries: one, or (hash tasks, which cover
+ * several manifest chunks) one per chunk of spec.chunkBytes, its digests
+ * being theirs end to end.
+ */
+function chunkDigests(extent: Extent, digest: string, spec: JobSpec): ChunkDigest[] {
+  const width = 2 * DIGEST_BYTES[spec.hashAlgo ?? 'xxh3']
+  if (spec.kind !== 'hash' || digest.length <= width) return [{ ...extent, digest }]
+  const out: ChunkDigest[] = []
+  for (let k = 0; k * width < digest.length; k++) {
+    const offset = extent.offset + k * spec.chunkBytes
+    out.push({ offset, length: Math.min(spec.chunkBytes, extent.offset + extent.length - offset), digest: digest.slice(k * width, (k + 1) * width) })
+  }
+  return out
 }
 
 function closeAll(spec: JobSpec, io: IoBackend): void {

@@ -114,13 +114,19 @@ export interface TaskOrder {
 /** Digest algorithms of the xxh3 family: XXH3 64-bit and XXH3 128-bit (xxhsum -H3, -H2). */
 export type HashAlgo = 'xxh3' | 'xxh128'
 
-/** Manifests: reads one chunk of a file or device and hashes it; writes nothing. */
+/**
+ * Manifests: reads consecutive manifest chunks of a file or device and
+ * hashes each; writes nothing. The result's digest is the chunks' digests
+ * end to end, in order.
+ */
 export interface HashTask {
   kind: 'hash'
   chunkIndex: number
   lengthBytes: number
   src: ChunkEnd
   algo: HashAlgo
+  /** Size of each manifest chunk in the task (the last may be shorter). */
+  chunkBytes: number
   /** Direct mode 'auto': chunks the page cache holds are read from it (src/chunk/hash.ts); 'always' reads the device. */
   probeCache: boolean
 }

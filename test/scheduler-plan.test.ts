@@ -112,7 +112,7 @@ test('a hash chunk whose worker died is a failed read, not a success', async () 
   const src = { path: 'x', fd: 3, directFd: -1, alignBytes: 0, offsetBytes: 4096 }
   await schedule({
     count: 1, inflight: 1, stopOnError: true, onResult: (r) => results.push(r),
-    run: () => Promise.reject(new Error('gone')), makeTask: (i) => ({ kind: 'hash', chunkIndex: i, lengthBytes: 10, src, algo: 'xxh3', probeCache: false }),
+    run: () => Promise.reject(new Error('gone')), makeTask: (i) => ({ kind: 'hash', chunkIndex: i, lengthBytes: 10, src, algo: 'xxh3', chunkBytes: 10, probeCache: false }),
   })
   assert.is(results[0]?.readErr, true)
   assert.equal(results[0]?.errors.map((e) => [e.dest, e.offset, e.length]), [[-1, 4096, 10]])

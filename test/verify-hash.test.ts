@@ -4,6 +4,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createXXHash128, createXXHash3, type IHasher } from 'hash-wasm'
 import { chunkDigest, createClient, readManifest, wholeFileDigest, writeManifest, type CopyClient, type Manifest } from '../src/index.js'
+import { mountFaultFsIn } from './helpers/faultfs.js'
 import { attachLoop, detachLoop } from './helpers/loop.js'
 import { logSkip, skipUnlessRoot } from './helpers/root.js'
 import { makeTempDir, readRange, removeTempDir, writeRandomFile } from './helpers/tmp.js'
@@ -165,6 +166,26 @@ test('a cached file is read from the page cache with direct auto, and from the d
   assert.is(always.directBytes, 16 * MiB, 'every byte from the device')
   assert.ok(auto.directBytes < 16 * MiB, `auto read ${auto.directBytes} bytes directly, not all from the device`)
   assert.is(auto.digest, always.digest)
+})
+
+test('an unreadable chunk is reported at its offset, as data; no manifest then', async () => {
+  const failAt = 10 * MiB + 300
+  const fs = await mountFaultFsIn(dir, [{ op: 'read', path: 'src.img', offset: failAt, length: 1, errno: 'EIO' }])
+  if (typeof fs === 'string') return logSkip(fs)
+  try {
+    writeRandomFile(join(fs.backingDir, 'src.img'), 20 * MiB, 3)
+    const job = client.hash(join(fs.mountDir, 'src.img'))
+    const r = await job.result
+    assert.equal([r.ok, r.readErr], [false, true])
+    const e = r.errors[0]
+    assert.equal([e?.code, e?.dest, e?.syscall], ['EIO', -1, 'pread'])
+    assert.ok((e?.offset ?? Infinity) <= failAt && (e?.offset ?? 0) + (e?.length ?? 0) > failAt, JSON.stringify(e))
+    // From the failing chunk's page at most, never before the chunk.
+    assert.ok((e?.offset ?? 0) >= 10 * MiB, JSON.stringify(e))
+    assert.is(await job.manifest, null)
+  } finally {
+    await fs.unmount()
+  }
 })
 
 test.run()

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+
 /**
  * The contenders and targets of bench/hash.ts. Each contender reads one
  * file, as its own process, from a page cache prepared for it: `cached` (the
@@ -31,6 +34,8 @@ export interface HashContender {
   check: OutputCheck
   /** What makes this figure comparable, said once in the output. */
   note: string
+  /** Makes what the command needs besides the file (a manifest, a replica), once, before the first round. */
+  prepare?: (file: string) => void
 }
 
 export interface ContenderContext {
@@ -99,8 +104,54 @@ function fioGroup(): HashContender[] {
   ]
 }
 
+/**
+ * blockcopy verify, cold: one replica against a manifest (one file read,
+ * like fio's), and a source against a replica (two files read at once, like
+ * fio with a job for each).
+ */
+function verifyGroup(c: ContenderContext): HashContender[] {
+  const run = (args: string[]) => {
+    const r = spawnSync(args[0] as string, args.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] })
+    if (r.status !== 0) throw new Error(`${args.join(' ')} failed (exit ${r.status})`)
+  }
+  return [
+    {
+      name: 'verify-manifest-cold',
+      label: 'blockcopy verify --manifest (cold)',
+      phase: 'cold',
+      command: (file) => [...c.blockcopy, 'verify', '--manifest', `${file}.bcm`, file, '--progress', 'none', ...c.blockcopyArgs],
+      check: 'none',
+      note: 'blockcopy verify --manifest M FILE: one replica checked against its manifest (1 MiB chunks), exit 0',
+      prepare: (file) => run([...c.blockcopy, 'hash', file, '-o', `${file}.bcm`, '--progress', 'none']),
+    },
+    {
+      name: 'verify-cold',
+      label: 'blockcopy verify SRC REPLICA (cold)',
+      phase: 'cold',
+      command: (file) => [...c.blockcopy, 'verify', file, `${file}.replica`, '--progress', 'none', ...c.blockcopyArgs],
+      check: 'none',
+      note: 'blockcopy verify FILE REPLICA: both read once and compared byte for byte, exit 0',
+      prepare: (file) => run(['cp', '--reflink=never', file, `${file}.replica`]),
+    },
+    {
+      name: 'fio2',
+      label: 'fio O_DIRECT read of both (cold)',
+      phase: 'cold',
+      command: (file) => [
+        'fio', '--readonly', '--rw=read', '--bs=1M', '--direct=1', '--ioengine=libaio', '--iodepth=4', '--output-format=terse',
+        '--name=source', `--filename=${file}`, '--name=replica', `--filename=${file}.replica`,
+      ],
+      check: 'none',
+      note: 'fio with two sequential readers at once (the file and its replica), 4 reads in flight each',
+      prepare: (file) => {
+        if (!existsSync(`${file}.replica`)) run(['cp', '--reflink=never', file, `${file}.replica`])
+      },
+    },
+  ]
+}
+
 /** Every group, in report order. */
-export const CONTENDER_GROUPS: Array<(c: ContenderContext) => HashContender[]> = [xxhsumGroup, blockcopyHashGroup, fioGroup]
+export const CONTENDER_GROUPS: Array<(c: ContenderContext) => HashContender[]> = [xxhsumGroup, blockcopyHashGroup, fioGroup, verifyGroup]
 
 export function makeHashContenders(c: ContenderContext): HashContender[] {
   return CONTENDER_GROUPS.flatMap((group) => group(c))
@@ -118,4 +169,6 @@ export const TARGETS: HashTarget[] = [
   { label: 'blockcopy hash >= 1.0x xxhsum -H3, cached', contender: 'hash', peer: 'xxhsum', atLeast: 1.0 },
   { label: 'blockcopy hash --xxhsum >= 0.6x xxhsum -H3, cached', contender: 'xxhsum-mode', peer: 'xxhsum', atLeast: 0.6 },
   { label: 'blockcopy hash >= 0.9x fio O_DIRECT read, cold', contender: 'hash-cold', peer: 'fio', atLeast: 0.9 },
+  { label: 'blockcopy verify --manifest (one replica) >= 0.9x fio O_DIRECT read, cold', contender: 'verify-manifest-cold', peer: 'fio', atLeast: 0.9 },
+  { label: 'blockcopy verify SRC REPLICA >= 0.9x fio reading both, cold', contender: 'verify-cold', peer: 'fio2', atLeast: 0.9 },
 ]

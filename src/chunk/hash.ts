@@ -108,14 +108,22 @@ export function hashChunk(ctx: WorkerContext, hash: Xxh3, t: HashTask): ChunkRes
   }
   // At the source's page phase, so the aligned middle lands on an aligned address.
   const base = t.src.offsetBytes % ctx.pageBytes
-  hash.init()
-  const read = readAndHash(ctx, hash, t.src, t.probeCache, t.src.offsetBytes, t.lengthBytes, ctx.main, base)
-  if (typeof read === 'number') {
-    res.directBytes = read
-    res.digest = hash.final()
-  } else {
-    res.readErr = true
-    res.errors.push({ dest: -1, ...read, offset: t.src.offsetBytes, length: t.lengthBytes })
+  // One manifest chunk at a time; every chunk starts on a multiple of the
+  // chunk size, so each keeps the source's page phase.
+  const digests: string[] = []
+  for (let done = 0; done < t.lengthBytes; done += t.chunkBytes) {
+    const position = t.src.offsetBytes + done
+    const length = Math.min(t.chunkBytes, t.lengthBytes - done)
+    hash.init()
+    const read = readAndHash(ctx, hash, t.src, t.probeCache, position, length, ctx.main, base)
+    if (typeof read !== 'number') {
+      res.readErr = true
+      res.errors.push({ dest: -1, ...read, offset: position, length: t.src.offsetBytes + t.lengthBytes - position })
+      return res
+    }
+    res.directBytes += read
+    digests.push(hash.final())
   }
+  res.digest = digests.join('')
   return res
 }

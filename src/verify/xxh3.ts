@@ -69,9 +69,9 @@ export class Xxh3 {
  * the manifest's algorithm.
  */
 export async function combineDigests(chunkDigests: readonly string[], algo: HashAlgo = 'xxh3'): Promise<string> {
+  // A digest string may hold several chunks' digests end to end (hash tasks).
   const size = DIGEST_BYTES[algo]
-  const all = Buffer.alloc(chunkDigests.length * size)
-  chunkDigests.forEach((hex, i) => all.write(hex.padStart(size * 2, '0'), i * size, size, 'hex'))
+  const all = Buffer.concat(chunkDigests.map((hex) => Buffer.from(hex.padStart(Math.ceil(hex.length / (2 * size)) * 2 * size, '0'), 'hex')))
   const h = await createHasher(algo)
   h.init()
   h.update(all)
