@@ -21,7 +21,7 @@ export type { VerifyOptions, VerifyRange } from './verify/verify-plan.js'
 export type { Difference, ReplicaReport, VerifyReport } from './verify/verify-report.js'
 export type { Manifest } from './verify/manifest.js'
 export {
-  buildManifest, chunkDigest, decodeManifest, encodeManifest, readManifest, writeManifest, MANIFEST_MAGIC, MANIFEST_VERSION,
+  allUnknown, buildManifest, chunkDigest, decodeManifest, isUnknown, unknownCount, encodeManifest, readManifest, writeManifest, MANIFEST_MAGIC, MANIFEST_VERSION,
 } from './verify/manifest.js'
 export type { StreamDigest } from './verify/stream.js'
 export { wholeFileDigest, xxhsumLine } from './verify/stream.js'

@@ -2,7 +2,7 @@ import { closeSync, copyFileSync, openSync, readSync, rmSync, truncateSync, writ
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createClient, type CopyClient, type Manifest } from '../src/index.js'
+import { allUnknown, createClient, type CopyClient, type Manifest } from '../src/index.js'
 import { mountFaultFsIn } from './helpers/faultfs.js'
 import { attachLoop, detachLoop } from './helpers/loop.js'
 import { refuses } from './helpers/refuses.js'
@@ -155,6 +155,8 @@ test('bad input is refused before anything is read, naming the argument and the 
   refuses(() => client.verify(null, [r]), 'INVALID_ARGUMENT', /^source: a source path is required/)
   refuses(() => client.verify(src, [r], { manifest: m }), 'INVALID_ARGUMENT', /^manifest: verify against a source or a manifest, not both/)
   refuses(() => client.verify(null, [r], { manifest: { ...m, digests: m.digests.subarray(8) } }), 'INVALID_ARGUMENT', /^manifest: must be a manifest/)
+  const unknown = await allUnknown(m)
+  refuses(() => client.verify(null, [r], { manifest: unknown }), 'INVALID_ARGUMENT', /^manifest: records 33 of its 33 chunks as unknown \(an incremental copy that failed or was stopped part-way\)/)
   refuses(() => client.verify(null, [r], { manifest: m, chunkBytes: 2 * CHUNK }), 'INVALID_ARGUMENT', /^chunkBytes: 131072 differs from the manifest's chunk size, 65536/)
   refuses(() => client.verify(null, [r], { manifest: m, ranges: [{ offset: 100, length: CHUNK }] }), 'INVALID_ARGUMENT', /^ranges\[0\]: against a manifest, ranges must start and end on its 65536-byte chunks/)
   refuses(() => client.verify(src, [r], { ranges: [{ offset: 0, length: SIZE + 1 }] }), 'INVALID_ARGUMENT', /^ranges\[0\]: bytes 0\.\.\d+ pass the end of source/)

@@ -4,7 +4,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createXXHash3 } from 'hash-wasm'
 import {
-  buildManifest, chunkDigest, decodeManifest, encodeManifest, readManifest, writeManifest, type Manifest,
+  allUnknown, buildManifest, chunkDigest, decodeManifest, encodeManifest, isUnknown, readManifest, unknownCount, writeManifest, type Manifest,
 } from '../src/index.js'
 import { makeTempDir, removeTempDir } from './helpers/tmp.js'
 
@@ -93,7 +93,7 @@ test('a truncated manifest, a wrong magic and an unknown version or algorithm ea
   await rejects(magic, '/x/zip.bcm', /is not a blockcopy manifest/)
   const version = Buffer.from(good)
   version.writeUInt16LE(9, 8)
-  await rejects(version, '/x/v9.bcm', /has format version 9; this blockcopy reads version 1/)
+  await rejects(version, '/x/v9.bcm', /has format version 9; this blockcopy reads versions 1 and 2/)
   // An unknown algorithm with a valid checksum: what a newer writer would produce.
   const algo = Buffer.from(good)
   algo.writeUInt8(7, 10)
@@ -102,6 +102,46 @@ test('a truncated manifest, a wrong magic and an unknown version or algorithm ea
   h.update(algo.subarray(0, algo.length - 8))
   algo.write(h.digest('hex'), algo.length - 8, 8, 'hex')
   await rejects(algo, '/x/algo.bcm', /unknown digest algorithm 7/)
+})
+
+/** `buf` with its trailing checksum recomputed, as a writer with other rules would leave it. */
+async function resealed(buf: Buffer): Promise<Buffer> {
+  const out = Buffer.from(buf)
+  const h = await createXXHash3()
+  h.init()
+  h.update(out.subarray(0, out.length - 8))
+  out.write(h.digest('hex'), out.length - 8, 8, 'hex')
+  return out
+}
+
+test('unknown chunks: version 2 with a bitmap after the digests, round trip; none is version 1', async () => {
+  const digests = Array.from({ length: 11 }, (_, i) => (i === 2 || i === 10 ? null : hex(i + 1, 8)))
+  const m = await buildManifest('xxh3', MiB, 10 * MiB + 1, digests)
+  assert.is(unknownCount(m), 2)
+  assert.equal(Array.from({ length: 11 }, (_, i) => isUnknown(m, i)), digests.map((d) => d === null))
+  assert.is(chunkDigest(m, 2), '0000000000000000', 'an unknown chunk\'s digest is zero')
+  const bytes = await encodeManifest(m)
+  assert.is(bytes.readUInt16LE(8), 2)
+  assert.is(bytes.readUInt32LE(12), 1, 'flags: bitmap present')
+  assert.is(bytes.length, 56 + 11 * 8 + 2 + 8)
+  assert.equal([...bytes.subarray(56 + 88, 56 + 90)], [0b100, 0b100])
+  assert.equal(await decodeManifest(bytes, 'u.bcm'), m)
+
+  const all = await allUnknown(await sample())
+  assert.is(unknownCount(all), 5)
+  assert.is(all.sizeBytes, 4 * MiB + 7)
+  assert.is((await encodeManifest(await sample())).readUInt16LE(8), 1)
+
+  // A bit past the last chunk, or version 2 without a single unknown chunk: damaged.
+  const past = Buffer.from(bytes)
+  past[56 + 89] = 0b1100
+  await rejects(await resealed(past), '/x/past.bcm', /marks chunks past its last, 10/)
+  const none = Buffer.from(bytes)
+  none.fill(0, 56 + 88, 56 + 90)
+  await rejects(await resealed(none), '/x/none.bcm', /version 2 with no unknown chunk/)
+  const flags = Buffer.from(bytes)
+  flags.writeUInt32LE(3, 12)
+  await rejects(await resealed(flags), '/x/flags.bcm', /has flags 3/)
 })
 
 test('reading a missing manifest is NOT_FOUND_VOLUME and a damaged file is BAD_MANIFEST with its path', async () => {

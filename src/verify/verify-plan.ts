@@ -5,7 +5,7 @@ import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings
 import type { CompareTask, FileRef, HashAlgo } from '../protocol.js'
 import { closeFile, inspectPath, openForJob, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
-import { chunkDigest, type Manifest } from './manifest.js'
+import { chunkDigest, unknownCount, type Manifest } from './manifest.js'
 import { DIGEST_BYTES } from './xxh3.js'
 
 /** A byte range compared in the source (or manifest) and in every replica, at the same offsets. */
@@ -55,6 +55,10 @@ function checkManifest(m: unknown): Manifest {
     Buffer.isBuffer(o.digests) && o.digests.length === (o.chunkCount ?? 0) * DIGEST_BYTES[algo] &&
     o.chunkCount === Math.ceil((o.sizeBytes ?? 0) / (o.chunkBytes ?? 1))
   if (!ok) throw bad('manifest', 'must be a manifest as readManifest() or a hash job returns it')
+  const unknown = unknownCount(m as Manifest)
+  if (unknown > 0) {
+    throw bad('manifest', `records ${unknown} of its ${String(o?.chunkCount)} chunks as unknown (an incremental copy that failed or was stopped part-way), so it cannot prove a replica identical; finish the copy, or hash the source again`)
+  }
   return m as Manifest
 }
 
