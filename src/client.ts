@@ -16,18 +16,25 @@ import { capabilitiesOf, replicateBlockSize, type Capabilities } from './replica
 import { clientSettings, type ClientOptions, type ClientSettings } from './options.js'
 import { manifestOf, openHash, type HashJob, type HashOptions } from './verify/hash-job.js'
 import type { Manifest } from './verify/manifest.js'
-import { checkDestSize, sampleCheck, sinceOptions } from './verify/since.js'
+import { checkDestSize, manifestAfter, sampleCheck, sinceOptions } from './verify/since.js'
 import { openVerify, type VerifyOptions } from './verify/verify-plan.js'
 import { DifferenceCollector, type VerifyReport } from './verify/verify-report.js'
 
 /**
- * A copy job. `manifest` resolves, once it ends, to the destination's new
- * manifest for an incremental copy (`since`) that succeeded, else to null;
- * it never rejects.
+ * A copy job. For an incremental copy (`since`), `manifest` resolves once it
+ * ends to the destination's manifest as it now is: the new one after
+ * success; after a cancel or failure, one that marks the chunks a failure
+ * may have cut short as unknown (since.ts manifestAfter); null when the job
+ * was refused before writing (the old manifest still holds). Null for other
+ * copies. It never rejects.
  */
 export type CopyJob = Job & { readonly manifest: Promise<Manifest | null> }
 
-/** A verify job: progress, cancel and status like any job; `report` resolves once it ends, and never rejects. */
+/**
+ * A verify job: progress, cancel and status like any job; `report` resolves
+ * once it ends. Read errors and differences are data in the report; it
+ * rejects only when `result` does (an internal error), with the same error.
+ */
 export type VerifyJob = Job & { readonly report: Promise<VerifyReport> }
 
 export type { CopyOptions, ZeroOptions, NotifyFn, VerifyMode }
@@ -88,21 +95,30 @@ export class CopyClient {
     const o = copyOptions(inc ? { ...options, chunkBytes: inc.chunkBytes, verify: inc.verify } : options, this.settings)
     if (inc) checkDestSize(inc, inspectPath(this.io, to[0]?.path as string, 'to[0].path', true))
     const spec = openCopy(this.io, from, to, o)
-    if (!inc) return Object.assign(this.start(spec), { manifest: Promise.resolve(null) })
+    const beforeWrite = options?.beforeWrite
+    if (!inc) {
+      const job = this.start({ ...spec, ...(beforeWrite ? { prepare: async () => beforeWrite() } : {}) })
+      return Object.assign(job, { manifest: Promise.resolve(null) })
+    }
     const m = inc.since.manifest
     const dest = spec.dests[0]
     const job = this.start({
       ...spec,
       since: inc.since,
       hashAlgo: m.algo,
-      prepare: () => sampleCheck(inc, from.path, to[0]?.path as string),
-      // The destination becomes the source: a file the source has shrunk below loses its old tail.
+      prepare: async () => {
+        await sampleCheck(inc, spec.source as { fd: number }, dest as { fd: number; path: string })
+        await beforeWrite?.()
+      },
+      // The destination becomes the source: a file takes the source's size
+      // (losing its old tail if the source shrank), even if the copy failed,
+      // so the manifest of what it holds now describes it.
       finish: () => {
-        if (dest && !dest.isBlockDevice && fs.fstatSync(dest.fd).size > spec.totalBytes) fs.ftruncateSync(dest.fd, spec.totalBytes)
+        if (dest && !dest.isBlockDevice && fs.fstatSync(dest.fd).size !== spec.totalBytes) fs.ftruncateSync(dest.fd, spec.totalBytes)
       },
     })
-    const manifest = job.result.then((r) => manifestOf(r, m.algo))
-    manifest.catch(() => undefined)
+    // Rejected only when nothing was written (the check before writing refused): the old manifest still holds.
+    const manifest = job.result.then((r) => (r.ok ? manifestOf(r, m.algo) : manifestAfter(r, m))).catch(() => null)
     return Object.assign(job, { manifest })
   }
 
@@ -135,9 +151,8 @@ export class CopyClient {
     this.alive()
     const spec = openHash(this.io, path, options, this.settings)
     const job = this.start(spec)
-    const manifest = job.result.then((r) => manifestOf(r, spec.hashAlgo))
-    // Handled here so an unawaited manifest never becomes an unhandled rejection.
-    manifest.catch(() => undefined)
+    // null, never a rejection, if the job itself failed: `result` carries the error.
+    const manifest = job.result.then((r) => manifestOf(r, spec.hashAlgo)).catch(() => null)
     return Object.assign(job, { manifest })
   }
 

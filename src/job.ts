@@ -133,7 +133,7 @@ export interface JobSpec {
   since?: Since
   /** Runs before anything is written (the incremental copy's check of the destination); a throw rejects the job. */
   prepare?: () => Promise<void>
-  /** Runs once every chunk succeeded, before the destinations are synced (the incremental copy's truncation). */
+  /** Runs once the chunks have ended, whatever happened to them, before the destinations are synced (the incremental copy's resize). */
   finish?: () => void
   /** Files the job only reads besides its source (verify's replicas); closed when it ends, never synced. */
   readers?: OpenFile[]
@@ -267,7 +267,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
       count, makeTask: (i) => work.task(i), run, inflight, stopOnError: !spec.ignoreErrors, onResult,
       ...(spec.signal ? { signal: spec.signal } : {}),
     })
-    if (spec.finish && !outcome.cancelled && outcome.skipped === 0 && !readErr && writeErr === 0) {
+    if (spec.finish) {
       try {
         spec.finish()
       } catch (err) {

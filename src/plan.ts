@@ -37,6 +37,14 @@ export interface CopyOptions {
   since?: Manifest
   /** With `since`: a destination not in the manifest's state gets every chunk written instead of refused. */
   force?: boolean
+  /**
+   * Awaited once the checks before writing have passed (with `since`, the
+   * destination's sample), before the first chunk is written; a throw fails
+   * the job with nothing written. The place to record, durably, that a copy
+   * is under way: the CLI stores `allUnknown(manifest)` here, so a run that
+   * is killed leaves a manifest the next run trusts for no chunk.
+   */
+  beforeWrite?: () => Promise<void> | void
   /** Default: the client's. */
   chunkBytes?: number
   /** Default: the client's. */
@@ -50,7 +58,7 @@ export interface CopyOptions {
 }
 
 /** Options of one zero job. */
-export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force'> {
+export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force' | 'beforeWrite'> {
   /** Bytes to zero on every destination; default the regions' lengths, or the rest of an existing destination. */
   length?: number
   /** 'readback' reads every destination back and checks it is zero. Default 'none'. */
@@ -102,6 +110,9 @@ export function copyOptions(o: CopyOptions, s: ClientSettings): CheckedOptions {
   if (verify !== 'none' && verify !== 'hash' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: must be 'none', 'hash' or 'readback', got ${String(verify)}`, 'verify')
   }
+  if (o.beforeWrite !== undefined && typeof o.beforeWrite !== 'function') {
+    throw new BlockcopyError('INVALID_ARGUMENT', 'beforeWrite: must be a function', 'beforeWrite')
+  }
   return common(o, s, verify)
 }
 
@@ -110,7 +121,7 @@ export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
   if (verify !== 'none' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: zero takes 'none' or 'readback', got ${String(verify)}`, 'verify')
   }
-  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force']) {
+  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'beforeWrite']) {
     if (copyOnly in o) throw new BlockcopyError('INVALID_ARGUMENT', `${copyOnly}: applies to copies only`, copyOnly)
   }
   const checked = common(o, s, verify)

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { existsSync } from 'node:fs'
 import { BlockcopyError } from '../errors.js'
-import { readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
+import { allUnknown, readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
 import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
@@ -86,20 +86,25 @@ function program(setExit: (code: number) => void): Command {
     const since = f.since === undefined ? undefined : await readSinceManifest(f.since)
     setExit(await withClient(f, async (client) => {
       const controller = new AbortController()
+      const file = since ? f.since : undefined
       const job = client.copy(from, to, {
         verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true, sparse: f.sparse === true,
         signal: controller.signal,
         ...(since ? { since, force: f.force === true } : {}),
         // --chunk must agree with the manifest's chunks, so it is checked against them.
         ...(since && f.chunk !== undefined ? { chunkBytes: parseSize(f.chunk, 'chunkBytes') } : {}),
+        // Once the destination passed its check and before any chunk is
+        // written, the manifest on disk marks every chunk unknown: a run
+        // killed part-way leaves the next one nothing to skip wrongly.
+        ...(since && file ? { beforeWrite: async () => writeManifest(file, await allUnknown(since)) } : {}),
       })
       const result = await runJob(job, f, controller)
+      // What the destination holds now, success or not (unknown where a failure may have cut a chunk short).
       const next = await job.manifest
-      // The destination's new state is the next run's starting point; a failed run keeps the old one, which is still safe.
-      if (next && f.since !== undefined) await writeManifest(f.since, next)
+      if (next && file) await writeManifest(file, next)
       printResult(result, {
         source: src, destinations: dsts, json: f.json === true, backend: client.backend,
-        ...(next && f.since !== undefined ? { manifest: f.since } : {}),
+        ...(next && file ? { manifest: file } : {}),
       })
       return exitCodeFor(result)
     }))

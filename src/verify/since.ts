@@ -1,9 +1,10 @@
 import fs from 'node:fs'
 import { randomInt } from 'node:crypto'
+import { promisify } from 'node:util'
 import { BlockcopyError } from '../errors.js'
-import type { VerifyMode } from '../job.js'
+import type { CopyResult, VerifyMode } from '../job.js'
 import type { Region } from '../regions.js'
-import { chunkDigest, type Manifest } from './manifest.js'
+import { buildManifest, chunkDigest, isUnknown, type Manifest } from './manifest.js'
 import { createHasher, DIGEST_BYTES } from './xxh3.js'
 
 /**
@@ -14,6 +15,12 @@ import { createHasher, DIGEST_BYTES } from './xxh3.js'
  * size, and a sample of its chunks. A destination in another state than the
  * manifest describes is refused (MANIFEST_MISMATCH), unless forced, and
  * then every chunk is written: never a wrong incremental.
+ *
+ * Chunks the manifest marks unknown are always written and never sampled.
+ * A run that does not fully succeed still yields a manifest of what the
+ * destination now holds (manifestAfter): new digests where chunks reached
+ * it, the old ones where nothing was written, and unknown where a write
+ * may have been cut short, so the next run never skips a chunk wrongly.
  */
 
 /** Chunks of the destination read and hashed before an incremental copy writes anything. */
@@ -54,7 +61,8 @@ export function sinceOptions(
   const shaped = typeof m === 'object' && m !== null && (algo === 'xxh3' || algo === 'xxh128') &&
     Number.isSafeInteger(m.chunkBytes) && Number.isSafeInteger(m.sizeBytes) && Number.isSafeInteger(m.chunkCount) &&
     Buffer.isBuffer(m.digests) && m.digests.length === (m.chunkCount ?? 0) * DIGEST_BYTES[algo] &&
-    m.chunkCount === Math.ceil((m.sizeBytes ?? 0) / (m.chunkBytes ?? 1))
+    m.chunkCount === Math.ceil((m.sizeBytes ?? 0) / (m.chunkBytes ?? 1)) &&
+    (m.unknown === undefined || (Buffer.isBuffer(m.unknown) && m.unknown.length === Math.ceil((m.chunkCount ?? 0) / 8)))
   if (!shaped) throw bad('since', 'must be a manifest as readManifest() or a hash job returns it')
   const manifest = m as Manifest
   if (!Array.isArray(to) || to.length !== 1) throw bad('since', 'an incremental copy has exactly one destination, the one the manifest describes')
@@ -94,18 +102,25 @@ function mismatch(why: string): BlockcopyError {
   )
 }
 
-/** Which chunks to sample: the first, the last, and random others, at most SAMPLED_CHUNKS in all, ascending. */
-export function sampleChunks(chunkCount: number): number[] {
+/**
+ * Which chunks to sample: of the chunks the manifest knows, the first, the
+ * last, and random others, at most SAMPLED_CHUNKS in all, ascending.
+ */
+export function sampleChunks(m: Manifest): number[] {
+  const known: number[] = []
+  for (let i = 0; i < m.chunkCount; i++) if (!isUnknown(m, i)) known.push(i)
   const picks = new Set<number>()
-  if (chunkCount > 0) picks.add(0).add(chunkCount - 1)
-  while (picks.size < Math.min(SAMPLED_CHUNKS, chunkCount)) picks.add(randomInt(chunkCount))
-  return [...picks].sort((a, b) => a - b)
+  if (known.length > 0) picks.add(0).add(known.length - 1)
+  while (picks.size < Math.min(SAMPLED_CHUNKS, known.length)) picks.add(randomInt(known.length))
+  return [...picks].sort((a, b) => a - b).map((k) => known[k] as number)
 }
 
-async function readChunk(fh: fs.promises.FileHandle, buf: Buffer, offset: number, length: number): Promise<Buffer> {
+const read = promisify(fs.read)
+
+async function readChunk(fd: number, buf: Buffer, offset: number, length: number): Promise<Buffer> {
   let done = 0
   while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, offset + done)
+    const { bytesRead } = await read(fd, buf, done, length - done, offset + done)
     if (bytesRead === 0) break
     done += bytesRead
   }
@@ -118,7 +133,7 @@ async function readChunk(fh: fs.promises.FileHandle, buf: Buffer, offset: number
  * that failed part-way already wrote it). Refuses on the first one that
  * matches neither, unless forced; forced, every chunk will be written.
  */
-export async function sampleCheck(s: SinceOptions, srcPath: string, destPath: string): Promise<void> {
+export async function sampleCheck(s: SinceOptions, src: { fd: number }, dest: { fd: number; path: string }): Promise<void> {
   const m = s.since.manifest
   if (s.since.writeAll) return
   const hasher = await createHasher(m.algo)
@@ -128,33 +143,53 @@ export async function sampleCheck(s: SinceOptions, srcPath: string, destPath: st
     return hasher.digest('hex')
   }
   const buf = Buffer.alloc(m.chunkBytes)
-  const dst = await fs.promises.open(destPath, 'r')
-  const src = await fs.promises.open(srcPath, 'r')
-  try {
-    for (const i of sampleChunks(m.chunkCount)) {
-      const offset = i * m.chunkBytes
-      const length = Math.min(m.chunkBytes, m.sizeBytes - offset)
-      const want = chunkDigest(m, i)
-      const now = digest(await readChunk(dst, buf, offset, length))
-      if (now === want) continue
-      if (now === digest(await readChunk(src, buf, offset, length))) continue
-      const why = `chunk ${i} of ${destPath} (bytes ${offset}..${offset + length}) has digest ${now}, the manifest ${want}`
-      if (!s.force) throw mismatch(why)
-      s.since.writeAll = true
-      s.since.reason = why
-      return
-    }
-  } finally {
-    await dst.close()
-    await src.close()
+  // The job's own descriptors: nothing is opened here, so nothing can leak.
+  for (const i of sampleChunks(m)) {
+    const offset = i * m.chunkBytes
+    const length = Math.min(m.chunkBytes, m.sizeBytes - offset)
+    const want = chunkDigest(m, i)
+    const now = digest(await readChunk(dest.fd, buf, offset, length))
+    if (now === want) continue
+    if (now === digest(await readChunk(src.fd, buf, offset, length))) continue
+    const why = `chunk ${i} of ${dest.path} (bytes ${offset}..${offset + length}) has digest ${now}, the manifest ${want}`
+    if (!s.force) throw mismatch(why)
+    s.since.writeAll = true
+    s.since.reason = why
+    return
   }
 }
 
 /** The digest a chunk of the destination had, or null when it must be written whatever the source holds. */
 export function previousDigest(s: Since, chunkIndex: number, chunkOffset: number, chunkLength: number): string | null {
   const m = s.manifest
-  if (s.writeAll || chunkIndex >= m.chunkCount) return null
+  if (s.writeAll || chunkIndex >= m.chunkCount || isUnknown(m, chunkIndex)) return null
   // A chunk the manifest has in another length (the source grew or shrank) is new.
   if (Math.min(m.chunkBytes, m.sizeBytes - chunkOffset) !== chunkLength) return null
   return chunkDigest(m, chunkIndex)
+}
+
+/**
+ * The destination's manifest after an incremental copy that did not fully
+ * succeed (cancelled, or failed part-way): chunks that reached it have the
+ * source's digest; chunks nothing was written to (never started, or their
+ * read failed before any write) keep the old manifest's digest; a chunk a
+ * failure touched, or that the old manifest did not have in this length, is
+ * unknown. It describes the source's size: the destination was set to it.
+ */
+export async function manifestAfter(r: CopyResult, old: Manifest): Promise<Manifest> {
+  const size = r.totalBytes
+  const cb = old.chunkBytes
+  const fresh = new Map(r.chunks.map((c) => [c.offset, c.digest]))
+  const inside = (off: number, len: number) => r.completed.some((e) => e.offset <= off && off + len <= e.offset + e.length)
+  const touched = (off: number, len: number) => r.errors.some((e) => e.offset < off + len && off < e.offset + e.length)
+  const digests: (string | null)[] = []
+  for (let i = 0; i * cb < size; i++) {
+    const off = i * cb
+    const len = Math.min(cb, size - off)
+    const now = fresh.get(off)
+    if (now !== undefined && inside(off, len)) digests.push(now)
+    else if (touched(off, len) || i >= old.chunkCount || isUnknown(old, i) || Math.min(cb, old.sizeBytes - off) !== len) digests.push(null)
+    else digests.push(chunkDigest(old, i))
+  }
+  return buildManifest(old.algo, cb, size, digests)
 }
