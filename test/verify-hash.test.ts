@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -151,6 +151,34 @@ test('a loop device is hashed to its device size, with the digests of its backin
     const fromFile = await client.hash(backing).manifest
     assert.is(m.root, fromFile?.root)
   } finally {
+    await detachLoop(dev)
+  }
+})
+
+test('a block device is never read through its page cache: a loop device whose backing file changed past it hashes as it is now', async () => {
+  const why = skipUnlessRoot('attaches loop devices')
+  if (why) return logSkip(why)
+  const backing = join(dir, 'backing.img')
+  const size = 8 * MiB
+  writeRandomFile(backing, size, 17)
+  const dev = await attachLoop(backing)
+  // The last close of a block device drops its page cache: hold it open.
+  const hold = openSync(dev, 'r')
+  try {
+    // The device's own page cache now holds every page...
+    readRange(dev, 0, size)
+    // ...which writing to the backing file does not reach.
+    const fd = openSync(backing, 'r+')
+    writeSync(fd, Buffer.alloc(size, 0x5a), 0, size, 0)
+    fsyncSync(fd)
+    closeSync(fd)
+    const stale = readRange(dev, 0, 4096)
+    if (stale[0] === 0x5a && stale[4095] === 0x5a) return logSkip('the device cache was dropped before the test could see it stale')
+    const m = await client.hash(dev, { direct: 'auto' }).manifest
+    assert.ok(m)
+    await assertMatchesFile(m, backing, size, MiB, 'xxh3')
+  } finally {
+    closeSync(hold)
     await detachLoop(dev)
   }
 })

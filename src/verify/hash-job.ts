@@ -58,7 +58,8 @@ export function openHash(io: IoBackend, path: string, o: HashOptions, s: ClientS
       const c = chunkAt(plan, i)
       return {
         kind: 'hash', chunkIndex: i, lengthBytes: c.length, src: { ...ref, offsetBytes: c.offset }, algo, chunkBytes,
-        probeCache: direct === 'auto',
+        // Only files: a device's page cache can be stale (a loop device's backing file written past it).
+        probeCache: direct === 'auto' && !src.isBlockDevice,
       }
     },
   })
