@@ -1,6 +1,6 @@
 import fs from 'node:fs'
-import nodePath from 'node:path'
 import { BlockcopyError, toSystemError } from '../errors.js'
+import { writeFileDurably } from '../io/durable.js'
 import type { HashAlgo } from '../protocol.js'
 import { createHasher, DIGEST_BYTES } from './xxh3.js'
 
@@ -228,25 +228,5 @@ export async function readManifest(path: string): Promise<Manifest> {
  * it, fsynced, then renamed over `path`, then the directory fsynced.
  */
 export async function writeManifest(path: string, m: Manifest): Promise<void> {
-  const bytes = await encodeManifest(m)
-  const tmp = `${path}.tmp-${process.pid}`
-  const fh = await fs.promises.open(tmp, 'w', 0o644)
-  try {
-    await fh.writeFile(bytes)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  try {
-    await fs.promises.rename(tmp, path)
-  } catch (err) {
-    await fs.promises.rm(tmp, { force: true })
-    throw toSystemError(err, 'rename', path)
-  }
-  const dir = await fs.promises.open(nodePath.dirname(nodePath.resolve(path)), 'r')
-  try {
-    await dir.sync()
-  } finally {
-    await dir.close()
-  }
+  await writeFileDurably(path, await encodeManifest(m))
 }

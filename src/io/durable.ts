@@ -1,0 +1,41 @@
+import fs from 'node:fs'
+import nodePath from 'node:path'
+import { toSystemError } from '../errors.js'
+
+/** fdatasync on the libuv pool: the event loop keeps running meanwhile. */
+export function fdatasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())))
+}
+
+/** fsync of the directory holding `path`: its entries (a new or renamed file) are on disk. */
+export async function syncParentDir(path: string): Promise<void> {
+  const dir = await fs.promises.open(nodePath.dirname(nodePath.resolve(path)), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
+}
+
+/**
+ * Replaces `path` with `bytes` durably and atomically: a temporary file
+ * beside it, fsynced, renamed over it, then the directory fsynced. A crash
+ * leaves the old file or the new one, never a mix.
+ */
+export async function writeFileDurably(path: string, bytes: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`
+  const fh = await fs.promises.open(tmp, 'w', 0o644)
+  try {
+    await fh.writeFile(bytes)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  try {
+    await fs.promises.rename(tmp, path)
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true })
+    throw toSystemError(err, 'rename', path)
+  }
+  await syncParentDir(path)
+}
