@@ -18,6 +18,8 @@ import { manifestOf, openHash, type HashJob, type HashOptions } from './verify/h
 import type { Manifest } from './verify/manifest.js'
 import { checkDestSize, manifestAfter, sampleCheck, sinceOptions } from './verify/since.js'
 import { openVerify, type VerifyOptions } from './verify/verify-plan.js'
+import { mapOptions, openMap } from './journal/resume.js'
+import { Throttle } from './throttle.js'
 import { DifferenceCollector, type VerifyReport } from './verify/verify-report.js'
 
 /**
@@ -55,6 +57,7 @@ export class CopyClient {
   private readonly io: IoBackend
   private readonly pool: Piscina<Task, ChunkResult | ProbeResult>
   private readonly running = new Set<Job>()
+  private readonly throttle: Throttle
   /** Every job started and not yet freed, for jobStatus and jobFree. */
   private readonly jobs = new Map<string, Job>()
   private destroyed = false
@@ -62,6 +65,7 @@ export class CopyClient {
 
   constructor(settings: ClientSettings) {
     this.settings = settings
+    this.throttle = new Throttle(settings.rateBytesPerSec)
     this.io = loadBackend({ prefer: settings.io })
     const workerData: WorkerConfig = { bufferBytes: settings.bufferBytes, pageBytes: PAGE_BYTES, io: settings.io }
     this.pool = new Piscina({
@@ -94,10 +98,17 @@ export class CopyClient {
     const inc = sinceOptions(options ?? {}, from, to)
     const o = copyOptions(inc ? { ...options, chunkBytes: inc.chunkBytes, verify: inc.verify } : options, this.settings)
     if (inc) checkDestSize(inc, inspectPath(this.io, to[0]?.path as string, 'to[0].path', true))
-    const spec = openCopy(this.io, from, to, o)
+    const mapped = mapOptions(options ?? {})
+    let resume: ReturnType<typeof openMap> | null = null
+    const spec = openCopy(this.io, from, to, o, (c) => {
+      if (mapped) resume = openMap(mapped, c, o.chunkBytes)
+    })
     const beforeWrite = options?.beforeWrite
     if (!inc) {
-      const job = this.start({ ...spec, ...(beforeWrite ? { prepare: async () => beforeWrite() } : {}) })
+      const r = resume as ReturnType<typeof openMap> | null
+      const job = this.start({
+        ...spec, ...(r ? { journal: r.journal, extents: r.extents } : {}), ...(beforeWrite ? { prepare: async () => beforeWrite() } : {}),
+      })
       return Object.assign(job, { manifest: Promise.resolve(null) })
     }
     const m = inc.since.manifest
@@ -205,6 +216,21 @@ export class CopyClient {
     return (await Promise.all(runs)) as ProbeResult[]
   }
 
+  /**
+   * dm_kcopyd_throttle: limits every job of this client together to
+   * `bytesPerSec` (null: no limit), from the next chunk on, running jobs
+   * included.
+   */
+  setRate(bytesPerSec: number | null): void {
+    this.alive()
+    this.throttle.set(bytesPerSec)
+  }
+
+  /** The current limit in bytes per second, or null. */
+  get rate(): number | null {
+    return this.throttle.rate
+  }
+
   /** lsm job_status_get: state, percent, and the result or error once finished. JOB_NOT_FOUND for unknown ids. */
   jobStatus(id: string): JobStatus {
     return this.job(id).status()
@@ -239,7 +265,7 @@ export class CopyClient {
     const run = (task: Task) => this.pool.run(task) as Promise<ChunkResult>
     // Enough queued descriptors to keep every worker busy between round
     // trips; data only ever lives in the workers' fixed buffers.
-    const job = new Job(spec, this.io, run, this.settings.threads * 2)
+    const job = new Job({ ...spec, throttle: this.throttle }, this.io, run, this.settings.threads * 2)
     this.running.add(job)
     this.jobs.set(job.id, job)
     void job.result.finally(() => this.running.delete(job)).catch(() => undefined)

@@ -1,8 +1,8 @@
 import fs from 'node:fs'
-import path from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'eventemitter3'
 import { toSystemError } from './errors.js'
+import { fdatasync, syncParentDir } from './io/durable.js'
 import type { IoBackend } from './io/types.js'
 import type { ChunkResult, FileRef, HashAlgo, RangeFailure, Task, VerifyLevel } from './protocol.js'
 import { closeFile, type OpenFile } from './regions.js'
@@ -10,6 +10,8 @@ import { chunkAt, chunkCount, coalesceFailures, schedule, type ChunkPlan, type T
 import { combineDigests, DIGEST_BYTES } from './verify/xxh3.js'
 import { previousDigest, type Since } from './verify/since.js'
 import { passTurnWhenDue } from './chunk/order.js'
+import type { MapJournal, MapSummary } from './journal/journal.js'
+import type { Throttle } from './throttle.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
 
 /** Verification of each chunk: none, xxh3 of what was read, or also a read-back compare of every destination. */
@@ -79,6 +81,8 @@ export interface CopyResult {
   method?: 'clone' | 'copy'
   /** Incremental copies (`since`) only. */
   incremental?: IncrementalResult
+  /** Copies with a resume map (`map`) only: the map as saved at the end. */
+  map?: MapSummary
 }
 
 /** What an incremental copy wrote, and what it found unchanged. */
@@ -131,6 +135,15 @@ export interface JobSpec {
   scratch?: { close(): void }
   /** Incremental copies: the destination's manifest; unchanged chunks are not written. */
   since?: Since
+  /**
+   * Copies only these extents (relative to the range, in order, none
+   * crossing a chunk boundary) instead of every chunk: a resumed copy.
+   */
+  extents?: Extent[]
+  /** The client's rate limit (src/throttle.ts). */
+  throttle?: Throttle
+  /** The resume map, saved durably as chunks finish (src/journal/journal.ts). */
+  journal?: MapJournal
   /** Runs before anything is written (the incremental copy's check of the destination); a throw rejects the job. */
   prepare?: () => Promise<void>
   /** Runs once the chunks have ended, whatever happened to them, before the destinations are synced (the incremental copy's resize). */
@@ -191,6 +204,7 @@ export interface WorkPlan {
 
 /** Copy and zero: one contiguous range cut into chunks (src/scheduler.ts). */
 function chunkWork(spec: JobSpec, level: VerifyLevel): WorkPlan {
+  const list = spec.extents
   const plan: ChunkPlan = {
     anchorOffsetBytes: spec.source ? spec.srcOffset : (spec.destOffsets[0] ?? 0),
     totalBytes: spec.totalBytes,
@@ -199,12 +213,13 @@ function chunkWork(spec: JobSpec, level: VerifyLevel): WorkPlan {
   const writeTurn = spec.sequentialWrites && spec.kind === 'copy' ? new SharedArrayBuffer(4) : null
   const src = spec.source ? ref(spec.source) : null
   const dests = spec.dests.map(ref)
+  const extentOf = (index: number): Extent => (list ? (list[index] as Extent) : chunkAt(plan, index))
   return {
-    count: chunkCount(plan),
-    extent: (index) => chunkAt(plan, index),
+    count: list ? list.length : chunkCount(plan),
+    extent: extentOf,
     ...(writeTurn ? { abandon: (index: number) => void passTurnWhenDue(new Int32Array(writeTurn), index) } : {}),
     task: (index) => {
-      const c = chunkAt(plan, index)
+      const c = extentOf(index)
       const ends = dests.map((d, i) => ({ ...d, offsetBytes: (spec.destOffsets[i] ?? 0) + c.offset }))
       return src
         ? { kind: 'copy', chunkIndex: index, lengthBytes: c.length, src: { ...src, offsetBytes: spec.srcOffset + c.offset }, dests: ends, verify: level, writeTurn, srcHoles: spec.srcHoles === true, sparse: spec.sparse ?? null,
@@ -224,7 +239,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   let failures: RangeFailure[] = []
   let readErr = false
   let writeErr = 0
-  let doneBytes = 0
+  // A resumed copy starts with what earlier runs did.
+  let doneBytes = spec.extents ? spec.totalBytes - spec.extents.reduce((n, e) => n + e.length, 0) : 0
   let directBytes = 0
   const holes = new Float64Array(count)
   const skipped = new Float64Array(count)
@@ -239,6 +255,11 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     doneBytes += c.length
     job.doneBytes = doneBytes
     if (good) ok[r.chunkIndex] = 1
+    if (spec.journal) {
+      const at = spec.srcOffset + c.offset
+      if (good) spec.journal.copied(at, c.length)
+      else if (r.readErr) spec.journal.readFailed(at, c.length)
+    }
     if (r.digest) digests[r.chunkIndex] = r.digest
     if (r.holeBytes) holes[r.chunkIndex] = r.holeBytes
     if (r.skippedBytes) skipped[r.chunkIndex] = r.skippedBytes
@@ -260,11 +281,22 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
       throw err
     }
   }
+  if (spec.journal) {
+    try {
+      // Saved before the first write: a run killed at once leaves a valid map.
+      await spec.journal.start(spec.dests)
+    } catch (err) {
+      closeAll(spec, io)
+      throw err
+    }
+  }
   if (spec.kind !== 'zero') preallocate(spec, io)
   let outcome
+  let synced: RangeFailure[] = []
   try {
     outcome = await schedule({
       count, makeTask: (i) => work.task(i), run, inflight, stopOnError: !spec.ignoreErrors, onResult,
+      ...(spec.throttle ? { throttle: spec.throttle, bytesOf: (i: number) => work.extent(i).length } : {}),
       ...(spec.signal ? { signal: spec.signal } : {}),
     })
     if (spec.finish) {
@@ -278,7 +310,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     }
   } finally {
     // Durable before reported: every destination, whatever happened above.
-    const synced = await syncAll(spec)
+    synced = await syncAll(spec)
     for (const s of synced) {
       writeErr |= 1 << s.dest
       failures.push(s)
@@ -300,7 +332,9 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     else completed.push({ ...c })
   }
   const hashed = level > 0 && spec.kind !== 'zero'
-  const allRead = hashed && !outcome.cancelled && outcome.skipped === 0 && counted.every((i) => digests[i])
+  // A resumed copy reads only part of the range: no digest of the whole.
+  const partial = spec.extents !== undefined && spec.extents.reduce((n, e) => n + e.length, 0) < spec.totalBytes
+  const allRead = hashed && !partial && !outcome.cancelled && outcome.skipped === 0 && counted.every((i) => digests[i])
   const result: CopyResult = {
     id: job.id,
     kind: spec.kind,
@@ -326,6 +360,22 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     const skippedBytes = counted.reduce((n, i) => n + (ok[i] ? (skipped[i] ?? 0) : 0), 0)
     result.incremental = {
       writtenBytes: result.completedBytes - skippedBytes, skippedBytes, writeAll: spec.since.writeAll, reason: spec.since.reason,
+    }
+  }
+  if (spec.journal) {
+    result.map = await spec.journal.finish(synced.length === 0)
+    // Bad blocks an earlier run recorded are still missing from the destinations.
+    for (const b of spec.journal.badRanges()) {
+      if (!result.errors.some((e) => e.dest === -1 && e.offset < b.pos + b.size && b.pos < e.offset + e.length)) {
+        result.errors.push({
+          dest: -1, offset: b.pos, length: b.size, code: 'BAD_BLOCK', errno: 0, syscall: 'map',
+          message: `BAD_BLOCK: source bytes ${b.pos}..${b.pos + b.size} were unreadable in an earlier run (map ${result.map.path}); retry them with retryBad`,
+        })
+      }
+    }
+    if (result.map.badBytes > 0) {
+      result.readErr = true
+      result.ok = false
     }
   }
   if (spec.notify) {
@@ -396,15 +446,8 @@ async function syncAll(spec: JobSpec): Promise<RangeFailure[]> {
   const failures: RangeFailure[] = []
   await Promise.all(spec.dests.map(async (d, i) => {
     try {
-      await new Promise<void>((resolve, reject) => fs.fdatasync(d.fd, (e) => (e ? reject(e) : resolve())))
-      if (d.created) {
-        const dir = await fs.promises.open(path.dirname(path.resolve(d.path)), 'r')
-        try {
-          await dir.sync()
-        } finally {
-          await dir.close()
-        }
-      }
+      await fdatasync(d.fd)
+      if (d.created) await syncParentDir(d.path)
     } catch (err) {
       const e = toSystemError(err, 'fdatasync', d.path)
       // Which of the written bytes did not reach the disk is unknown: all of them.

@@ -1,5 +1,6 @@
 import os from 'node:os'
 import { BlockcopyError } from './errors.js'
+import { checkRate } from './throttle.js'
 import { PAGE_BYTES, type DirectMode } from './regions.js'
 
 export const MIN_CHUNK_BYTES = 64 * 1024
@@ -17,6 +18,8 @@ export interface ClientOptions {
   direct?: DirectMode
   /** 'fs' forces the node:fs backend (no O_DIRECT). Default: $BLOCKCOPY_IO, else 'native'. */
   io?: 'native' | 'fs'
+  /** Bytes per second for all jobs of the client together (client.setRate changes it). Default null: no limit. */
+  rateBytesPerSec?: number | null
 }
 
 /** The checked, defaulted client settings. */
@@ -28,6 +31,7 @@ export interface ClientSettings {
   io: 'native' | 'fs'
   /** Each worker has two buffers of this size; a chunk may use all of it but one page. */
   bufferBytes: number
+  rateBytesPerSec: number | null
 }
 
 function intOption(value: unknown, argument: string, min: number, max: number): number {
@@ -82,5 +86,6 @@ export function clientSettings(options: ClientOptions = {}): ClientSettings {
     Math.floor(memoryBytes / threads / 2 / PAGE_BYTES) * PAGE_BYTES,
     MAX_CHUNK_BYTES + PAGE_BYTES,
   )
-  return { threads, memoryBytes, chunkBytes, direct, io, bufferBytes }
+  const rateBytesPerSec = checkRate(options.rateBytesPerSec, 'rateBytesPerSec')
+  return { threads, memoryBytes, chunkBytes, direct, io, bufferBytes, rateBytesPerSec }
 }

@@ -45,6 +45,17 @@ export interface CopyOptions {
    * is killed leaves a manifest the next run trusts for no chunk.
    */
   beforeWrite?: () => Promise<void> | void
+  /**
+   * Resume map, GNU ddrescue's mapfile format (docs/resume.md): a path. A
+   * missing file is started; an existing one is resumed, copying only what
+   * it does not have as '+'. Saved atomically every `mapIntervalMs` while
+   * the copy runs (a chunk is '+' only once every destination was synced
+   * after it), and at the end. A map of another range or source size is
+   * INVALID_ARGUMENT. Not with `since`.
+   */
+  map?: string
+  /** How often the map is synced and saved while the copy runs: 50 to 60000 ms. Default 1000. */
+  mapIntervalMs?: number
   /** Default: the client's. */
   chunkBytes?: number
   /** Default: the client's. */
@@ -58,7 +69,7 @@ export interface CopyOptions {
 }
 
 /** Options of one zero job. */
-export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force' | 'beforeWrite'> {
+export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force' | 'beforeWrite' | 'map' | 'mapIntervalMs'> {
   /** Bytes to zero on every destination; default the regions' lengths, or the rest of an existing destination. */
   length?: number
   /** 'readback' reads every destination back and checks it is zero. Default 'none'. */
@@ -121,7 +132,7 @@ export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
   if (verify !== 'none' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: zero takes 'none' or 'readback', got ${String(verify)}`, 'verify')
   }
-  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'beforeWrite']) {
+  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'beforeWrite', 'map', 'mapIntervalMs']) {
     if (copyOnly in o) throw new BlockcopyError('INVALID_ARGUMENT', `${copyOnly}: applies to copies only`, copyOnly)
   }
   const checked = common(o, s, verify)
@@ -189,7 +200,15 @@ function openAll(io: IoBackend, items: Array<{ facts: PathFacts; write: boolean;
  * (creating missing destinations). Every check runs before the first
  * file is created.
  */
-export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOptions): JobSpec {
+/** What openCopy has checked, for a caller's own checks before anything is opened or created. */
+export interface CopyFacts {
+  source: PathFacts
+  srcOffset: number
+  length: number
+  dests: Array<{ facts: PathFacts; offset: number }>
+}
+
+export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOptions, check?: (c: CopyFacts) => void): JobSpec {
   if (typeof from !== 'object' || from === null) throw new BlockcopyError('INVALID_ARGUMENT', 'from: a region { path, offset, length } is required', 'from')
   checkDestCount(to)
   const srcOffset = checkByteCount(from.offset ?? 0, 'from.offset')
@@ -220,6 +239,7 @@ export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOp
     checkNoOverlap(source, d, 'a destination may not overlap its source')
     for (const e of dests.slice(0, i)) checkNoOverlap(e, d, 'destinations may not overlap each other')
   })
+  check?.({ source: srcFacts, srcOffset, length, dests: dests.map((d) => ({ facts: d.facts, offset: d.offset })) })
   const srcAlign = probeDirect(io, srcFacts, o.direct, 'from.path')
   const aligns = dests.map((d) => probeDirect(io, d.facts, o.direct, `${d.argument}.path`))
   const [src, ...outs] = openAll(io, [

@@ -1,4 +1,5 @@
 import type { ChunkResult, RangeFailure, Task } from './protocol.js'
+import type { Throttle } from './throttle.js'
 
 /**
  * How a range is cut into chunks. Boundaries fall on absolute multiples of
@@ -41,6 +42,10 @@ export interface ScheduleOptions {
   inflight: number
   stopOnError: boolean
   signal?: AbortSignal
+  /** The client's rate limit: a chunk starts only when it allows. */
+  throttle?: Throttle
+  /** Bytes a task moves, for the throttle. */
+  bytesOf?: (index: number) => number
   onResult: (result: ChunkResult) => void
 }
 
@@ -72,15 +77,34 @@ export function schedule(o: ScheduleOptions): Promise<ScheduleOutcome> {
     o.signal?.addEventListener('abort', onAbort, { once: true })
     if (o.signal?.aborted) cancelled = true
 
+    let waiting: NodeJS.Timeout | null = null
     const finish = () => {
-      if (settled || running > 0) return
+      if (settled || running > 0 || (waiting && !cancelled && !stopped)) return
       settled = true
+      if (waiting) clearTimeout(waiting)
       o.signal?.removeEventListener('abort', onAbort)
+      o.signal?.removeEventListener('abort', onAbortWake)
       // An abort after the last chunk started cancelled nothing.
       resolve({ cancelled: cancelled && next < o.count, stopped, skipped: o.count - next })
     }
+    const onAbortWake = () => {
+      // A cancel while a chunk waits for the throttle ends the wait.
+      if (waiting) clearTimeout(waiting)
+      waiting = null
+      finish()
+    }
+    o.signal?.addEventListener('abort', onAbortWake, { once: true })
     const pump = () => {
       while (!cancelled && !stopped && running < o.inflight && next < o.count) {
+        const wait = o.throttle?.waitMs() ?? 0
+        if (wait > 0) {
+          waiting ??= setTimeout(() => {
+            waiting = null
+            pump()
+          }, Math.max(1, Math.ceil(wait)))
+          break
+        }
+        o.throttle?.take(o.bytesOf ? o.bytesOf(next) : 0)
         const task = o.makeTask(next++)
         running++
         o.run(task).then(

@@ -15,6 +15,7 @@ export interface EngineFlags {
   threads?: string
   memory?: string
   direct: DirectMode
+  rate?: string
   ignoreErrors?: boolean
   json?: boolean
   /** Set in a process started by --detach: the job's id. */
@@ -31,6 +32,7 @@ export function addEngineOptions(cmd: Command): Command {
     .option('--threads <n>', 'I/O worker threads (default: 2 × cores, 2 to 8)')
     .option('--memory <size>', 'memory budget for all worker buffers (default 64MiB)')
     .addOption(new Option('--direct <mode>', 'O_DIRECT for aligned middles').choices(['auto', 'always', 'never']).default('auto'))
+    .option('--rate <size>', 'limit to this many bytes per second, e.g. 200MiB (all chunks of the job, read or written once)')
     .option('--ignore-errors', 'go on past I/O errors and list every failed range')
     .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal (auto), NDJSON lines, or none').choices(['auto', 'ndjson', 'none']).default('auto'))
     .option('--json', 'print one JSON result object on stdout')
@@ -42,6 +44,7 @@ export function clientOptions(f: EngineFlags): ClientOptions {
   const o: ClientOptions = { direct: f.direct }
   if (f.chunk !== undefined) o.chunkBytes = parseSize(f.chunk, 'chunkBytes')
   if (f.memory !== undefined) o.memoryBytes = parseSize(f.memory, 'memoryBytes')
+  if (f.rate !== undefined) o.rateBytesPerSec = parseSize(f.rate.replace(/\/s$/, ''), 'rateBytesPerSec')
   if (f.threads !== undefined) {
     if (!/^\d+$/.test(f.threads)) throw new BlockcopyError('INVALID_ARGUMENT', `threads: '${f.threads}' is not a whole number`, 'threads')
     o.threads = Number(f.threads)

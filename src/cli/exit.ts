@@ -48,6 +48,9 @@ const CLI_NAMES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/^manifest\.chunkBytes|^manifest\b/, () => '--manifest'],
   [/^since\b/, () => '--since'],
   [/^force\b/, () => '--force'],
+  [/^mapIntervalMs\b/, () => '--map-interval'],
+  [/^map\b/, () => '--map'],
+  [/^rateBytesPerSec\b/, () => '--rate'],
 ]
 
 /** Rewrites the argument a library message starts with into its command-line name. */

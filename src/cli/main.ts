@@ -26,6 +26,8 @@ interface CopyFlags extends CommonFlags {
   sparse?: boolean
   since?: string
   force?: boolean
+  map?: string
+  mapInterval?: string
 }
 
 interface ZeroFlags extends CommonFlags {
@@ -50,6 +52,17 @@ function destRegions(dsts: string[], f: CommonFlags): Region[] {
   }
   const offsets = f.dstOffset.map((s, i) => parseSize(s, `to[${i}].offset`))
   return dsts.map((path, i) => ({ path, offset: offsets.length === 1 ? (offsets[0] ?? 0) : (offsets[i] ?? 0) }))
+}
+
+function wholeNumber(s: string, argument: string): number {
+  if (!/^\d+$/.test(s)) throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: '${s}' is not a whole number`, argument)
+  return Number(s)
+}
+
+/** This command line, quoted for a shell where needed. */
+function resumeCommand(): string {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)
+  return ['blockcopy', ...process.argv.slice(2)].map(quote).join(' ')
 }
 
 /** The manifest of --since: it must exist (seed it with `blockcopy hash DST -o M`). */
@@ -77,7 +90,9 @@ function program(setExit: (code: number) => void): Command {
       .option('--sequential', 'write chunks strictly in order')
       .option('--sparse', 'leave zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated')
       .option('--since <manifest>', 'incremental: write only the chunks that changed since this manifest of DST (blockcopy hash DST -o M), then update it')
-      .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing'),
+      .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing')
+      .option('--map <file>', 'resume map (GNU ddrescue mapfile): saved as the copy runs; run the same command again to copy only what is not done')
+      .option('--map-interval <ms>', 'with --map: sync and save the map this often, 50 to 60000 ms (default 1000)'),
   ).action(async (src: string, dsts: string[], f: CopyFlags) => {
     const from: Region = { path: src, offset: f.srcOffset === undefined ? 0 : parseSize(f.srcOffset, 'from.offset') }
     if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
@@ -97,6 +112,8 @@ function program(setExit: (code: number) => void): Command {
         // written, the manifest on disk marks every chunk unknown: a run
         // killed part-way leaves the next one nothing to skip wrongly.
         ...(since && file ? { beforeWrite: async () => writeManifest(file, await allUnknown(since)) } : {}),
+        ...(f.map === undefined ? {} : { map: f.map }),
+        ...(f.mapInterval === undefined ? {} : { mapIntervalMs: wholeNumber(f.mapInterval, 'mapIntervalMs') }),
       })
       const result = await runJob(job, f, controller)
       // What the destination holds now, success or not (unknown where a failure may have cut a chunk short).
@@ -106,6 +123,10 @@ function program(setExit: (code: number) => void): Command {
         source: src, destinations: dsts, json: f.json === true, backend: client.backend,
         ...(next && file ? { manifest: file } : {}),
       })
+      if (result.map && result.map.pendingBytes + result.map.badBytes > 0) {
+        const left = result.map.pendingBytes > 0 ? 'copy what is left' : 'try the bad blocks again (--retry-bad N)'
+        process.stderr.write(`blockcopy: map ${result.map.path} saved; run the same command again to ${left}: ${resumeCommand()}\n`)
+      }
       return exitCodeFor(result)
     }))
   })

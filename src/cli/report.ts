@@ -34,6 +34,10 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
     lines.push(`incremental: wrote ${formatBytes(i.writtenBytes)} that changed, skipped ${formatBytes(i.skippedBytes)} unchanged${i.writeAll ? ` (every chunk written, --force: ${i.reason ?? ''})` : ''}`)
   }
   if (ctx.manifest) lines.push(`manifest ${ctx.manifest} updated to the destination's new state`)
+  if (r.map) {
+    const m = r.map
+    lines.push(`map ${m.path}: ${formatBytes(m.rescuedBytes)} done${m.resumedBytes > 0 ? ` (${formatBytes(m.resumedBytes)} by earlier runs)` : ''}, ${formatBytes(m.pendingBytes)} left, ${formatBytes(m.badBytes)} bad`)
+  }
   if (r.holeBytes > 0) lines.push(`sparse: ${formatBytes(r.holeBytes)} left as holes, not written`)
   if (r.verify !== 'none') lines.push(`verify: ${r.verify}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)
   if (r.digest) lines.push(`xxh3 of chunk digests (${formatBytes(r.chunkBytes)} chunks): ${r.digest}`)

@@ -1,0 +1,199 @@
+import fs from 'node:fs'
+import nodePath from 'node:path'
+import { BlockcopyError } from '../errors.js'
+import { fdatasync, syncParentDir, writeFileDurably } from '../io/durable.js'
+import type { Extent } from '../job.js'
+import type { OpenFile } from '../regions.js'
+import { bytesByStatus, formatMap, freshMap, parseMap, rangesWith, setStatus, type BlockStatus, type RescueMap } from './mapfile.js'
+
+/**
+ * A copy's resume map (ddrescue's mapfile, src/journal/mapfile.ts), kept
+ * durable while the copy runs. A chunk becomes '+' in the saved map only
+ * after every destination has been fdatasynced since it was written: a map
+ * on disk never claims bytes a crash could lose. Saves (temporary file,
+ * fsync, rename) happen every `intervalMs` while chunks finish, and once
+ * more at the end, after the job's own sync. Bytes a killed run copied
+ * again on restart: at most those in flight plus one interval's worth.
+ */
+
+/** What the result says of the map. */
+export interface MapSummary {
+  path: string
+  /** Bytes the map had as '+' when the job started: not copied again. */
+  resumedBytes: number
+  /** Bytes per status in the map as saved at the end. */
+  rescuedBytes: number
+  badBytes: number
+  /** Non-tried, non-trimmed or non-scraped bytes left: a later run copies them. */
+  pendingBytes: number
+}
+
+/** Statuses a run copies: everything not done, bad blocks only when retried. */
+function todo(retryBad: boolean): BlockStatus[] {
+  return retryBad ? ['-'] : ['?', '*', '/']
+}
+
+export class MapJournal {
+  readonly path: string
+  readonly map: RescueMap
+  /** Range-relative extents this run copies (pending ranges cut on the chunk grid by the caller). */
+  readonly pending: Array<{ pos: number; size: number }>
+  readonly resumedBytes: number
+  private readonly started = new Date()
+  private unsynced: Array<{ pos: number; size: number }> = []
+  private timer: NodeJS.Timeout | null = null
+  private saving: Promise<void> | null = null
+  private dests: OpenFile[] = []
+  private failure: unknown = null
+  /** Changed since the last save (bad blocks are marked at once, without a sync). */
+  private dirty = false
+
+  private constructor(path: string, map: RescueMap, retryBad: boolean, private readonly commandLine: string, private readonly intervalMs: number) {
+    this.path = path
+    this.map = map
+    this.pending = rangesWith(map, todo(retryBad))
+    this.resumedBytes = bytesByStatus(map)['+']
+  }
+
+  /**
+   * Reads the map at `path` (or starts a new one) for a copy of source bytes
+   * [offset, offset + length) of a source of `sourceSize` bytes. Nothing is
+   * written here. A map for another range or source size, or a damaged one,
+   * is INVALID_ARGUMENT naming it.
+   */
+  static open(
+    path: string, range: { offset: number; length: number; sourceSize: number },
+    o: { retryBad: boolean; commandLine: string; intervalMs: number },
+  ): MapJournal {
+    if (typeof path !== 'string' || path.length === 0) throw new BlockcopyError('INVALID_ARGUMENT', 'map: must be a file path', 'map')
+    let text: string | null = null
+    try {
+      text = fs.readFileSync(path, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} cannot be read: ${(err as Error).message}`, 'map')
+      if (!fs.existsSync(nodePath.dirname(nodePath.resolve(path)))) {
+        throw new BlockcopyError('NOT_FOUND_VOLUME', `map: the directory of ${path} does not exist`, 'map')
+      }
+    }
+    if (text === null) {
+      if (o.retryBad) throw new BlockcopyError('INVALID_ARGUMENT', `retryBad: needs an existing map with bad blocks; ${path} does not exist`, 'retryBad')
+      return new MapJournal(path, freshMap(range.offset, range.length, range.sourceSize), false, o.commandLine, o.intervalMs)
+    }
+    const map = parseMap(text, path)
+    const first = map.blocks[0]
+    const last = map.blocks[map.blocks.length - 1]
+    const start = first?.pos ?? range.offset
+    const end = last ? last.pos + last.size : range.offset
+    if (start !== range.offset || end !== range.offset + range.length) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} covers source bytes ${start}..${end}, but this copy is of bytes ${range.offset}..${range.offset + range.length}: it is the map of another copy`, 'map')
+    }
+    if (map.sourceSize !== null && map.sourceSize !== range.sourceSize) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} was made for a source of ${map.sourceSize} bytes; this source has ${range.sourceSize}: it is the map of another copy`, 'map')
+    }
+    map.sourceSize = range.sourceSize
+    return new MapJournal(path, map, o.retryBad, o.commandLine, o.intervalMs)
+  }
+
+  /** Bytes the map says are done ('+'), which a destination must already hold. */
+  get doneEnd(): number {
+    return rangesWith(this.map, ['+']).reduce((e, r) => Math.max(e, r.pos + r.size), 0)
+  }
+
+  /** The map's bad blocks ('-'), absolute source ranges. */
+  badRanges(): Array<{ pos: number; size: number }> {
+    return rangesWith(this.map, ['-'])
+  }
+
+  /** Saves the map as it is (before the first write), then every interval. */
+  async start(dests: OpenFile[]): Promise<void> {
+    this.dests = dests
+    this.map.currentStatus = '?'
+    await this.save()
+    this.timer = setInterval(() => void this.flush(), this.intervalMs)
+    this.timer.unref()
+  }
+
+  /** A chunk's source range reached every destination (not yet durable). */
+  copied(pos: number, size: number): void {
+    this.unsynced.push({ pos, size })
+  }
+
+  /** Source bytes that could not be read, at the logical block: '-' at once (nothing to sync). */
+  badBlock(pos: number, size: number): void {
+    setStatus(this.map, pos, size, '-')
+    this.dirty = true
+  }
+
+  /** A chunk whose read failed and was not split into blocks: '*' (non-trimmed). */
+  readFailed(pos: number, size: number): void {
+    setStatus(this.map, pos, size, '*')
+    this.dirty = true
+  }
+
+  /** Syncs the destinations, then saves what was copied before the sync as '+'. */
+  private flush(): Promise<void> {
+    if (this.saving) return this.saving
+    if (this.unsynced.length === 0 && !this.dirty) return Promise.resolve()
+    this.dirty = false
+    const batch = this.unsynced
+    this.unsynced = []
+    this.saving = (async () => {
+      try {
+        if (batch.length > 0) {
+          await Promise.all(this.dests.map(async (d) => {
+            await fdatasync(d.fd)
+            if (d.created) await syncParentDir(d.path)
+          }))
+          for (const r of batch) setStatus(this.map, r.pos, r.size, '+')
+          this.map.currentPos = batch[batch.length - 1]?.pos ?? this.map.currentPos
+        }
+        await this.save()
+      } catch (err) {
+        // Not '+': they stay to be copied again. The final save reports it.
+        this.unsynced.push(...batch)
+        this.failure ??= err
+      } finally {
+        this.saving = null
+      }
+    })()
+    return this.saving
+  }
+
+  /**
+   * After the job's own sync: what it copied becomes '+' if that sync
+   * succeeded (`synced`), and the map is saved one last time. Throws if a
+   * save failed, since the map on disk is then behind the destination.
+   */
+  async finish(synced: boolean): Promise<MapSummary> {
+    if (this.timer) clearInterval(this.timer)
+    if (this.saving) await this.saving
+    if (synced) {
+      for (const r of this.unsynced) setStatus(this.map, r.pos, r.size, '+')
+      this.unsynced = []
+    }
+    const by = bytesByStatus(this.map)
+    this.map.currentStatus = by['?'] + by['*'] + by['/'] === 0 ? '+' : '?'
+    await this.save()
+    if (this.failure) throw this.failure
+    return { path: this.path, resumedBytes: this.resumedBytes, rescuedBytes: by['+'], badBytes: by['-'], pendingBytes: by['?'] + by['*'] + by['/'] }
+  }
+
+  private save(): Promise<void> {
+    return writeFileDurably(this.path, formatMap(this.map, this.commandLine, this.started))
+  }
+}
+
+/** Cuts source ranges (absolute) at the chunk grid of a copy starting at `offset`: range-relative extents. */
+export function cutOnGrid(ranges: Array<{ pos: number; size: number }>, offset: number, chunkBytes: number): Extent[] {
+  const out: Extent[] = []
+  for (const r of ranges) {
+    let at = r.pos
+    const end = r.pos + r.size
+    while (at < end) {
+      const next = Math.min(end, (Math.floor(at / chunkBytes) + 1) * chunkBytes)
+      out.push({ offset: at - offset, length: next - at })
+      at = next
+    }
+  }
+  return out
+}

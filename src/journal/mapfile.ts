@@ -1,0 +1,159 @@
+import { BlockcopyError } from '../errors.js'
+
+/**
+ * GNU ddrescue's mapfile: what was tried and what was rescued, by byte
+ * range of the source. blockcopy writes and reads it so that `ddrescuelog`
+ * (and ddrescue itself) can read a blockcopy map, and a copy can resume
+ * from one. The format (ddrescue manual, "Mapfile structure"):
+ *
+ *   # comment lines
+ *   0x00000000     ?               1          current_pos  current_status  current_pass
+ *   #      pos        size  status
+ *   0x00000000  0x00100000  +                 one line a block, in order, contiguous
+ *
+ * Block status: '?' non-tried, '*' failed and not trimmed, '/' not scraped,
+ * '-' bad block, '+' finished (rescued). Positions are in the source.
+ */
+export type BlockStatus = '?' | '*' | '/' | '-' | '+'
+const STATUSES = new Set<string>(['?', '*', '/', '-', '+'])
+/** ddrescue's current_status adds F (filling) and G (generating) to the block statuses. */
+const CURRENT = new Set<string>([...STATUSES, 'F', 'G'])
+
+export interface MapBlock {
+  pos: number
+  size: number
+  status: BlockStatus
+}
+
+export interface RescueMap {
+  currentPos: number
+  /** '?' while copying, '+' when the run finished. */
+  currentStatus: string
+  currentPass: number
+  /** Sorted, contiguous, no two neighbours with the same status. */
+  blocks: MapBlock[]
+  /** `# blockcopy source-size N`: the size of the source the map was made for, when a blockcopy wrote it. */
+  sourceSize: number | null
+}
+
+function bad(path: string, line: number, why: string): BlockcopyError {
+  return new BlockcopyError('INVALID_ARGUMENT', `map: ${path} line ${line}: ${why}`, 'map')
+}
+
+function parseNumber(s: string | undefined, path: string, line: number, what: string): number {
+  // ddrescue writes hex; decimal and octal are what its reader takes too (strtoll base 0).
+  const ok = s !== undefined && /^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/i.test(s)
+  const v = ok ? (/^0x/i.test(s) ? parseInt(s.slice(2), 16) : /^0[0-7]+$/.test(s) ? parseInt(s, 8) : Number(s)) : NaN
+  if (!Number.isSafeInteger(v) || v < 0) throw bad(path, line, `${what} '${String(s)}' is not a whole number of bytes below 2^53`)
+  return v
+}
+
+/** Parses a mapfile's text; anything malformed is INVALID_ARGUMENT naming the file, the line and the rule. */
+export function parseMap(text: string, path: string): RescueMap {
+  const lines = text.split('\n')
+  let head: { pos: number; status: string; pass: number } | null = null
+  const blocks: MapBlock[] = []
+  let sourceSize: number | null = null
+  lines.forEach((raw, i) => {
+    const n = i + 1
+    const line = raw.trim()
+    const size = /^#\s*blockcopy source-size (\S+)/.exec(line)
+    if (size) sourceSize = parseNumber(size[1], path, n, 'source size')
+    if (line === '' || line.startsWith('#')) return
+    const f = line.split(/\s+/)
+    if (!head) {
+      const status = f[1] ?? ''
+      if (!CURRENT.has(status)) throw bad(path, n, `current status '${status}' is not one of ? * / - F G +`)
+      head = { pos: parseNumber(f[0], path, n, 'current position'), status, pass: f[2] === undefined ? 1 : parseNumber(f[2], path, n, 'current pass') }
+      return
+    }
+    const status = f[2] ?? ''
+    if (!STATUSES.has(status)) throw bad(path, n, `block status '${status}' is not one of ? * / - +`)
+    const b = { pos: parseNumber(f[0], path, n, 'position'), size: parseNumber(f[1], path, n, 'size'), status: status as BlockStatus }
+    if (b.size === 0) throw bad(path, n, 'a block of size 0')
+    const last = blocks[blocks.length - 1]
+    if (last && b.pos !== last.pos + last.size) {
+      throw bad(path, n, `block at ${b.pos} does not start where the one before ends (${last.pos + last.size}): blocks must be in order and contiguous`)
+    }
+    if (!Number.isSafeInteger(b.pos + b.size)) throw bad(path, n, 'block ends past 2^53')
+    blocks.push(b)
+  })
+  if (!head) throw bad(path, lines.length, 'no current_pos / current_status line: not a ddrescue mapfile')
+  const h = head as { pos: number; status: string; pass: number }
+  return { currentPos: h.pos, currentStatus: h.status, currentPass: h.pass, blocks: merged(blocks), sourceSize }
+}
+
+const hex = (v: number) => `0x${v.toString(16).toUpperCase().padStart(8, '0')}`
+
+/** The mapfile's text, as ddrescue lays it out. */
+export function formatMap(m: RescueMap, commandLine: string, startTime: Date, now: Date = new Date()): string {
+  const time = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 19)
+  const out = [
+    '# Mapfile. Created by blockcopy (GNU ddrescue mapfile format)',
+    `# Command line: ${commandLine.replace(/\n/g, ' ')}`,
+    `# Start time:   ${time(startTime)}`,
+    `# Current time: ${time(now)}`,
+    ...(m.currentStatus === '+' ? ['# Finished'] : []),
+    ...(m.sourceSize === null ? [] : [`# blockcopy source-size ${m.sourceSize}`]),
+    '# current_pos  current_status  current_pass',
+    `${hex(m.currentPos)}     ${m.currentStatus}               ${m.currentPass}`,
+    '#      pos        size  status',
+    ...m.blocks.map((b) => `${hex(b.pos)}  ${hex(b.size)}  ${b.status}`),
+  ]
+  return `${out.join('\n')}\n`
+}
+
+/** Neighbours with the same status become one block. */
+function merged(blocks: MapBlock[]): MapBlock[] {
+  const out: MapBlock[] = []
+  for (const b of blocks) {
+    const last = out[out.length - 1]
+    if (last && last.status === b.status && last.pos + last.size === b.pos) last.size += b.size
+    else out.push({ ...b })
+  }
+  return out
+}
+
+/** Sets [pos, pos + size) to status; the range must lie inside the map's blocks. */
+export function setStatus(m: RescueMap, pos: number, size: number, status: BlockStatus): void {
+  if (size <= 0) return
+  const end = pos + size
+  const out: MapBlock[] = []
+  let placed = false
+  for (const b of m.blocks) {
+    const bEnd = b.pos + b.size
+    if (bEnd <= pos || b.pos >= end) {
+      if (!placed && b.pos >= end) {
+        out.push({ pos, size, status })
+        placed = true
+      }
+      out.push(b)
+      continue
+    }
+    if (b.pos < pos) out.push({ pos: b.pos, size: pos - b.pos, status: b.status })
+    if (!placed) {
+      out.push({ pos, size, status })
+      placed = true
+    }
+    if (bEnd > end) out.push({ pos: end, size: bEnd - end, status: b.status })
+  }
+  if (!placed) out.push({ pos, size, status })
+  m.blocks = merged(out)
+}
+
+/** The ranges whose status is one of `statuses`, in order. */
+export function rangesWith(m: RescueMap, statuses: readonly BlockStatus[]): Array<{ pos: number; size: number }> {
+  return m.blocks.filter((b) => statuses.includes(b.status)).map((b) => ({ pos: b.pos, size: b.size }))
+}
+
+/** Bytes per status. */
+export function bytesByStatus(m: RescueMap): Record<BlockStatus, number> {
+  const out: Record<BlockStatus, number> = { '?': 0, '*': 0, '/': 0, '-': 0, '+': 0 }
+  for (const b of m.blocks) out[b.status] += b.size
+  return out
+}
+
+/** A new map: the whole range non-tried. */
+export function freshMap(pos: number, size: number, sourceSize: number): RescueMap {
+  return { currentPos: pos, currentStatus: '?', currentPass: 1, blocks: size > 0 ? [{ pos, size, status: '?' }] : [], sourceSize }
+}

@@ -1,0 +1,50 @@
+import { BlockcopyError } from '../errors.js'
+import type { CopyOptions, CopyFacts } from '../plan.js'
+import { cutOnGrid, MapJournal } from './journal.js'
+import type { Extent } from '../job.js'
+
+/** The map options of a copy, checked; nothing is read yet. */
+export interface MapOptions {
+  path: string
+  intervalMs: number
+}
+
+export function mapOptions(o: CopyOptions): MapOptions | null {
+  if (o.mapIntervalMs !== undefined && (!Number.isSafeInteger(o.mapIntervalMs) || o.mapIntervalMs < 50 || o.mapIntervalMs > 60_000)) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `mapIntervalMs: must be a whole number of milliseconds from 50 to 60000, got ${String(o.mapIntervalMs)}`, 'mapIntervalMs')
+  }
+  if (o.map === undefined) {
+    if (o.mapIntervalMs !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'mapIntervalMs: only applies with map', 'mapIntervalMs')
+    return null
+  }
+  if (typeof o.map !== 'string' || o.map.length === 0) throw new BlockcopyError('INVALID_ARGUMENT', 'map: must be a file path', 'map')
+  if (o.since !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'map: an incremental copy (since) cannot also resume from a map', 'map')
+  return { path: o.map, intervalMs: o.mapIntervalMs ?? 1000 }
+}
+
+/**
+ * Reads (or starts) the map once the copy's regions are checked, before any
+ * file is opened or created, and checks it against them: a map that has
+ * bytes as copied needs destinations that exist and reach that far.
+ * Returns the journal and the extents still to copy.
+ */
+export function openMap(m: MapOptions, c: CopyFacts, chunkBytes: number): { journal: MapJournal; extents: Extent[] } {
+  const journal = MapJournal.open(m.path, { offset: c.srcOffset, length: c.length, sourceSize: c.source.sizeBytes }, {
+    retryBad: false, commandLine: process.argv.slice(1).join(' '), intervalMs: m.intervalMs,
+  })
+  const doneEnd = journal.doneEnd
+  if (doneEnd > 0) {
+    c.dests.forEach((d, i) => {
+      const need = d.offset + (doneEnd - c.srcOffset)
+      if (!d.facts.exists || (!d.facts.isBlockDevice && d.facts.sizeBytes < need)) {
+        const has = d.facts.exists ? `has ${d.facts.sizeBytes} bytes` : 'does not exist'
+        throw new BlockcopyError(
+          'INVALID_ARGUMENT',
+          `map: ${m.path} records ${journal.resumedBytes} bytes as copied, up to source byte ${doneEnd}, but to[${i}].path ${d.facts.path} ${has}: it is not the destination this map was made with (remove the map to start over)`,
+          'map',
+        )
+      }
+    })
+  }
+  return { journal, extents: cutOnGrid(journal.pending, c.srcOffset, chunkBytes) }
+}

@@ -1,0 +1,51 @@
+import { BlockcopyError } from './errors.js'
+
+/**
+ * dm_kcopyd_throttle: one bytes-per-second limit shared by every job of a
+ * client. Each chunk takes its length from a shared schedule before it
+ * starts: the chunk may start once the bytes before it have had their time
+ * at the rate, so over any stretch longer than a few chunks the bytes
+ * started stay within the limit (the first chunk after an idle spell goes
+ * at once). The rate can change at any moment; it applies to the next
+ * chunk to start.
+ */
+export class Throttle {
+  private bytesPerSec: number | null
+  /** performance.now() at which the next chunk may start. */
+  private nextStartMs = 0
+
+  constructor(bytesPerSec: number | null = null) {
+    this.bytesPerSec = checkRate(bytesPerSec, 'rateBytesPerSec')
+  }
+
+  get rate(): number | null {
+    return this.bytesPerSec
+  }
+
+  set(bytesPerSec: number | null): void {
+    this.bytesPerSec = checkRate(bytesPerSec, 'rate')
+    // A new rate starts now, not after the old rate's queue.
+    this.nextStartMs = Math.min(this.nextStartMs, performance.now())
+  }
+
+  /** Milliseconds until a chunk may start; 0 means now. */
+  waitMs(): number {
+    if (this.bytesPerSec === null) return 0
+    return Math.max(0, this.nextStartMs - performance.now())
+  }
+
+  /** A chunk of `bytes` starts now: the next one waits for its share of time. */
+  take(bytes: number): void {
+    if (this.bytesPerSec === null) return
+    this.nextStartMs = Math.max(this.nextStartMs, performance.now()) + (bytes / this.bytesPerSec) * 1000
+  }
+}
+
+/** null (no limit), or a whole number of bytes per second, at least 4 KiB/s. */
+export function checkRate(value: unknown, argument: string): number | null {
+  if (value === null || value === undefined) return null
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 4096) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: must be null (no limit) or a whole number of bytes per second, at least 4096, got ${String(value)}`, argument)
+  }
+  return value
+}

@@ -1,0 +1,118 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { parseMap } from '../src/journal/mapfile.js'
+import { cmpFiles, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
+
+const test = suite('copy --map: killed and interrupted copies resume and lose nothing')
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const MiB = 1024 * 1024
+let dir: string
+
+test.before.each(() => {
+  dir = makeTempDir('cli-map-crash')
+})
+test.after.each(() => {
+  removeTempDir(dir)
+})
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms))
+const cliArgs = (args: string[]) => ['--import', 'tsx', 'src/cli/bin.ts', ...args]
+
+function doneBytes(map: string): number {
+  if (!existsSync(map)) return 0
+  return parseMap(readFileSync(map, 'utf8'), map).blocks.filter((b) => b.status === '+').reduce((n, b) => n + b.size, 0)
+}
+
+function savedSince(map: string, ms: number): boolean {
+  return existsSync(map) && statSync(map).mtimeMs >= ms
+}
+
+/** Bytes the process has handed to write(2) and pwrite(2) so far, every thread included. */
+function writtenBy(pid: number): number {
+  const m = /^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
+  return Number(m?.[1] ?? 0)
+}
+
+const SIZE = 512 * MiB
+const RATE = 32 * MiB
+const INTERVAL_MS = 250
+// 4 threads (2 cores × 2) with two chunks queued each, 1 MiB chunks.
+const INFLIGHT = 8 * MiB
+
+test('20 SIGKILLs at random moments, then a final run: byte-exact, and each kill re-copies at most what was in flight plus one save interval', async () => {
+  const src = join(dir, 'src.img')
+  const dst = join(dir, 'dst.img')
+  const map = join(dir, 'copy.map')
+  writeRandomFile(src, SIZE, 61)
+  const args = cliArgs(['copy', src, dst, '--map', map, '--map-interval', String(INTERVAL_MS), '--rate', `${RATE}`, '--threads', '4', '--progress', 'none'])
+  const lines: string[] = []
+  let recopied = 0
+  let worst = 0
+  for (let i = 0; i < 20; i++) {
+    const before = doneBytes(map)
+    const spawned = Date.now()
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'ignore' })
+    let ended = false
+    const exited = new Promise<void>((done) => child.on('exit', () => done()))
+    void exited.then(() => (ended = true))
+    // Once this run is under way (it saved the map before its first write), at a random moment.
+    for (let waited = 0; !ended && !savedSince(map, spawned) && waited < 20_000; waited += 10) await sleep(10)
+    await sleep(Math.random() * 1500)
+    let written = 0
+    try {
+      written = writtenBy(child.pid as number)
+      child.kill('SIGKILL')
+    } catch {
+      // It had already finished.
+    }
+    await exited
+    const gained = doneBytes(map) - before
+    // The map's own saves are a few hundred bytes each.
+    const lost = Math.max(0, written - gained - 64 * 1024)
+    recopied += lost
+    worst = Math.max(worst, lost)
+    lines.push(`kill ${i + 1}: wrote ${(written / MiB).toFixed(1)} MiB, map +${(gained / MiB).toFixed(1)} MiB, to copy again ${(lost / MiB).toFixed(1)} MiB`)
+  }
+  const bound = INFLIGHT + RATE * (INTERVAL_MS / 1000)
+  console.log(`${lines.join('\n')}\nre-copied ${(recopied / MiB).toFixed(1)} MiB over 20 kills; worst ${(worst / MiB).toFixed(1)} MiB; bound ${(bound / MiB).toFixed(1)} MiB a kill`)
+  assert.ok(worst <= bound * 1.25, `worst kill re-copies ${worst} bytes; in flight + one interval is ${bound}`)
+
+  const last = spawnSync(process.execPath, cliArgs(['copy', src, dst, '--map', map, '--json']), { cwd: ROOT, encoding: 'utf8' })
+  assert.is(last.status, 0, last.stderr)
+  assert.ok(cmpFiles(src, dst), 'byte-exact after 20 kills')
+  const m = parseMap(readFileSync(map, 'utf8'), map)
+  assert.equal(m.blocks, [{ pos: 0, size: SIZE, status: '+' }])
+})
+
+test('SIGINT: running chunks finish, the map is saved, exit 130 with the command that resumes; running it finishes the copy', async () => {
+  const src = join(dir, 'src.img')
+  const dst = join(dir, 'dst.img')
+  const map = join(dir, 'copy.map')
+  writeRandomFile(src, 64 * MiB, 62)
+  const args = ['copy', src, dst, '--map', map, '--rate', '16MiB', '--progress', 'none']
+  const child = spawn(process.execPath, cliArgs(args), { cwd: ROOT })
+  let stderr = ''
+  child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()))
+  const code = new Promise<number | null>((done) => child.on('exit', (c) => done(c)))
+  for (let waited = 0; !existsSync(map) && waited < 20_000; waited += 10) await sleep(10)
+  await sleep(1200)
+  child.kill('SIGINT')
+  assert.is(await code, 130, stderr)
+  const done = doneBytes(map)
+  assert.ok(done > 0 && done < 64 * MiB, `${done} bytes done at the interrupt, all saved`)
+  const resume = /run the same command again to copy what is left: (blockcopy copy .*)$/m.exec(stderr)
+  assert.ok(resume, stderr)
+  assert.ok(resume?.[1]?.includes(`--map ${map}`))
+  const again = spawnSync(process.execPath, cliArgs(args.filter((a) => a !== '--rate' && a !== '16MiB').concat('--json')), { cwd: ROOT, encoding: 'utf8' })
+  assert.is(again.status, 0, again.stderr)
+  const r = JSON.parse(again.stdout) as { completedBytes: number; map: { resumedBytes: number } }
+  assert.is(r.map.resumedBytes, done)
+  assert.is(r.completedBytes, 64 * MiB - done)
+  assert.ok(cmpFiles(src, dst))
+})
+
+test.run()
