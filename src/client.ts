@@ -18,7 +18,7 @@ import { manifestOf, openHash, type HashJob, type HashOptions } from './verify/h
 import type { Manifest } from './verify/manifest.js'
 import { checkDestSize, manifestAfter, sampleCheck, sinceOptions } from './verify/since.js'
 import { openVerify, type VerifyOptions } from './verify/verify-plan.js'
-import { mapOptions, openMap } from './journal/resume.js'
+import { badBlockOptions, mapOptions, openMap } from './journal/resume.js'
 import { Throttle } from './throttle.js'
 import { DifferenceCollector, type VerifyReport } from './verify/verify-report.js'
 
@@ -99,6 +99,7 @@ export class CopyClient {
     const o = copyOptions(inc ? { ...options, chunkBytes: inc.chunkBytes, verify: inc.verify } : options, this.settings)
     if (inc) checkDestSize(inc, inspectPath(this.io, to[0]?.path as string, 'to[0].path', true))
     const mapped = mapOptions(options ?? {})
+    const bad = badBlockOptions(options ?? {})
     let resume: ReturnType<typeof openMap> | null = null
     const spec = openCopy(this.io, from, to, o, (c) => {
       if (mapped) resume = openMap(mapped, c, o.chunkBytes)
@@ -106,8 +107,13 @@ export class CopyClient {
     const beforeWrite = options?.beforeWrite
     if (!inc) {
       const r = resume as ReturnType<typeof openMap> | null
+      const src = spec.source
+      const badBlocks = bad && src
+        ? { ...bad, blockBytes: src.isBlockDevice ? this.io.blockInfo(src.fd).logicalBlockBytes : src.alignBytes || 512 }
+        : null
       const job = this.start({
         ...spec, ...(r ? { journal: r.journal, extents: r.extents } : {}), ...(beforeWrite ? { prepare: async () => beforeWrite() } : {}),
+        ...(badBlocks ? { badBlocks } : {}),
       })
       return Object.assign(job, { manifest: Promise.resolve(null) })
     }

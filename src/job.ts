@@ -1,18 +1,20 @@
-import fs from 'node:fs'
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'eventemitter3'
 import { toSystemError } from './errors.js'
-import { fdatasync, syncParentDir } from './io/durable.js'
 import type { IoBackend } from './io/types.js'
-import type { ChunkResult, FileRef, HashAlgo, RangeFailure, Task, VerifyLevel } from './protocol.js'
-import { closeFile, type OpenFile } from './regions.js'
-import { chunkAt, chunkCount, coalesceFailures, schedule, type ChunkPlan, type TaskRunner } from './scheduler.js'
+import type { ChunkResult, HashAlgo, RangeFailure, VerifyLevel } from './protocol.js'
+import type { OpenFile } from './regions.js'
+import { coalesceFailures, schedule, type TaskRunner } from './scheduler.js'
 import { combineDigests, DIGEST_BYTES } from './verify/xxh3.js'
-import { previousDigest, type Since } from './verify/since.js'
-import { passTurnWhenDue } from './chunk/order.js'
+import type { Since } from './verify/since.js'
 import type { MapJournal, MapSummary } from './journal/journal.js'
 import type { Throttle } from './throttle.js'
+import { chunkWork, type WorkPlan } from './jobs/work.js'
+import { closeAll, preallocate, syncAll } from './jobs/files.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
+import { goodParts } from './chunk/scrape.js'
+
+export type { WorkPlan } from './jobs/work.js'
 
 /** Verification of each chunk: none, xxh3 of what was read, or also a read-back compare of every destination. */
 export type VerifyMode = 'none' | 'hash' | 'readback'
@@ -140,6 +142,8 @@ export interface JobSpec {
    * crossing a chunk boundary) instead of every chunk: a resumed copy.
    */
   extents?: Extent[]
+  /** Copies: split failed reads into logical blocks (ignoreErrors, retryBad; src/chunk/scrape.ts). */
+  badBlocks?: { blockBytes: number; tries: number; fill: boolean }
   /** The client's rate limit (src/throttle.ts). */
   throttle?: Throttle
   /** The resume map, saved durably as chunks finish (src/journal/journal.ts). */
@@ -190,45 +194,6 @@ export class Job extends EventEmitter<JobEvents> {
   }
 }
 
-const ref = (f: OpenFile): FileRef => ({ path: f.path, fd: f.fd, directFd: f.directFd, alignBytes: f.alignBytes })
-
-/** The tasks of a job: how many, each one, and the part of the range each covers. */
-export interface WorkPlan {
-  count: number
-  task(index: number): Task
-  /** Relative to the start of the job's byte space (the range, or the ranges end to end). */
-  extent(index: number): Extent
-  /** Task `index` ended without running (its worker died): release whatever order later tasks wait on. */
-  abandon?(index: number): void
-}
-
-/** Copy and zero: one contiguous range cut into chunks (src/scheduler.ts). */
-function chunkWork(spec: JobSpec, level: VerifyLevel): WorkPlan {
-  const list = spec.extents
-  const plan: ChunkPlan = {
-    anchorOffsetBytes: spec.source ? spec.srcOffset : (spec.destOffsets[0] ?? 0),
-    totalBytes: spec.totalBytes,
-    chunkBytes: spec.chunkBytes,
-  }
-  const writeTurn = spec.sequentialWrites && spec.kind === 'copy' ? new SharedArrayBuffer(4) : null
-  const src = spec.source ? ref(spec.source) : null
-  const dests = spec.dests.map(ref)
-  const extentOf = (index: number): Extent => (list ? (list[index] as Extent) : chunkAt(plan, index))
-  return {
-    count: list ? list.length : chunkCount(plan),
-    extent: extentOf,
-    ...(writeTurn ? { abandon: (index: number) => void passTurnWhenDue(new Int32Array(writeTurn), index) } : {}),
-    task: (index) => {
-      const c = extentOf(index)
-      const ends = dests.map((d, i) => ({ ...d, offsetBytes: (spec.destOffsets[i] ?? 0) + c.offset }))
-      return src
-        ? { kind: 'copy', chunkIndex: index, lengthBytes: c.length, src: { ...src, offsetBytes: spec.srcOffset + c.offset }, dests: ends, verify: level, writeTurn, srcHoles: spec.srcHoles === true, sparse: spec.sparse ?? null,
-          since: spec.since ? { digest: previousDigest(spec.since, index, c.offset, c.length), algo: spec.since.manifest.algo } : null }
-        : { kind: 'zero', chunkIndex: index, lengthBytes: c.length, dests: ends, verify: level }
-    },
-  }
-}
-
 async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, inflight: number): Promise<CopyResult> {
   const started = performance.now()
   const level = VERIFY_LEVELS[spec.verify]
@@ -242,6 +207,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   // A resumed copy starts with what earlier runs did.
   let doneBytes = spec.extents ? spec.totalBytes - spec.extents.reduce((n, e) => n + e.length, 0) : 0
   let directBytes = 0
+  // The readable parts of chunks with bad blocks.
+  let partial: Extent[] = []
   const holes = new Float64Array(count)
   const skipped = new Float64Array(count)
 
@@ -255,7 +222,15 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     doneBytes += c.length
     job.doneBytes = doneBytes
     if (good) ok[r.chunkIndex] = 1
-    if (spec.journal) {
+    if (r.badRanges) {
+      // Every readable block of the chunk was copied; the bad ones are recorded at their offsets.
+      const parts = r.writeErr === 0 ? goodParts(spec.srcOffset + c.offset, c.length, r.badRanges) : []
+      for (let k = 0; k < parts.length; k += 2) {
+        partial.push({ offset: (parts[k] as number) - spec.srcOffset, length: parts[k + 1] as number })
+        spec.journal?.copied(parts[k] as number, parts[k + 1] as number)
+      }
+      for (let k = 0; k < r.badRanges.length; k += 2) spec.journal?.badBlock(r.badRanges[k] as number, r.badRanges[k + 1] as number)
+    } else if (spec.journal) {
       const at = spec.srcOffset + c.offset
       if (good) spec.journal.copied(at, c.length)
       else if (r.readErr) spec.journal.readFailed(at, c.length)
@@ -317,7 +292,10 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     }
     // A destination that failed to sync may have lost any of its pages:
     // no extent can be said to have reached every destination.
-    if (synced.length > 0) ok.fill(0)
+    if (synced.length > 0) {
+      ok.fill(0)
+      partial = []
+    }
     closeAll(spec, io)
   }
   failures = coalesceFailures(failures)
@@ -325,7 +303,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   // Tasks whose extent is empty (staging) carry nothing of the result's own.
   const counted = Array.from({ length: count }, (_, i) => i).filter((i) => work.extent(i).length > 0)
   const completed: Extent[] = []
-  const good = counted.filter((i) => ok[i]).map((i) => work.extent(i))
+  const good = [...counted.filter((i) => ok[i]).map((i) => work.extent(i)), ...partial]
   for (const c of good.sort((a, b) => a.offset - b.offset)) {
     const last = completed[completed.length - 1]
     if (last && last.offset + last.length === c.offset) last.length += c.length
@@ -333,8 +311,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   }
   const hashed = level > 0 && spec.kind !== 'zero'
   // A resumed copy reads only part of the range: no digest of the whole.
-  const partial = spec.extents !== undefined && spec.extents.reduce((n, e) => n + e.length, 0) < spec.totalBytes
-  const allRead = hashed && !partial && !outcome.cancelled && outcome.skipped === 0 && counted.every((i) => digests[i])
+  const resumed = spec.extents !== undefined && spec.extents.reduce((n, e) => n + e.length, 0) < spec.totalBytes
+  const allRead = hashed && !resumed && !outcome.cancelled && outcome.skipped === 0 && counted.every((i) => digests[i])
   const result: CopyResult = {
     id: job.id,
     kind: spec.kind,
@@ -402,60 +380,4 @@ function chunkDigests(extent: Extent, digest: string, spec: JobSpec): ChunkDiges
     out.push({ offset, length: Math.min(spec.chunkBytes, extent.offset + extent.length - offset), digest: digest.slice(k * width, (k + 1) * width) })
   }
   return out
-}
-
-function closeAll(spec: JobSpec, io: IoBackend): void {
-  if (spec.source) closeFile(io, spec.source)
-  for (const d of spec.dests) closeFile(io, d)
-  for (const r of spec.readers ?? []) closeFile(io, r)
-  spec.scratch?.close()
-}
-
-/**
- * Allocates each file destination's range up front, extending the file to
- * the end of the range, so parallel O_DIRECT writes are overwrites of
- * allocated blocks inside the file: ext4 serialises direct writes that
- * allocate or extend under its exclusive inode lock, which also holds off
- * read-back. Measured 5-25% faster on ext4. Best effort: a destination that
- * cannot, or has no room, reports it when written. A copy that fails leaves
- * the file at its full length; the result says which extents hold data.
- * A sparse copy allocates nothing (its holes would be allocated blocks): it
- * only extends a shorter file to the end of the range with ftruncate, so
- * the range past the old end is one hole that zeros need not be written to;
- * if that fails, the chunk at the end writes its last page (src/chunk/holes.ts).
- */
-function preallocate(spec: JobSpec, io: IoBackend): void {
-  spec.dests.forEach((d, i) => {
-    const spans = spec.destSpans ?? [{ offset: spec.destOffsets[i] ?? 0, length: spec.totalBytes }]
-    // Thousands of small ranges gain nothing from a system call each.
-    if (d.isBlockDevice || spans.length > 1024) return
-    for (const s of spans) {
-      if (s.length === 0) continue
-      try {
-        if (!spec.sparse) io.preallocate(d.fd, s.offset, s.length)
-        else if (fs.fstatSync(d.fd).size < s.offset + s.length) fs.ftruncateSync(d.fd, s.offset + s.length)
-      } catch {
-        // The writes to this range will fail with the same error, range by range.
-      }
-    }
-  })
-}
-
-/** fdatasync every destination (any descriptor of a file syncs its data), and the directory of each file created. */
-async function syncAll(spec: JobSpec): Promise<RangeFailure[]> {
-  const failures: RangeFailure[] = []
-  await Promise.all(spec.dests.map(async (d, i) => {
-    try {
-      await fdatasync(d.fd)
-      if (d.created) await syncParentDir(d.path)
-    } catch (err) {
-      const e = toSystemError(err, 'fdatasync', d.path)
-      // Which of the written bytes did not reach the disk is unknown: all of them.
-      const spans = spec.destSpans ?? [{ offset: spec.destOffsets[i] ?? 0, length: spec.totalBytes }]
-      for (const s of spans) {
-        failures.push({ dest: i, offset: s.offset, length: s.length, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
-      }
-    }
-  }))
-  return failures
 }

@@ -56,6 +56,19 @@ export interface CopyOptions {
   map?: string
   /** How often the map is synced and saved while the copy runs: 50 to 60000 ms. Default 1000. */
   mapIntervalMs?: number
+  /**
+   * With `map`: copy only the map's bad blocks ('-'), each read up to this
+   * many times (1 to 100); blocks that read become '+', the rest stay '-'.
+   */
+  retryBad?: number
+  /**
+   * With `ignoreErrors` (or `retryBad`), a chunk whose read fails is read
+   * again a logical block at a time: every readable block is copied and each
+   * unreadable one reported (and '-' in the map) at its exact offset. Its
+   * bytes on the destinations are left as they were ('keep', the default) or
+   * zero-filled ('zero').
+   */
+  fillBad?: 'keep' | 'zero'
   /** Default: the client's. */
   chunkBytes?: number
   /** Default: the client's. */
@@ -69,7 +82,7 @@ export interface CopyOptions {
 }
 
 /** Options of one zero job. */
-export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force' | 'beforeWrite' | 'map' | 'mapIntervalMs'> {
+export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force' | 'beforeWrite' | 'map' | 'mapIntervalMs' | 'retryBad' | 'fillBad'> {
   /** Bytes to zero on every destination; default the regions' lengths, or the rest of an existing destination. */
   length?: number
   /** 'readback' reads every destination back and checks it is zero. Default 'none'. */
@@ -132,7 +145,7 @@ export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
   if (verify !== 'none' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: zero takes 'none' or 'readback', got ${String(verify)}`, 'verify')
   }
-  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'beforeWrite', 'map', 'mapIntervalMs']) {
+  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'beforeWrite', 'map', 'mapIntervalMs', 'retryBad', 'fillBad']) {
     if (copyOnly in o) throw new BlockcopyError('INVALID_ARGUMENT', `${copyOnly}: applies to copies only`, copyOnly)
   }
   const checked = common(o, s, verify)

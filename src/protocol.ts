@@ -62,6 +62,13 @@ export interface CopyTask {
    * whose digest equals it is not written.
    */
   since?: { digest: string | null; algo: HashAlgo } | null
+  /**
+   * Bad-block handling (ignoreErrors, retryBad): a failed read is retried a
+   * logical block at a time (src/chunk/scrape.ts), each block up to `tries`
+   * times; unreadable blocks are zero-filled when `fill`, else left as the
+   * destination had them.
+   */
+  badBlocks?: { blockBytes: number; tries: number; fill: boolean } | null
 }
 
 export interface ZeroTask {
@@ -188,6 +195,8 @@ export interface ChunkResult {
   holeBytes?: number
   /** Incremental copies: the chunk was unchanged since the manifest, so it was not written. */
   skippedBytes?: number
+  /** Copies with bad-block handling: absolute source ranges that could not be read (flat offset, length pairs); the rest of the chunk was copied. */
+  badRanges?: number[]
   /**
    * Compare tasks: per replica, the absolute offsets of the first and last
    * differing byte in this chunk (a manifest mismatch: the chunk's first and

@@ -5,6 +5,7 @@ import { writeSparse } from './holes.js'
 import { passTurn, waitForTurn } from './order.js'
 import { differingRanges, readRange, writeRange } from './ranged-io.js'
 import { isZero, sourceIsHole, zeroDigest, zeroRuns } from './zeros.js'
+import { goodParts, scrape } from './scrape.js'
 
 /**
  * Copies one chunk: one read of the source (none where it is a hole), one
@@ -28,7 +29,8 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
     runs = readSource(ctx, hash, t, base, res)
     // Unchanged since the destination's manifest: nothing to write or read back.
     if (!res.readErr && t.since?.digest && res.digest === t.since.digest) res.skippedBytes = length
-    else readOk = !res.readErr
+    // With bad blocks, the readable rest of the chunk is still written.
+    else readOk = !res.readErr || res.badRanges !== undefined
   } finally {
     // The turn is taken and passed whatever happened above: a chunk that
     // never passed it would hold every later chunk's writes forever.
@@ -46,7 +48,9 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
 
   if (readOk && t.verify === 2) {
     t.dests.forEach((d, i) => {
-      if ((res.writeErr & (1 << i)) === 0) readBack(ctx, d, i, length, ctx.main, base, res)
+      if ((res.writeErr & (1 << i)) !== 0) return
+      // Bad blocks not filled were not written: only the rest is read back.
+      for (const [rel, len] of writtenParts(t, res)) readBack(ctx, { ...d, offsetBytes: d.offsetBytes + rel }, i, len, ctx.main, base + rel, res)
     })
   }
   return res
@@ -68,13 +72,27 @@ function readSource(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask, base: nu
     return t.sparse ? [0, length] : null
   }
   const read = readRange(ctx.io, t.src, t.src.offsetBytes, length, ctx.main, base)
-  if (typeof read !== 'number') {
+  if (typeof read !== 'number' && t.badBlocks) {
+    const s = scrape({
+      io: ctx.io, src: t.src, from: read.offset, end: t.src.offsetBytes + length, buf: ctx.main, base,
+      blockBytes: t.badBlocks.blockBytes, tries: t.badBlocks.tries,
+    })
+    res.directBytes += s.directBytes
+    if (s.bad.length > 0) {
+      res.readErr = true
+      res.badRanges = s.bad
+      res.errors.push(...s.errors)
+      // No digest: the chunk is not the source's.
+      return null
+    }
+    // Every block read on its own: the failure did not last, and the chunk is whole.
+  } else if (typeof read !== 'number') {
     res.readErr = true
     // Nothing of this chunk reaches any destination: the whole chunk failed.
     res.errors.push({ dest: -1, ...read, offset: t.src.offsetBytes, length })
     return null
   }
-  res.directBytes += read
+  if (typeof read === 'number') res.directBytes += read
   const runs = t.sparse ? zeroRuns(ctx.main, base, length, t.src.offsetBytes, ctx.pageBytes) : null
   if (hash) {
     const zero = runs ? runs[0] === 0 && runs[1] === length : isZero(ctx.main, base, length)
@@ -98,14 +116,26 @@ function writeDest(ctx: WorkerContext, t: CopyTask, d: ChunkEnd, i: number, base
   if (runs && t.sparse) {
     return writeSparse(ctx.io, P, d, i, t.sparse.holeFromBytes[i] ?? -1, runs, t.lengthBytes, buf, at, res)
   }
-  const w = writeRange(ctx.io, d, d.offsetBytes, t.lengthBytes, buf, at)
-  if (typeof w === 'number') {
-    res.directBytes += w
-  } else {
-    res.writeErr |= 1 << i
-    res.errors.push({ dest: i, ...w })
+  for (const [rel, len] of writtenParts(t, res)) {
+    const w = writeRange(ctx.io, d, d.offsetBytes + rel, len, buf, at + rel)
+    if (typeof w === 'number') {
+      res.directBytes += w
+    } else {
+      res.writeErr |= 1 << i
+      res.errors.push({ dest: i, ...w })
+      break
+    }
   }
   return 0
+}
+
+/** The parts of the chunk that are written, relative to it: all of it, or with bad blocks not filled, the readable rest. */
+function writtenParts(t: CopyTask, res: ChunkResult): Array<[number, number]> {
+  if (!res.badRanges || t.badBlocks?.fill) return [[0, t.lengthBytes]]
+  const parts = goodParts(t.src.offsetBytes, t.lengthBytes, res.badRanges)
+  const out: Array<[number, number]> = []
+  for (let k = 0; k < parts.length; k += 2) out.push([(parts[k] as number) - t.src.offsetBytes, parts[k + 1] as number])
+  return out
 }
 
 /**

@@ -49,6 +49,8 @@ const CLI_NAMES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/^since\b/, () => '--since'],
   [/^force\b/, () => '--force'],
   [/^mapIntervalMs\b/, () => '--map-interval'],
+  [/^retryBad\b/, () => '--retry-bad'],
+  [/^fillBad\b/, () => '--fill-bad'],
   [/^map\b/, () => '--map'],
   [/^rateBytesPerSec\b/, () => '--rate'],
 ]

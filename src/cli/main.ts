@@ -28,6 +28,8 @@ interface CopyFlags extends CommonFlags {
   force?: boolean
   map?: string
   mapInterval?: string
+  retryBad?: string
+  fillBad?: 'keep' | 'zero'
 }
 
 interface ZeroFlags extends CommonFlags {
@@ -92,7 +94,9 @@ function program(setExit: (code: number) => void): Command {
       .option('--since <manifest>', 'incremental: write only the chunks that changed since this manifest of DST (blockcopy hash DST -o M), then update it')
       .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing')
       .option('--map <file>', 'resume map (GNU ddrescue mapfile): saved as the copy runs; run the same command again to copy only what is not done')
-      .option('--map-interval <ms>', 'with --map: sync and save the map this often, 50 to 60000 ms (default 1000)'),
+      .option('--map-interval <ms>', 'with --map: sync and save the map this often, 50 to 60000 ms (default 1000)')
+      .option('--retry-bad <n>', 'with --map: copy only the bad blocks (-) the map records, reading each up to N times')
+      .addOption(new Option('--fill-bad <mode>', 'with --ignore-errors or --retry-bad: unreadable blocks stay as the destination had them, or are zero-filled').choices(['keep', 'zero'])),
   ).action(async (src: string, dsts: string[], f: CopyFlags) => {
     const from: Region = { path: src, offset: f.srcOffset === undefined ? 0 : parseSize(f.srcOffset, 'from.offset') }
     if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
@@ -114,6 +118,8 @@ function program(setExit: (code: number) => void): Command {
         ...(since && file ? { beforeWrite: async () => writeManifest(file, await allUnknown(since)) } : {}),
         ...(f.map === undefined ? {} : { map: f.map }),
         ...(f.mapInterval === undefined ? {} : { mapIntervalMs: wholeNumber(f.mapInterval, 'mapIntervalMs') }),
+        ...(f.retryBad === undefined ? {} : { retryBad: wholeNumber(f.retryBad, 'retryBad') }),
+        ...(f.fillBad === undefined ? {} : { fillBad: f.fillBad }),
       })
       const result = await runJob(job, f, controller)
       // What the destination holds now, success or not (unknown where a failure may have cut a chunk short).
@@ -123,9 +129,11 @@ function program(setExit: (code: number) => void): Command {
         source: src, destinations: dsts, json: f.json === true, backend: client.backend,
         ...(next && file ? { manifest: file } : {}),
       })
-      if (result.map && result.map.pendingBytes + result.map.badBytes > 0) {
-        const left = result.map.pendingBytes > 0 ? 'copy what is left' : 'try the bad blocks again (--retry-bad N)'
-        process.stderr.write(`blockcopy: map ${result.map.path} saved; run the same command again to ${left}: ${resumeCommand()}\n`)
+      if (result.map && result.map.pendingBytes > 0) {
+        process.stderr.write(`blockcopy: map ${result.map.path} saved; run the same command again to copy what is left: ${resumeCommand()}\n`)
+      } else if (result.map && result.map.badBytes > 0) {
+        const cmd = resumeCommand().replace(/ --retry-bad \S+/, '')
+        process.stderr.write(`blockcopy: map ${result.map.path} saved with ${result.map.badBytes} bytes of bad blocks; to read them again: ${cmd} --retry-bad 3\n`)
       }
       return exitCodeFor(result)
     }))

