@@ -109,7 +109,8 @@ export class CopyClient {
       const r = resume as ReturnType<typeof openMap> | null
       const src = spec.source
       const badBlocks = bad && src
-        ? { ...bad, blockBytes: src.isBlockDevice ? this.io.blockInfo(src.fd).logicalBlockBytes : src.alignBytes || 512 }
+        // The device's logical block (BLKSSZGET), or 512 for a file.
+        ? { ...bad, blockBytes: this.io.blockInfo(src.fd).logicalBlockBytes }
         : null
       const job = this.start({
         ...spec, ...(r ? { journal: r.journal, extents: r.extents } : {}), ...(beforeWrite ? { prepare: async () => beforeWrite() } : {}),
