@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'eventemitter3'
 import { toSystemError } from './errors.js'
 import type { IoBackend } from './io/types.js'
-import type { ChunkResult, HashAlgo, RangeFailure, VerifyLevel } from './protocol.js'
+import type { ChunkResult, HashAlgo, RangeFailure, Task, VerifyLevel } from './protocol.js'
+import { classify } from './error-classes.js'
 import type { OpenFile } from './regions.js'
 import { coalesceFailures, schedule, type TaskRunner } from './scheduler.js'
-import { combineDigests, DIGEST_BYTES } from './verify/xxh3.js'
+import { combineDigests } from './verify/xxh3.js'
 import type { Since } from './verify/since.js'
 import type { MapJournal, MapSummary } from './journal/journal.js'
 import type { Throttle } from './throttle.js'
@@ -13,6 +14,7 @@ import { chunkWork, type WorkPlan } from './jobs/work.js'
 import { closeAll, preallocate, syncAll } from './jobs/files.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
 import { goodParts } from './chunk/scrape.js'
+import { chunkDigests, notWritten } from './jobs/results.js'
 
 export type { WorkPlan } from './jobs/work.js'
 
@@ -73,6 +75,8 @@ export interface CopyResult {
   /** Which files used O_DIRECT for their aligned middles. */
   direct: { source: boolean; dests: boolean[] }
   directBytes: number
+  /** Transient errors (EAGAIN, ETIMEDOUT, short reads...) that were retried and overcome. */
+  retries: number
   /**
    * Sparse copies: bytes of `completed` that every destination holds as a
    * hole (or, on a device, zeroed out) instead of written zeros. 0 otherwise.
@@ -207,24 +211,39 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   // A resumed copy starts with what earlier runs did.
   let doneBytes = spec.extents ? spec.totalBytes - spec.extents.reduce((n, e) => n + e.length, 0) : 0
   let directBytes = 0
+  let retries = 0
   // The readable parts of chunks with bad blocks.
   let partial: Extent[] = []
   const holes = new Float64Array(count)
   const skipped = new Float64Array(count)
 
+  // Destinations that failed for good (full, or a media error) get no more writes.
+  let stoppedDests = 0
+  const skippedDests = new Map<number, number>()
+  const makeTask = (i: number): Task => {
+    const t = work.task(i)
+    if (t.kind === 'copy' && stoppedDests !== 0) {
+      t.skipDests = stoppedDests
+      skippedDests.set(i, stoppedDests)
+    }
+    return t
+  }
   const onResult = (r: ChunkResult) => {
     const c = work.extent(r.chunkIndex)
-    const good = !r.readErr && r.writeErr === 0
+    const skipMask = skippedDests.get(r.chunkIndex) ?? 0
+    const good = !r.readErr && r.writeErr === 0 && skipMask === 0
     readErr ||= r.readErr
-    writeErr |= r.writeErr
-    failures.push(...r.errors)
+    writeErr |= r.writeErr | skipMask
+    failures.push(...r.errors, ...notWritten(spec, skipMask, c))
+    for (const e of r.errors) if (e.dest >= 0 && classify(e.code) !== 'transient' && classify(e.code) !== 'fatal') stoppedDests |= 1 << e.dest
+    retries += r.retries ?? 0
     directBytes += r.directBytes
     doneBytes += c.length
     job.doneBytes = doneBytes
     if (good) ok[r.chunkIndex] = 1
     if (r.badRanges) {
       // Every readable block of the chunk was copied; the bad ones are recorded at their offsets.
-      const parts = r.writeErr === 0 ? goodParts(spec.srcOffset + c.offset, c.length, r.badRanges) : []
+      const parts = r.writeErr === 0 && skipMask === 0 ? goodParts(spec.srcOffset + c.offset, c.length, r.badRanges) : []
       for (let k = 0; k < parts.length; k += 2) {
         partial.push({ offset: (parts[k] as number) - spec.srcOffset, length: parts[k + 1] as number })
         spec.journal?.copied(parts[k] as number, parts[k + 1] as number)
@@ -270,7 +289,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   let synced: RangeFailure[] = []
   try {
     outcome = await schedule({
-      count, makeTask: (i) => work.task(i), run, inflight, stopOnError: !spec.ignoreErrors, onResult,
+      count, makeTask, run, inflight, stopOnError: !spec.ignoreErrors, onResult,
       ...(spec.throttle ? { throttle: spec.throttle, bytesOf: (i: number) => work.extent(i).length } : {}),
       ...(spec.signal ? { signal: spec.signal } : {}),
     })
@@ -330,6 +349,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     chunks: hashed ? counted.flatMap((i) => (digests[i] ? chunkDigests(work.extent(i), digests[i] as string, spec) : [])) : [],
     direct: { source: (spec.source?.directFd ?? -1) >= 0, dests: spec.dests.map((d) => d.directFd >= 0) },
     directBytes,
+    retries,
     holeBytes: counted.reduce((n, i) => n + (ok[i] ? (holes[i] ?? 0) : 0), 0),
     elapsedMs: performance.now() - started,
     ...(spec.method ? { method: spec.method } : {}),
@@ -366,18 +386,3 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   return result
 }
 
-/**
- * A task's digests as chunk entries: one, or (hash tasks, which cover
- * several manifest chunks) one per chunk of spec.chunkBytes, its digests
- * being theirs end to end.
- */
-function chunkDigests(extent: Extent, digest: string, spec: JobSpec): ChunkDigest[] {
-  const width = 2 * DIGEST_BYTES[spec.hashAlgo ?? 'xxh3']
-  if (spec.kind !== 'hash' || digest.length <= width) return [{ ...extent, digest }]
-  const out: ChunkDigest[] = []
-  for (let k = 0; k * width < digest.length; k++) {
-    const offset = extent.offset + k * spec.chunkBytes
-    out.push({ offset, length: Math.min(spec.chunkBytes, extent.offset + extent.length - offset), digest: digest.slice(k * width, (k + 1) * width) })
-  }
-  return out
-}

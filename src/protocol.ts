@@ -69,6 +69,8 @@ export interface CopyTask {
    * destination had them.
    */
   badBlocks?: { blockBytes: number; tries: number; fill: boolean } | null
+  /** Destinations (bit i) that failed in earlier chunks and take no more writes. */
+  skipDests?: number
 }
 
 export interface ZeroTask {
@@ -195,6 +197,8 @@ export interface ChunkResult {
   holeBytes?: number
   /** Incremental copies: the chunk was unchanged since the manifest, so it was not written. */
   skippedBytes?: number
+  /** Transient errors (EAGAIN, ETIMEDOUT, short reads...) retried and overcome in this chunk (src/error-classes.ts). */
+  retries?: number
   /** Copies with bad-block handling: absolute source ranges that could not be read (flat offset, length pairs); the rest of the chunk was copied. */
   badRanges?: number[]
   /**

@@ -76,7 +76,7 @@ test('a destination that runs out of space exits 3, names the destination and EN
       const dst = join(mnt, 'dst.bin')
       const human = cli(['copy', src, dst, '--threads', '2', '--progress', 'none'])
       assert.is(human.status, 3, `stdout:\n${human.stdout}\nstderr:\n${human.stderr}`)
-      assert.match(human.stdout, new RegExp(`^error: destination 1 ${dst} bytes \\d+\\.\\.\\d+: ENOSPC from pwrite$`, 'm'))
+      assert.match(human.stdout, new RegExp(`^error: destination 1 \\(${dst}\\) is full \\(no space left on the device\\): bytes \\d+\\.\\.\\d+ not written \\[ENOSPC from pwrite\\]$`, 'm'))
 
       rmSync(dst)
       const run = cli(['copy', src, dst, '--threads', '2', '--progress', 'none', '--json'])

@@ -60,8 +60,11 @@ function checkFullDestination(r: CopyResult, src: string, full: string): void {
   assert.is(r.writeErr, 1 << FULL)
   assert.is(r.ok, false)
   assert.ok(r.errors.length >= 1)
+  assert.is(r.errors[0]?.code, 'ENOSPC', 'the first failure is the one that filled it')
   for (const e of r.errors) {
-    assert.equal([e.dest, e.code, e.errno, e.syscall], [FULL, 'ENOSPC', 28, 'pwrite'], JSON.stringify(e))
+    // ENOSPC, then (ignoreErrors) no more writes to it: DEST_STOPPED for the rest.
+    const want = e.code === 'ENOSPC' ? [FULL, 'ENOSPC', 28, 'pwrite'] : [FULL, 'DEST_STOPPED', 0, 'pwrite']
+    assert.equal([e.dest, e.code, e.errno, e.syscall], want, JSON.stringify(e))
     assert.ok(e.offset >= 0 && e.offset + e.length <= LENGTH, `failure ${e.offset}+${e.length} inside the range`)
   }
   // Whatever did fit on the tmpfs is right (read-back verified it).
@@ -79,6 +82,9 @@ test('with ignoreErrors the other destinations are whole copies and only the ful
   assert.ok(failed >= LENGTH - MiB, `${failed} bytes failed`)
   assert.ok(r.completedBytes <= MiB, `completed ${r.completedBytes}`)
   assert.is(r.completedBytes + failed, LENGTH, 'every chunk either completed or failed on the full destination')
+  // After the first ENOSPC nothing more was written to it: most of the range is DEST_STOPPED, not ENOSPC.
+  const stopped = r.errors.filter((e) => e.code === 'DEST_STOPPED').reduce((n, e) => n + e.length, 0)
+  assert.ok(stopped > 0, `${stopped} bytes never tried on the full destination`)
 })
 
 test('without ignoreErrors running out of space stops new chunks', async () => {

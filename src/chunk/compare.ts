@@ -20,7 +20,7 @@ export function compareChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CompareTa
   // and every aligned middle lands on an aligned address.
   const base = t.offsetBytes % ctx.pageBytes
   if (t.src) {
-    const read = readRange(ctx.io, t.src, t.offsetBytes, t.lengthBytes, ctx.main, base)
+    const read = readRange(ctx.io, t.src, t.offsetBytes, t.lengthBytes, ctx.main, base, res)
     if (typeof read !== 'number') {
       // Nothing of this chunk can be compared with any replica.
       res.readErr = true

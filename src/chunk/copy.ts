@@ -37,9 +37,10 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
     if (turn) waitForTurn(turn, t.chunkIndex)
     try {
       if (readOk) {
-        const holes = t.dests.map((d, i) => writeDest(ctx, t, d, i, base, runs, res))
+        const live = t.dests.map((d, i) => [d, i] as const).filter(([, i]) => ((t.skipDests ?? 0) & (1 << i)) === 0)
+        const holes = live.map(([d, i]) => writeDest(ctx, t, d, i, base, runs, res))
         // Holes on every destination: the least any of them got.
-        if (t.sparse) res.holeBytes = Math.min(...holes)
+        if (t.sparse) res.holeBytes = holes.length > 0 ? Math.min(...holes) : 0
       }
     } finally {
       if (turn) passTurn(turn, t.chunkIndex)
@@ -48,7 +49,7 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
 
   if (readOk && t.verify === 2) {
     t.dests.forEach((d, i) => {
-      if ((res.writeErr & (1 << i)) !== 0) return
+      if (((res.writeErr | (t.skipDests ?? 0)) & (1 << i)) !== 0) return
       // Bad blocks not filled were not written: only the rest is read back.
       for (const [rel, len] of writtenParts(t, res)) readBack(ctx, { ...d, offsetBytes: d.offsetBytes + rel }, i, len, ctx.main, base + rel, res)
     })
@@ -71,7 +72,7 @@ function readSource(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask, base: nu
     if (hash) res.digest = zeroDigest(hash, ctx.main, base, length)
     return t.sparse ? [0, length] : null
   }
-  const read = readRange(ctx.io, t.src, t.src.offsetBytes, length, ctx.main, base)
+  const read = readRange(ctx.io, t.src, t.src.offsetBytes, length, ctx.main, base, res)
   if (typeof read !== 'number' && t.badBlocks) {
     const s = scrape({
       io: ctx.io, src: t.src, from: read.offset, end: t.src.offsetBytes + length, buf: ctx.main, base,
@@ -117,7 +118,7 @@ function writeDest(ctx: WorkerContext, t: CopyTask, d: ChunkEnd, i: number, base
     return writeSparse(ctx.io, P, d, i, t.sparse.holeFromBytes[i] ?? -1, runs, t.lengthBytes, buf, at, res)
   }
   for (const [rel, len] of writtenParts(t, res)) {
-    const w = writeRange(ctx.io, d, d.offsetBytes + rel, len, buf, at + rel)
+    const w = writeRange(ctx.io, d, d.offsetBytes + rel, len, buf, at + rel, res)
     if (typeof w === 'number') {
       res.directBytes += w
     } else {
@@ -148,7 +149,7 @@ export function readBack(
   ctx: WorkerContext, d: ChunkEnd, i: number, length: number, expected: Buffer, expectedOffset: number, res: ChunkResult,
 ): void {
   const at = d.offsetBytes % ctx.pageBytes
-  const r = readRange(ctx.io, d, d.offsetBytes, length, ctx.stage, at)
+  const r = readRange(ctx.io, d, d.offsetBytes, length, ctx.stage, at, res)
   if (typeof r !== 'number') {
     res.writeErr |= 1 << i
     res.errors.push({ dest: i, ...r })

@@ -79,7 +79,7 @@ export function writeSparse(
   for (let k = 0; k <= skip.length; k += 2) {
     const to = k < skip.length ? (skip[k] as number) : length
     if (to > from) {
-      const w = writeRange(io, d, start + from, to - from, buf, at + from)
+      const w = writeRange(io, d, start + from, to - from, buf, at + from, res)
       if (typeof w !== 'number') {
         fail(w)
         return 0

@@ -1,6 +1,7 @@
 import { splitAligned } from '../io/align.js'
 import type { IoBackend } from '../io/types.js'
 import { toSystemError } from '../errors.js'
+import { classify, pause, RETRY_FIRST_MS, RETRY_LIMIT } from '../error-classes.js'
 import type { FileRef, RangeFailure } from '../protocol.js'
 
 /** A failure before the caller knows which file index it belongs to. */
@@ -21,38 +22,59 @@ function failure(err: unknown, syscall: string, f: FileRef, positionBytes: numbe
  * Returns the bytes moved with O_DIRECT, or the failing segment.
  */
 export function readRange(
-  io: IoBackend, f: FileRef, positionBytes: number, lengthBytes: number, buf: Buffer, bufOffset: number,
+  io: IoBackend, f: FileRef, positionBytes: number, lengthBytes: number, buf: Buffer, bufOffset: number, stats?: RetryStats,
 ): number | Failure {
   let direct = 0
   for (const s of splitAligned(positionBytes, lengthBytes, f.directFd >= 0 ? f.alignBytes : 0)) {
     const at = bufOffset + (s.positionBytes - positionBytes)
-    let n: number
-    try {
-      n = io.pread(s.direct ? f.directFd : f.fd, buf, at, s.lengthBytes, s.positionBytes)
-    } catch (err) {
-      return failure(err, 'pread', f, s.positionBytes, positionBytes + lengthBytes - s.positionBytes)
-    }
-    if (n < s.lengthBytes) {
-      return {
-        offset: s.positionBytes + n, length: positionBytes + lengthBytes - s.positionBytes - n, code: 'SHORT_READ', errno: 0, syscall: 'pread',
-        message: `SHORT_READ: ${f.path} ended at byte ${s.positionBytes + n}, before the end of the range`,
+    let got = 0
+    // Transient errors and short reads are retried with backoff (src/error-classes.ts).
+    for (let attempt = 0; ; attempt++) {
+      let fail: Failure | null = null
+      try {
+        const n = io.pread(s.direct ? f.directFd : f.fd, buf, at + got, s.lengthBytes - got, s.positionBytes + got)
+        got += n
+        if (got === s.lengthBytes) break
+        // A direct read that stopped short can only go on at an aligned offset: read the chunk's segment again.
+        if (s.direct && got % f.alignBytes !== 0) got = 0
+        fail = {
+          offset: s.positionBytes + got, length: positionBytes + lengthBytes - s.positionBytes - got, code: 'SHORT_READ', errno: 0, syscall: 'pread',
+          message: `SHORT_READ: ${f.path} ended at byte ${s.positionBytes + got}, before the end of the range`,
+        }
+      } catch (err) {
+        fail = failure(err, 'pread', f, s.positionBytes + got, positionBytes + lengthBytes - s.positionBytes - got)
       }
+      if (classify(fail.code) !== 'transient' || attempt >= RETRY_LIMIT) return fail
+      if (stats) stats.retries = (stats.retries ?? 0) + 1
+      pause(RETRY_FIRST_MS << attempt)
     }
-    if (s.direct) direct += n
+    if (s.direct) direct += got
   }
   return direct
 }
 
+/** Where a task counts the retries of its transient errors. */
+export interface RetryStats {
+  retries?: number
+}
+
 /** Writes buf[bufOffset, +length) to file bytes [position, +length); same alignment contract as readRange. */
 export function writeRange(
-  io: IoBackend, f: FileRef, positionBytes: number, lengthBytes: number, buf: Buffer, bufOffset: number,
+  io: IoBackend, f: FileRef, positionBytes: number, lengthBytes: number, buf: Buffer, bufOffset: number, stats?: RetryStats,
 ): number | Failure {
   let direct = 0
   for (const s of splitAligned(positionBytes, lengthBytes, f.directFd >= 0 ? f.alignBytes : 0)) {
-    try {
-      io.pwrite(s.direct ? f.directFd : f.fd, buf, bufOffset + (s.positionBytes - positionBytes), s.lengthBytes, s.positionBytes)
-    } catch (err) {
-      return failure(err, 'pwrite', f, s.positionBytes, positionBytes + lengthBytes - s.positionBytes)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // pwrite continues short writes itself; a whole segment is written again after a transient error.
+        io.pwrite(s.direct ? f.directFd : f.fd, buf, bufOffset + (s.positionBytes - positionBytes), s.lengthBytes, s.positionBytes)
+        break
+      } catch (err) {
+        const fail = failure(err, 'pwrite', f, s.positionBytes, positionBytes + lengthBytes - s.positionBytes)
+        if (classify(fail.code) !== 'transient' || attempt >= RETRY_LIMIT) return fail
+        if (stats) stats.retries = (stats.retries ?? 0) + 1
+        pause(RETRY_FIRST_MS << attempt)
+      }
     }
     if (s.direct) direct += s.lengthBytes
   }

@@ -58,7 +58,7 @@ function readPieces(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask, res: C
     const [so, , len] = piece(t, i)
     const at = alignUp(end, ctx.pageBytes) + (so % ctx.pageBytes)
     end = at + len
-    const r = readRange(ctx.io, t.src, so, len, ctx.main, at)
+    const r = readRange(ctx.io, t.src, so, len, ctx.main, at, res)
     if (typeof r === 'number') {
       res.directBytes += r
       placed.push(at, len)
@@ -98,7 +98,7 @@ function writePiece(ctx: WorkerContext, dest: FileRef, so: number, dof: number, 
     ctx.main.copy(ctx.stage, from, at, at + len)
     buf = ctx.stage
   }
-  const w = writeRange(ctx.io, dest, dof, len, buf, from)
+  const w = writeRange(ctx.io, dest, dof, len, buf, from, res)
   if (typeof w === 'number') {
     res.directBytes += w
     return true

@@ -41,7 +41,7 @@ function zeroDest(ctx: WorkerContext, d: ChunkEnd, length: number, res: ChunkRes
   const b = Math.max(alignDown(end, P), a)
   const writeZeros = (from: number, to: number) => {
     if (to <= from) return null
-    const w = writeRange(ctx.io, d, from, to - from, ctx.main, from % P)
+    const w = writeRange(ctx.io, d, from, to - from, ctx.main, from % P, res)
     if (typeof w === 'number') {
       res.directBytes += w
       return null

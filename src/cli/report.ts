@@ -1,5 +1,6 @@
 import type { BackendInfo } from '../io/types.js'
 import type { CopyResult } from '../job.js'
+import { describe } from '../error-classes.js'
 import { formatBytes } from '../units.js'
 
 export interface ReportContext {
@@ -43,9 +44,12 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
   if (r.digest) lines.push(`xxh3 of chunk digests (${formatBytes(r.chunkBytes)} chunks): ${r.digest}`)
   if (r.cancelled) lines.push(`cancelled: ${formatBytes(r.completedBytes)} done; completed extents: ${r.completed.map((e) => `${e.offset}+${e.length}`).join(' ') || 'none'}`)
   for (const e of r.errors) {
-    const file = e.dest < 0 ? `source ${ctx.source}` : `destination ${e.dest + 1} ${ctx.destinations[e.dest]}`
-    lines.push(`error: ${file} bytes ${e.offset}..${e.offset + e.length}: ${e.code} from ${e.syscall}`)
+    // In words first (src/error-classes.ts), then the exact range and the system's code.
+    const file = e.dest < 0 ? `source (${ctx.source ?? ''})` : `destination ${e.dest + 1} (${ctx.destinations[e.dest] ?? ''})`
+    const what = e.dest < 0 ? 'not read' : 'not written'
+    lines.push(`error: ${file} ${describe(e.code)}: bytes ${e.offset}..${e.offset + e.length} ${what} [${e.code} from ${e.syscall}]`)
   }
+  if (r.retries > 0) lines.push(`retried ${r.retries} transient error${r.retries === 1 ? '' : 's'} (EAGAIN, timeouts, short reads), all overcome`)
   process.stdout.write(`${lines.join('\n')}\n`)
 }
 

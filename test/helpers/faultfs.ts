@@ -27,6 +27,8 @@ export interface FaultRule {
   errno?: string
   /** Reads only: return the real bytes with each byte in the range XORed with 0xFF. */
   corrupt?: boolean
+  /** Reads only: answer with the first half of the bytes asked for (a short read). */
+  short?: boolean
   /** Answer the request this many milliseconds late. */
   delayMs?: number
   /** Fire this many times, then never again (a retryable error). */
