@@ -96,8 +96,10 @@ test('a write that failed part-way leaves its chunks unknown, and the next run w
     const r2 = await client.copy({ path: src }, [{ path: target }], { since: after }).result
     assert.is(r2.ok, true, JSON.stringify(r2.errors))
     assert.ok(cmpFiles(src, target), 'byte-exact')
-    // Chunk 40 was partly written with new bytes, the rest of the chunks fully: all go back.
-    assert.is(r2.incremental?.writtenBytes, SIZE)
+    // Chunk 40 was partly written, the chunks completed before the failure fully: those go back.
+    // The chunks after it never reached the destination (DEST_STOPPED) and still match.
+    assert.is(r2.incremental?.writtenBytes, r.completedBytes + CHUNK)
+    assert.ok(r.errors.some((e) => e.code === 'DEST_STOPPED'))
   } finally {
     await fault.unmount()
   }

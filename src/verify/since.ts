@@ -181,7 +181,8 @@ export async function manifestAfter(r: CopyResult, old: Manifest): Promise<Manif
   const cb = old.chunkBytes
   const fresh = new Map(r.chunks.map((c) => [c.offset, c.digest]))
   const inside = (off: number, len: number) => r.completed.some((e) => e.offset <= off && off + len <= e.offset + e.length)
-  const touched = (off: number, len: number) => r.errors.some((e) => e.offset < off + len && off < e.offset + e.length)
+  // DEST_STOPPED: the destination was skipped, nothing of the chunk was written.
+  const touched = (off: number, len: number) => r.errors.some((e) => e.code !== 'DEST_STOPPED' && e.offset < off + len && off < e.offset + e.length)
   const digests: (string | null)[] = []
   for (let i = 0; i * cb < size; i++) {
     const off = i * cb
