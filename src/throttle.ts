@@ -9,6 +9,9 @@ import { BlockcopyError } from './errors.js'
  * at once). The rate can change at any moment; it applies to the next
  * chunk to start.
  */
+/** How far behind its schedule the throttle may catch up. */
+const CATCH_UP_MS = 50
+
 export class Throttle {
   private bytesPerSec: number | null
   /** performance.now() at which the next chunk may start. */
@@ -37,7 +40,13 @@ export class Throttle {
   /** A chunk of `bytes` starts now: the next one waits for its share of time. */
   take(bytes: number): void {
     if (this.bytesPerSec === null) return
-    this.nextStartMs = Math.max(this.nextStartMs, performance.now()) + (bytes / this.bytesPerSec) * 1000
+    const now = performance.now()
+    // A chunk that starts a little late (a timer fires late, a worker was
+    // busy) keeps its slot, so the late time is made up: the long-run rate
+    // is the limit, not the limit less every delay. After an idle spell of
+    // more than CATCH_UP_MS, the schedule restarts from now (no burst).
+    const from = this.nextStartMs >= now - CATCH_UP_MS ? this.nextStartMs : now
+    this.nextStartMs = from + (bytes / this.bytesPerSec) * 1000
   }
 }
 
