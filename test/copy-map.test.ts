@@ -106,6 +106,16 @@ test('a cancelled copy saves its map; the rerun copies only what is not +, and e
   assert.is(third.ok, true)
 })
 
+test('temporary files a killed run left beside the map are removed; a live process\'s is kept', async () => {
+  const dead = spawnSync('true').pid as number
+  writeFileSync(`${map}.tmp-${dead}`, 'half a map')
+  writeFileSync(`${map}.tmp-${process.ppid}`, 'being written')
+  const r = await client.copy({ path: src }, [{ path: dst }], { map }).result
+  assert.is(r.ok, true)
+  assert.not.ok(existsSync(`${map}.tmp-${dead}`))
+  assert.ok(existsSync(`${map}.tmp-${process.ppid}`))
+})
+
 test('ranges and offsets: the map covers the source range, and resuming writes at the destination offsets', async () => {
   const from = { path: src, offset: 3 * CHUNK + 100, length: 5 * MiB }
   const to = [{ path: dst, offset: 7777 }, { path: join(dir, 'dst2.img'), offset: 0 }]

@@ -39,3 +39,32 @@ export async function writeFileDurably(path: string, bytes: string | Uint8Array)
   }
   await syncParentDir(path)
 }
+
+/**
+ * Removes the temporary files writeFileDurably left beside `path` in
+ * processes that no longer run (killed mid-save). A live writer's is kept.
+ */
+export function removeStaleTemps(path: string): void {
+  const dir = nodePath.dirname(nodePath.resolve(path))
+  const prefix = `${nodePath.basename(path)}.tmp-`
+  let names: string[] = []
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : NaN
+    if (!Number.isSafeInteger(pid) || pid <= 0 || isRunning(pid)) continue
+    fs.rmSync(nodePath.join(dir, name), { force: true })
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

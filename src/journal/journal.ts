@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import nodePath from 'node:path'
 import { BlockcopyError } from '../errors.js'
-import { fdatasync, syncParentDir, writeFileDurably } from '../io/durable.js'
+import { fdatasync, removeStaleTemps, syncParentDir, writeFileDurably } from '../io/durable.js'
 import type { Extent } from '../job.js'
 import type { OpenFile } from '../regions.js'
 import { bytesByStatus, formatMap, freshMap, parseMap, rangesWith, setStatus, type BlockStatus, type RescueMap } from './mapfile.js'
@@ -107,6 +107,8 @@ export class MapJournal {
   /** Saves the map as it is (before the first write), then every interval. */
   async start(dests: OpenFile[]): Promise<void> {
     this.dests = dests
+    // A run killed while saving left its temporary file behind.
+    removeStaleTemps(this.path)
     this.map.currentStatus = '?'
     await this.save()
     this.timer = setInterval(() => void this.flush(), this.intervalMs)
