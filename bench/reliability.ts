@@ -8,11 +8,11 @@
  *   npm run bench:reliability [-- --json reliability.json]
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createClient, type CopyResult } from '../src/index.js'
-import { parseMap } from '../src/journal/mapfile.js'
 import { mountFaultFsIn } from '../test/helpers/faultfs.js'
+import { killLoop } from '../test/helpers/kill-loop.js'
 import { mountTmpfs, unmount } from '../test/helpers/mounts.js'
 import { writeRandomFile } from '../test/helpers/tmp.js'
 
@@ -141,9 +141,6 @@ async function fiuScenario(name: string, points: string[]): Promise<void> {
   })
 }
 
-const doneIn = (map: string) => (existsSync(map) ? parseMap(readFileSync(map, 'utf8'), map).blocks.filter((b) => b.status === '+').reduce((n, b) => n + b.size, 0) : 0)
-const wchar = (pid: number) => Number(/^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0)
-
 async function crashLoop(): Promise<object> {
   const size = 512 * MiB
   const rate = 32 * MiB
@@ -153,29 +150,9 @@ async function crashLoop(): Promise<object> {
   const map = join(work, 'crash.map')
   writeRandomFile(src, size, 13)
   const args = ['--import', 'tsx', 'src/cli/bin.ts', 'copy', src, dst, '--map', map, '--map-interval', String(interval), '--rate', String(rate), '--threads', '4', '--progress', 'none']
-  let recopied = 0
-  let worst = 0
-  for (let i = 0; i < 20; i++) {
-    const before = doneIn(map)
-    const spawned = Date.now()
-    const child = spawn(process.execPath, args, { stdio: 'ignore' })
-    let ended = false
-    const exited = new Promise<void>((done) => child.on('exit', () => done()))
-    void exited.then(() => (ended = true))
-    while (!ended && !(existsSync(map) && statSync(map).mtimeMs >= spawned)) await new Promise((done) => setTimeout(done, 10))
-    await new Promise((done) => setTimeout(done, Math.random() * 1500))
-    let written = 0
-    try {
-      written = wchar(child.pid as number)
-      child.kill('SIGKILL')
-    } catch {
-      // finished already
-    }
-    await exited
-    const lost = Math.max(0, written - (doneIn(map) - before) - 64 * 1024)
-    recopied += lost
-    worst = Math.max(worst, lost)
-  }
+  const kills = await killLoop({ args, map, kills: 20, maxDelayMs: 1500 })
+  const recopied = kills.reduce((n, k) => n + k.recopiedBytes, 0)
+  const worst = Math.max(...kills.map((k) => k.recopiedBytes))
   const last = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'copy', src, dst, '--map', map, '--progress', 'none'])
   const exact = spawnSync('cmp', [src, dst]).status === 0
   return { kills: 20, sizeBytes: size, rateBytesPerSec: rate, intervalMs: interval, recopiedBytes: recopied, worstKillBytes: worst, boundBytes: 8 * MiB + rate * (interval / 1000), finalExit: last.status, byteExact: exact }

@@ -1,10 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parseMap } from '../src/journal/mapfile.js'
+import { killLoop, mapDoneBytes } from './helpers/kill-loop.js'
 import { cmpFiles, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
 const test = suite('copy --map: killed and interrupted copies resume and lose nothing')
@@ -22,21 +23,6 @@ test.after.each(() => {
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms))
 const cliArgs = (args: string[]) => ['--import', 'tsx', 'src/cli/bin.ts', ...args]
 
-function doneBytes(map: string): number {
-  if (!existsSync(map)) return 0
-  return parseMap(readFileSync(map, 'utf8'), map).blocks.filter((b) => b.status === '+').reduce((n, b) => n + b.size, 0)
-}
-
-function savedSince(map: string, ms: number): boolean {
-  return existsSync(map) && statSync(map).mtimeMs >= ms
-}
-
-/** Bytes the process has handed to write(2) and pwrite(2) so far, every thread included. */
-function writtenBy(pid: number): number {
-  const m = /^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
-  return Number(m?.[1] ?? 0)
-}
-
 const SIZE = 512 * MiB
 const RATE = 32 * MiB
 const INTERVAL_MS = 250
@@ -49,34 +35,10 @@ test('20 SIGKILLs at random moments, then a final run: byte-exact, and each kill
   const map = join(dir, 'copy.map')
   writeRandomFile(src, SIZE, 61)
   const args = cliArgs(['copy', src, dst, '--map', map, '--map-interval', String(INTERVAL_MS), '--rate', `${RATE}`, '--threads', '4', '--progress', 'none'])
-  const lines: string[] = []
-  let recopied = 0
-  let worst = 0
-  for (let i = 0; i < 20; i++) {
-    const before = doneBytes(map)
-    const spawned = Date.now()
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'ignore' })
-    let ended = false
-    const exited = new Promise<void>((done) => child.on('exit', () => done()))
-    void exited.then(() => (ended = true))
-    // Once this run is under way (it saved the map before its first write), at a random moment.
-    for (let waited = 0; !ended && !savedSince(map, spawned) && waited < 20_000; waited += 10) await sleep(10)
-    await sleep(Math.random() * 1500)
-    let written = 0
-    try {
-      written = writtenBy(child.pid as number)
-      child.kill('SIGKILL')
-    } catch {
-      // It had already finished.
-    }
-    await exited
-    const gained = doneBytes(map) - before
-    // The map's own saves are a few hundred bytes each.
-    const lost = Math.max(0, written - gained - 64 * 1024)
-    recopied += lost
-    worst = Math.max(worst, lost)
-    lines.push(`kill ${i + 1}: wrote ${(written / MiB).toFixed(1)} MiB, map +${(gained / MiB).toFixed(1)} MiB, to copy again ${(lost / MiB).toFixed(1)} MiB`)
-  }
+  const kills = await killLoop({ args, map, kills: 20, maxDelayMs: 1500, cwd: ROOT })
+  const lines = kills.map((k, i) => `kill ${i + 1}: wrote ${(k.writtenBytes / MiB).toFixed(1)} MiB, map +${(k.gainedBytes / MiB).toFixed(1)} MiB, to copy again ${(k.recopiedBytes / MiB).toFixed(1)} MiB`)
+  const recopied = kills.reduce((n, k) => n + k.recopiedBytes, 0)
+  const worst = Math.max(...kills.map((k) => k.recopiedBytes))
   const bound = INFLIGHT + RATE * (INTERVAL_MS / 1000)
   console.log(`${lines.join('\n')}\nre-copied ${(recopied / MiB).toFixed(1)} MiB over 20 kills; worst ${(worst / MiB).toFixed(1)} MiB; bound ${(bound / MiB).toFixed(1)} MiB a kill`)
   assert.ok(worst <= bound * 1.25, `worst kill re-copies ${worst} bytes; in flight + one interval is ${bound}`)
@@ -102,7 +64,7 @@ test('SIGINT: running chunks finish, the map is saved, exit 130 with the command
   await sleep(1200)
   child.kill('SIGINT')
   assert.is(await code, 130, stderr)
-  const done = doneBytes(map)
+  const done = mapDoneBytes(map)
   assert.ok(done > 0 && done < 64 * MiB, `${done} bytes done at the interrupt, all saved`)
   const resume = /run the same command again to copy what is left: (blockcopy copy .*)$/m.exec(stderr)
   assert.ok(resume, stderr)
