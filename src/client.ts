@@ -115,6 +115,7 @@ export class CopyClient {
       const job = this.start({
         ...spec, ...(r ? { journal: r.journal, extents: r.extents } : {}), ...(beforeWrite ? { prepare: async () => beforeWrite() } : {}),
         ...(badBlocks ? { badBlocks } : {}),
+        ...(options?.timing === true ? { timing: true } : {}),
       })
       return Object.assign(job, { manifest: Promise.resolve(null) })
     }

@@ -15,6 +15,7 @@ import { closeAll, preallocate, syncAll } from './jobs/files.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
 import { goodParts } from './chunk/scrape.js'
 import { chunkDigests, notWritten } from './jobs/results.js'
+import { TimingCollector, type JobTiming } from './jobs/timing.js'
 
 export type { WorkPlan } from './jobs/work.js'
 
@@ -89,6 +90,8 @@ export interface CopyResult {
   incremental?: IncrementalResult
   /** Copies with a resume map (`map`) only: the map as saved at the end. */
   map?: MapSummary
+  /** Copies with `timing: true`: time per phase and per-chunk latency percentiles (blockcopy bench). */
+  timing?: JobTiming
 }
 
 /** What an incremental copy wrote, and what it found unchanged. */
@@ -148,6 +151,8 @@ export interface JobSpec {
   extents?: Extent[]
   /** Copies: split failed reads into logical blocks (ignoreErrors, retryBad; src/chunk/scrape.ts). */
   badBlocks?: { blockBytes: number; tries: number; fill: boolean }
+  /** Collect per-phase chunk timings into result.timing. */
+  timing?: boolean
   /** The client's rate limit (src/throttle.ts). */
   throttle?: Throttle
   /** The resume map, saved durably as chunks finish (src/journal/journal.ts). */
@@ -228,7 +233,10 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     }
     return t
   }
+  const timing = spec.timing ? new TimingCollector(spec.dests.length, spec.verify === 'readback') : null
+  let syncMs = 0
   const onResult = (r: ChunkResult) => {
+    timing?.add(r)
     const c = work.extent(r.chunkIndex)
     const skipMask = skippedDests.get(r.chunkIndex) ?? 0
     const good = !r.readErr && r.writeErr === 0 && skipMask === 0
@@ -304,7 +312,9 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     }
   } finally {
     // Durable before reported: every destination, whatever happened above.
+    const syncStart = performance.now()
     synced = await syncAll(spec)
+    syncMs = performance.now() - syncStart
     for (const s of synced) {
       writeErr |= 1 << s.dest
       failures.push(s)
@@ -360,6 +370,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
       writtenBytes: result.completedBytes - skippedBytes, skippedBytes, writeAll: spec.since.writeAll, reason: spec.since.reason,
     }
   }
+  if (timing) result.timing = timing.finish(syncMs)
   if (spec.journal) {
     result.map = await spec.journal.finish(synced.length === 0)
     // Bad blocks an earlier run recorded are still missing from the destinations.

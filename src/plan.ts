@@ -69,6 +69,12 @@ export interface CopyOptions {
    * zero-filled ('zero').
    */
   fillBad?: 'keep' | 'zero'
+  /**
+   * Time every chunk's read, hash, write and read-back, and the final sync:
+   * `result.timing` has the busy time, throughput per worker and fio's
+   * latency percentiles for each (what `blockcopy bench` reports).
+   */
+  timing?: boolean
   /** Default: the client's. */
   chunkBytes?: number
   /** Default: the client's. */
@@ -82,7 +88,7 @@ export interface CopyOptions {
 }
 
 /** Options of one zero job. */
-export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force' | 'beforeWrite' | 'map' | 'mapIntervalMs' | 'retryBad' | 'fillBad'> {
+export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force' | 'beforeWrite' | 'map' | 'mapIntervalMs' | 'retryBad' | 'fillBad' | 'timing'> {
   /** Bytes to zero on every destination; default the regions' lengths, or the rest of an existing destination. */
   length?: number
   /** 'readback' reads every destination back and checks it is zero. Default 'none'. */
@@ -134,6 +140,7 @@ export function copyOptions(o: CopyOptions, s: ClientSettings): CheckedOptions {
   if (verify !== 'none' && verify !== 'hash' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: must be 'none', 'hash' or 'readback', got ${String(verify)}`, 'verify')
   }
+  flag(o.timing, 'timing')
   if (o.beforeWrite !== undefined && typeof o.beforeWrite !== 'function') {
     throw new BlockcopyError('INVALID_ARGUMENT', 'beforeWrite: must be a function', 'beforeWrite')
   }
@@ -145,7 +152,7 @@ export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
   if (verify !== 'none' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: zero takes 'none' or 'readback', got ${String(verify)}`, 'verify')
   }
-  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'beforeWrite', 'map', 'mapIntervalMs', 'retryBad', 'fillBad']) {
+  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'beforeWrite', 'map', 'mapIntervalMs', 'retryBad', 'fillBad', 'timing']) {
     if (copyOnly in o) throw new BlockcopyError('INVALID_ARGUMENT', `${copyOnly}: applies to copies only`, copyOnly)
   }
   const checked = common(o, s, verify)

@@ -197,6 +197,8 @@ export interface ChunkResult {
   holeBytes?: number
   /** Incremental copies: the chunk was unchanged since the manifest, so it was not written. */
   skippedBytes?: number
+  /** Copy tasks: milliseconds spent reading, hashing, writing (every destination) and reading back, in this chunk. */
+  phaseMs?: [number, number, number, number]
   /** Transient errors (EAGAIN, ETIMEDOUT, short reads...) retried and overcome in this chunk (src/error-classes.ts). */
   retries?: number
   /** Copies with bad-block handling: absolute source ranges that could not be read (flat offset, length pairs); the rest of the chunk was copied. */

@@ -25,8 +25,12 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
   const turn = t.writeTurn ? new Int32Array(t.writeTurn) : null
   let readOk = false
   let runs: number[] | null = null
+  const t0 = performance.now()
+  let t1 = t0
+  let t2 = t0
   try {
     runs = readSource(ctx, hash, t, base, res)
+    t1 = performance.now()
     // Unchanged since the destination's manifest: nothing to write or read back.
     if (!res.readErr && t.since?.digest && res.digest === t.since.digest) res.skippedBytes = length
     // With bad blocks, the readable rest of the chunk is still written.
@@ -44,6 +48,7 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
       }
     } finally {
       if (turn) passTurn(turn, t.chunkIndex)
+      t2 = performance.now()
     }
   }
 
@@ -54,6 +59,9 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
       for (const [rel, len] of writtenParts(t, res)) readBack(ctx, { ...d, offsetBytes: d.offsetBytes + rel }, i, len, ctx.main, base + rel, res)
     })
   }
+  // Phases of this chunk for `timing` (blockcopy bench): the hash is timed inside the read.
+  const hashMs = res.phaseMs?.[1] ?? 0
+  res.phaseMs = [t1 - t0 - hashMs, hashMs, t2 - t1, performance.now() - t2]
   return res
 }
 
@@ -97,7 +105,9 @@ function readSource(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask, base: nu
   const runs = t.sparse ? zeroRuns(ctx.main, base, length, t.src.offsetBytes, ctx.pageBytes) : null
   if (hash) {
     const zero = runs ? runs[0] === 0 && runs[1] === length : isZero(ctx.main, base, length)
+    const h0 = performance.now()
     res.digest = zero ? zeroDigest(hash, ctx.main, base, length) : hash.digest(ctx.main, base, length)
+    res.phaseMs = [0, performance.now() - h0, 0, 0]
   }
   return runs
 }

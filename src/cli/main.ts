@@ -10,6 +10,7 @@ import { detach, detachedJobId, jobKindOf, registerJobs } from './jobs.js'
 import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
 import { printResult } from './report.js'
 import { registerCaps } from './caps.js'
+import { registerBench } from './bench.js'
 import { registerReplicate } from './replicate.js'
 import { registerHash } from './hash.js'
 import { registerVerify } from './verify.js'
@@ -161,6 +162,7 @@ function program(setExit: (code: number) => void): Command {
   registerHash(prog, setExit)
   registerVerify(prog, setExit)
   registerCaps(prog)
+  registerBench(prog, setExit)
   registerJobs(prog, setExit)
   return prog
 }

@@ -1,0 +1,230 @@
+import { randomFillSync } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import nodePath from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { Option, type Command } from 'commander'
+import { createClient } from '../client.js'
+import { BlockcopyError } from '../errors.js'
+import type { CopyResult, VerifyMode } from '../job.js'
+import { PERCENTILES, PHASES, type JobTiming } from '../jobs/timing.js'
+import { clientSettings } from '../options.js'
+import { formatBytes, parseSize } from '../units.js'
+
+/**
+ * `blockcopy bench`: copies a generated file on this machine's storage and
+ * measures each phase of every chunk (read, hash, write, read-back) and the
+ * final sync, with fio's latency percentiles, CPU use and peak memory, for
+ * each chunk size and thread count asked for. A table, or one JSON document.
+ */
+interface BenchFlags {
+  size: string
+  chunk: string
+  threads?: string
+  memory?: string
+  direct?: boolean
+  buffered?: boolean
+  verify: VerifyMode
+  destinations: string
+  target: string
+  runs: string
+  dropCaches?: boolean
+  json?: boolean
+}
+
+interface RunRecord {
+  elapsedMs: number
+  throughputBytesPerSec: number
+  /** CPU time of the process (every worker thread included) over the run's wall time. */
+  cpuPercent: number
+  /** The process's peak resident memory so far (getrusage ru_maxrss). */
+  peakRssBytes: number
+  timing: JobTiming
+}
+
+interface Row {
+  chunkBytes: number
+  threads: number
+  runs: RunRecord[]
+  /** The run with the median throughput. */
+  median: RunRecord
+  minThroughputBytesPerSec: number
+  maxThroughputBytesPerSec: number
+}
+
+function bad(argument: string, message: string): BlockcopyError {
+  return new BlockcopyError('INVALID_ARGUMENT', `${argument}: ${message}`, argument)
+}
+
+function list(value: string, argument: string, parse: (s: string) => number): number[] {
+  const out = value.split(',').map((s) => parse(s.trim()))
+  if (out.length === 0) throw bad(argument, 'needs at least one value')
+  return out
+}
+
+function whole(s: string, argument: string, min: number, max: number): number {
+  if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) throw bad(argument, `'${s}' is not a whole number from ${min} to ${max}`)
+  return Number(s)
+}
+
+/** Every check before anything is written: sizes, lists, the target and its free space. */
+function checked(f: BenchFlags) {
+  const size = parseSize(f.size, '--size')
+  if (size < 1) throw bad('--size', 'must be at least 1 byte')
+  const chunks = list(f.chunk, '--chunk', (s) => parseSize(s, '--chunk'))
+  const threads = f.threads === undefined ? [Math.min(8, Math.max(2, os.availableParallelism() * 2))] : list(f.threads, '--threads', (s) => whole(s, '--threads', 1, 64))
+  const destinations = whole(f.destinations, '--destinations', 1, 8)
+  const runs = whole(f.runs, '--runs', 1, 100)
+  if (f.direct && f.buffered) throw bad('--direct', 'and --buffered exclude each other')
+  // Every combination must make a valid client, checked before anything is written.
+  const memoryBytes = f.memory === undefined ? undefined : parseSize(f.memory, '--memory')
+  for (const chunkBytes of chunks) {
+    for (const t of threads) clientSettings({ chunkBytes, threads: t, ...(memoryBytes === undefined ? {} : { memoryBytes }) })
+  }
+  if (f.dropCaches && process.getuid?.() !== 0) throw bad('--drop-caches', 'needs root (it writes /proc/sys/vm/drop_caches)')
+  let st: fs.Stats
+  try {
+    st = fs.statSync(f.target)
+  } catch {
+    throw new BlockcopyError('NOT_FOUND_VOLUME', `--target: ${f.target} does not exist`, 'target')
+  }
+  if (!st.isDirectory()) throw bad('--target', `${f.target} is not a directory`)
+  const free = (() => {
+    const s = fs.statfsSync(f.target)
+    return s.bavail * s.bsize
+  })()
+  const need = size * (1 + destinations)
+  if (need > free) {
+    throw bad('--target', `${f.target} has ${formatBytes(free)} free; the run needs ${formatBytes(need)} (a ${formatBytes(size)} source and ${destinations} destination${destinations > 1 ? 's' : ''})`)
+  }
+  return { size, chunks, threads, destinations, runs, memoryBytes, direct: f.direct ? 'always' as const : f.buffered ? 'never' as const : 'auto' as const }
+}
+
+function makeSource(path: string, size: number): void {
+  const buf = Buffer.alloc(Math.min(size, 8 * 1024 * 1024))
+  const fd = fs.openSync(path, 'w')
+  try {
+    for (let done = 0; done < size;) {
+      const n = Math.min(buf.length, size - done)
+      randomFillSync(buf, 0, n)
+      done += fs.writeSync(fd, buf, 0, n, done)
+    }
+    fs.fdatasyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** A copy in the bench did not succeed: the figures would mean nothing. Exit 3. */
+class BenchCopyFailed extends Error {
+  constructor(readonly result: CopyResult) {
+    super(`bench: a copy failed, so there is nothing to report: ${result.errors.map((e) => e.message).join('; ') || 'cancelled'}`)
+  }
+}
+
+const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)] as T
+
+async function measure(f: BenchFlags, say: (line: string) => void) {
+  const c = checked(f)
+  const work = fs.mkdtempSync(nodePath.join(f.target, 'blockcopy-bench-'))
+  const rows: Row[] = []
+  try {
+    const src = nodePath.join(work, 'source.img')
+    makeSource(src, c.size)
+    const dsts = Array.from({ length: c.destinations }, (_, i) => nodePath.join(work, `dest-${i + 1}.img`))
+    for (const chunkBytes of c.chunks) {
+      for (const threads of c.threads) {
+        const client = await createClient({
+          threads, chunkBytes, direct: c.direct, ...(c.memoryBytes === undefined ? {} : { memoryBytes: c.memoryBytes }),
+        })
+        const runs: RunRecord[] = []
+        try {
+          for (let run = 0; run < c.runs; run++) {
+            for (const d of dsts) fs.rmSync(d, { force: true })
+            if (f.dropCaches) execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches'])
+            const cpu = process.cpuUsage()
+            const r: CopyResult = await client.copy({ path: src }, dsts.map((path) => ({ path })), { verify: f.verify, timing: true }).result
+            if (!r.ok) throw new BenchCopyFailed(r)
+            const used = process.cpuUsage(cpu)
+            const seconds = r.elapsedMs / 1000
+            runs.push({
+              elapsedMs: r.elapsedMs, throughputBytesPerSec: Math.round(c.size / seconds),
+              cpuPercent: +(((used.user + used.system) / 1e6 / seconds) * 100).toFixed(1),
+              peakRssBytes: process.resourceUsage().maxRSS * 1024, timing: r.timing as JobTiming,
+            })
+            say(`chunk ${formatBytes(chunkBytes)}, ${threads} threads, run ${run + 1}/${c.runs}: ${formatBytes(Math.round(c.size / seconds))}/s`)
+          }
+        } finally {
+          await client.destroy()
+        }
+        const speeds = runs.map((r) => r.throughputBytesPerSec)
+        rows.push({
+          chunkBytes, threads, runs, median: median(runs, (r) => r.throughputBytesPerSec),
+          minThroughputBytesPerSec: Math.min(...speeds), maxThroughputBytesPerSec: Math.max(...speeds),
+        })
+      }
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+  return { c, rows }
+}
+
+function table(rows: Row[], verify: VerifyMode): string {
+  const mbps = (b: number) => (b / 1e6).toFixed(0)
+  const ms = (p: { percentilesMs: Record<string, number> }, k: string) => (p.percentilesMs[k] ?? 0).toFixed(2)
+  const phases = PHASES.filter((p) => p !== 'hash' || verify !== 'none').filter((p) => p !== 'readback' || verify === 'readback')
+  const head = ['chunk', 'threads', 'MB/s (min-max)', 'CPU %', 'peak RSS',
+    ...phases.map((p) => `${p} MB/s/worker p50/p99 ms`), 'chunk p50/p99/p99.9 ms', 'sync ms']
+  const body = rows.map((r) => {
+    const t = r.median.timing.phases
+    return [formatBytes(r.chunkBytes), String(r.threads), `${mbps(r.median.throughputBytesPerSec)} (${mbps(r.minThroughputBytesPerSec)}-${mbps(r.maxThroughputBytesPerSec)})`,
+      String(r.median.cpuPercent), formatBytes(r.median.peakRssBytes),
+      ...phases.map((p) => `${mbps(t[p].bytesPerSecPerWorker)} ${ms(t[p], '50')}/${ms(t[p], '99')}`),
+      `${ms(t.chunk, '50')}/${ms(t.chunk, '99')}/${ms(t.chunk, '99.9')}`, r.median.timing.syncMs.toFixed(1)]
+  })
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)))
+  return [head, ...body].map((cells) => cells.map((x, i) => x.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n')
+}
+
+export function registerBench(prog: Command, setExit: (code: number) => void): void {
+  prog.command('bench')
+    .description('measure this machine: copy a generated file, each phase timed, per chunk size and thread count')
+    .option('--size <size>', 'size of the generated source', '1GiB')
+    .option('--chunk <sizes>', 'chunk size, or a comma list to sweep', '1MiB')
+    .option('--threads <n>', 'worker threads, or a comma list to sweep (default twice the cores, 2 to 8)')
+    .option('--memory <size>', 'memory budget for the workers\' buffers')
+    .option('--direct', 'O_DIRECT always (fail where the file system refuses it)')
+    .option('--buffered', 'no O_DIRECT: through the page cache')
+    .addOption(new Option('--verify <mode>', 'none, hash or readback').choices(['none', 'hash', 'readback']).default('none'))
+    .option('--destinations <n>', 'destinations per copy, 1 to 8', '1')
+    .option('--target <dir>', 'directory for the source and destinations (removed afterwards)', '.')
+    .option('--runs <n>', 'runs per combination; the median is reported', '3')
+    .option('--drop-caches', 'drop the page cache before each run (root)')
+    .option('--json', 'one JSON document on stdout, nothing else')
+    .action(async (f: BenchFlags) => {
+      let measured
+      try {
+        measured = await measure(f, (line) => {
+          if (!f.json) process.stderr.write(`${line}\n`)
+        })
+      } catch (err) {
+        if (!(err instanceof BenchCopyFailed)) throw err
+        process.stderr.write(`blockcopy: ${err.message}\n`)
+        setExit(3)
+        return
+      }
+      const { c, rows } = measured
+      if (f.json) {
+        const doc = {
+          version: 1, machine: { cpus: os.availableParallelism(), kernel: os.release(), node: process.version },
+          options: { sizeBytes: c.size, chunks: c.chunks, threads: c.threads, destinations: c.destinations, runs: c.runs, direct: c.direct, verify: f.verify, dropCaches: f.dropCaches === true, target: f.target },
+          percentiles: PERCENTILES, phases: [...PHASES, 'chunk'], rows,
+        }
+        process.stdout.write(`${JSON.stringify(doc)}\n`)
+      } else {
+        process.stdout.write(`${table(rows, f.verify)}\n`)
+      }
+      setExit(0)
+    })
+}

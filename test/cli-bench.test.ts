@@ -1,0 +1,103 @@
+import { spawnSync } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { makeTempDir, removeTempDir } from './helpers/tmp.js'
+
+const test = suite('blockcopy bench')
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+let dir: string
+
+test.before.each(() => {
+  dir = makeTempDir('cli-bench')
+})
+test.after.each(() => {
+  removeTempDir(dir)
+})
+
+function cli(args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'bench', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 })
+}
+
+const FIO_PERCENTILES = ['1', '5', '10', '20', '30', '40', '50', '60', '70', '80', '90', '95', '99', '99.5', '99.9', '99.95', '99.99']
+
+interface Doc {
+  version: number
+  options: { sizeBytes: number; chunks: number[]; threads: number[]; destinations: number; verify: string }
+  percentiles: number[]
+  rows: Array<{
+    chunkBytes: number
+    threads: number
+    runs: unknown[]
+    minThroughputBytesPerSec: number
+    maxThroughputBytesPerSec: number
+    median: {
+      throughputBytesPerSec: number
+      cpuPercent: number
+      peakRssBytes: number
+      timing: { syncMs: number; phases: Record<string, { busyMs: number; bytes: number; bytesPerSecPerWorker: number; percentilesMs: Record<string, number> }> }
+    }
+  }>
+}
+
+test('--json: one document, every phase with fio\'s percentiles, one row per swept chunk size, files removed', () => {
+  const run = cli(['--size', '8MiB', '--chunk', '256KiB,1MiB', '--threads', '2', '--runs', '2', '--verify', 'readback', '--destinations', '2', '--target', dir, '--json'])
+  assert.is(run.status, 0, run.stderr)
+  assert.is(run.stdout.trim().split('\n').length, 1, 'nothing but the document on stdout')
+  const doc = JSON.parse(run.stdout) as Doc
+  assert.is(doc.version, 1)
+  assert.equal(doc.rows.map((r) => [r.chunkBytes, r.threads, r.runs.length]), [[256 * 1024, 2, 2], [1024 * 1024, 2, 2]])
+  for (const r of doc.rows) {
+    const m = r.median
+    assert.ok(m.throughputBytesPerSec > 0 && m.cpuPercent > 0 && m.peakRssBytes > 0)
+    assert.ok(r.minThroughputBytesPerSec <= m.throughputBytesPerSec && m.throughputBytesPerSec <= r.maxThroughputBytesPerSec)
+    assert.ok(m.timing.syncMs >= 0)
+    for (const phase of ['read', 'hash', 'write', 'readback', 'chunk']) {
+      const p = m.timing.phases[phase]
+      assert.ok(p, phase)
+      assert.equal(Object.keys(p?.percentilesMs ?? {}), FIO_PERCENTILES, phase)
+      assert.ok((p?.busyMs ?? 0) > 0 && (p?.bytesPerSecPerWorker ?? 0) > 0, phase)
+      const ps = FIO_PERCENTILES.map((k) => p?.percentilesMs[k] ?? -1)
+      assert.equal(ps, [...ps].sort((a, b) => a - b), `${phase} percentiles ascend`)
+    }
+    // Two destinations: writes and read-backs move the source twice.
+    assert.is(m.timing.phases.write?.bytes, 2 * 8 * 1024 * 1024)
+    assert.is(m.timing.phases.readback?.bytes, 2 * 8 * 1024 * 1024)
+    assert.is(m.timing.phases.read?.bytes, 8 * 1024 * 1024)
+  }
+  assert.equal(readdirSync(dir), [], 'the generated files are removed')
+})
+
+test('a thread sweep gives one row per value; the table has a header and one line per row', () => {
+  const run = cli(['--size', '4MiB', '--threads', '1,2', '--runs', '1', '--target', dir])
+  assert.is(run.status, 0, run.stderr)
+  const lines = run.stdout.trim().split('\n')
+  assert.is(lines.length, 3)
+  assert.match(lines[0] as string, /^chunk +threads +MB\/s \(min-max\) +CPU % +peak RSS +read MB\/s\/worker p50\/p99 ms +write/)
+  assert.match(lines[1] as string, /^1\.00 MiB +1 /)
+  assert.match(lines[2] as string, /^1\.00 MiB +2 /)
+  assert.not.match(run.stdout, /hash MB\/s|readback MB\/s/, 'phases that did not run are not shown')
+})
+
+test('bad input: exit 2 with the option named, and nothing written', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--target', join(dir, 'missing')], /--target: .*missing does not exist/],
+    [['--size', '100TiB', '--target', dir], /--target: .* free; the run needs 200\.00 TiB/],
+    [['--size', 'lots', '--target', dir], /--size: 'lots' is not a size/],
+    [['--chunk', '1MiB,3KiB', '--target', dir], /--chunk: must be a whole number from 65536/],
+    [['--runs', '0', '--target', dir], /--runs: '0' is not a whole number from 1 to 100/],
+    [['--destinations', '9', '--target', dir], /--destinations: '9' is not a whole number from 1 to 8/],
+    [['--direct', '--buffered', '--target', dir], /--direct: and --buffered exclude each other/],
+    [['--bogus'], /unknown option '--bogus'/],
+  ]
+  for (const [args, why] of cases) {
+    const run = cli(args)
+    assert.is(run.status, 2, `${args.join(' ')}: ${run.stderr}`)
+    assert.match(run.stderr, why)
+  }
+  assert.equal(readdirSync(dir), [])
+})
+
+test.run()
