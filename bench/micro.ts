@@ -6,6 +6,10 @@
  *   - reading a cached chunk: the native addon's pread into its aligned buffer
  *     vs fs.readSync into a Node Buffer.
  *
+ *   - and the engine's own overheads (bench/lib/micro-engine.ts): xxh3 per chunk
+ *     size on the main thread and in a worker, pool dispatch per task, the
+ *     scheduler per chunk, aligned buffer reuse against allocation.
+ *
  *   npm run bench:micro [-- --chunk 1MiB]
  */
 import { createHash } from 'node:crypto'
@@ -63,3 +67,8 @@ const show = (bench: Bench, base: string) => {
 console.log(`chunk ${chunkBytes} bytes, Node ${process.version}`)
 show(hashing, 'md5 (node:crypto)')
 show(reading, 'fs.readSync (Node Buffer)')
+
+const { bufferReuse, poolDispatch, schedulerOverhead, xxh3PerChunkSize } = await import('./lib/micro-engine.js')
+for (const part of [xxh3PerChunkSize, poolDispatch, schedulerOverhead, bufferReuse]) {
+  console.log((await part()).join('\n'))
+}
