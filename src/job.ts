@@ -9,6 +9,7 @@ import { coalesceFailures, schedule, type TaskRunner } from './scheduler.js'
 import { combineDigests } from './verify/xxh3.js'
 import type { Since } from './verify/since.js'
 import type { MapJournal, MapSummary } from './journal/journal.js'
+import { finishJournal, journalSyncFailures } from './journal/resume.js'
 import type { Throttle } from './throttle.js'
 import { chunkWork, type WorkPlan } from './jobs/work.js'
 import { closeAll, preallocate, syncAll } from './jobs/files.js'
@@ -297,7 +298,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   let synced: RangeFailure[] = []
   try {
     outcome = await schedule({
-      count, makeTask, run, inflight, stopOnError: !spec.ignoreErrors, onResult,
+      // Bad-block handling (ignoreErrors, retryBad) goes on past a chunk's unreadable blocks.
+      count, makeTask, run, inflight, stopOnError: !spec.ignoreErrors && !spec.badBlocks, onResult,
       ...(spec.throttle ? { throttle: spec.throttle, bytesOf: (i: number) => work.extent(i).length } : {}),
       ...(spec.signal ? { signal: spec.signal } : {}),
     })
@@ -315,6 +317,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     const syncStart = performance.now()
     synced = await syncAll(spec)
     syncMs = performance.now() - syncStart
+    // The map's periodic saves stop before the files close; a sync that failed in one fails the job too.
+    if (spec.journal) synced.push(...(await journalSyncFailures(spec.journal, synced, spec.destOffsets, spec.totalBytes)))
     for (const s of synced) {
       writeErr |= 1 << s.dest
       failures.push(s)
@@ -371,22 +375,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     }
   }
   if (timing) result.timing = timing.finish(syncMs)
-  if (spec.journal) {
-    result.map = await spec.journal.finish(synced.length === 0)
-    // Bad blocks an earlier run recorded are still missing from the destinations.
-    for (const b of spec.journal.badRanges()) {
-      if (!result.errors.some((e) => e.dest === -1 && e.offset < b.pos + b.size && b.pos < e.offset + e.length)) {
-        result.errors.push({
-          dest: -1, offset: b.pos, length: b.size, code: 'BAD_BLOCK', errno: 0, syscall: 'map',
-          message: `BAD_BLOCK: source bytes ${b.pos}..${b.pos + b.size} were unreadable in an earlier run (map ${result.map.path}); retry them with retryBad`,
-        })
-      }
-    }
-    if (result.map.badBytes > 0) {
-      result.readErr = true
-      result.ok = false
-    }
-  }
+  if (spec.journal) await finishJournal(spec.journal, result, synced.length === 0)
   if (spec.notify) {
     try {
       spec.notify(result.readErr, result.writeErr, spec.context)

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import nodePath from 'node:path'
-import { BlockcopyError } from '../errors.js'
+import { BlockcopyError, toSystemError } from '../errors.js'
+import type { RangeFailure } from '../protocol.js'
 import { fdatasync, removeStaleTemps, syncParentDir, writeFileDurably } from '../io/durable.js'
 import type { Extent } from '../job.js'
 import type { OpenFile } from '../regions.js'
@@ -45,6 +46,8 @@ export class MapJournal {
   private saving: Promise<void> | null = null
   private dests: OpenFile[] = []
   private failure: unknown = null
+  /** Destinations whose fdatasync failed in a periodic save. */
+  private readonly syncFailures: RangeFailure[] = []
   /** Changed since the last save (bad blocks are marked at once, without a sync). */
   private dirty = false
 
@@ -141,17 +144,27 @@ export class MapJournal {
     this.unsynced = []
     this.saving = (async () => {
       try {
-        if (batch.length > 0) {
-          await Promise.all(this.dests.map(async (d) => {
-            await fdatasync(d.fd)
-            if (d.created) await syncParentDir(d.path)
+        if (batch.length > 0 && this.syncFailures.length === 0) {
+          await Promise.all(this.dests.map(async (d, i) => {
+            try {
+              await fdatasync(d.fd)
+              if (d.created) await syncParentDir(d.path)
+            } catch (err) {
+              this.syncFailed(i, d, err)
+            }
           }))
+        }
+        // After a failed sync nothing this run wrote is '+': Linux reports a
+        // lost writeback once, so a later sync that succeeds proves nothing.
+        if (this.syncFailures.length > 0) {
+          this.unsynced.push(...batch)
+        } else {
           for (const r of batch) setStatus(this.map, r.pos, r.size, '+')
           this.map.currentPos = batch[batch.length - 1]?.pos ?? this.map.currentPos
         }
         await this.save()
       } catch (err) {
-        // Not '+': they stay to be copied again. The final save reports it.
+        // The map itself could not be saved: not '+', and the final save reports it.
         this.unsynced.push(...batch)
         this.failure ??= err
       } finally {
@@ -161,15 +174,35 @@ export class MapJournal {
     return this.saving
   }
 
+  private syncFailed(i: number, d: OpenFile, err: unknown): void {
+    const e = toSystemError(err, 'fdatasync', d.path)
+    this.syncFailures.push({
+      dest: i, offset: 0, length: 0, code: e.code, errno: e.errno, syscall: e.syscall,
+      message: `${e.message} (while saving the map: nothing this run wrote to ${d.path} is recorded as done)`,
+    })
+  }
+
   /**
-   * After the job's own sync: what it copied becomes '+' if that sync
-   * succeeded (`synced`), and the map is saved one last time. Throws if a
-   * save failed, since the map on disk is then behind the destination.
+   * Stops the periodic saves, waiting for one under way, before the job
+   * closes its files. Returns the destinations whose sync failed in a
+   * periodic save (offset and length 0: the job fills in its range), so the
+   * job reports them even if its own final sync then succeeds.
+   */
+  async stop(): Promise<RangeFailure[]> {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+    if (this.saving) await this.saving
+    return this.syncFailures
+  }
+
+  /**
+   * After the job's own sync: what it copied becomes '+' if every sync
+   * succeeded (`synced`, and none in a periodic save), and the map is saved
+   * one last time. Throws if a save failed: the map on disk is then behind.
    */
   async finish(synced: boolean): Promise<MapSummary> {
-    if (this.timer) clearInterval(this.timer)
-    if (this.saving) await this.saving
-    if (synced) {
+    await this.stop()
+    if (synced && this.syncFailures.length === 0) {
       for (const r of this.unsynced) setStatus(this.map, r.pos, r.size, '+')
       this.unsynced = []
     }

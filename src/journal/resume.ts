@@ -1,7 +1,8 @@
 import { BlockcopyError } from '../errors.js'
 import type { CopyOptions, CopyFacts } from '../plan.js'
 import { cutOnGrid, MapJournal } from './journal.js'
-import type { Extent } from '../job.js'
+import type { CopyResult, Extent } from '../job.js'
+import type { RangeFailure } from '../protocol.js'
 
 /** The map options of a copy, checked; nothing is read yet. */
 export interface MapOptions {
@@ -66,4 +67,40 @@ export function openMap(m: MapOptions, c: CopyFacts, chunkBytes: number): { jour
     })
   }
   return { journal, extents: cutOnGrid(journal.pending, c.srcOffset, chunkBytes) }
+}
+
+/**
+ * Stops the map's periodic saves before the job closes its files, and
+ * returns the destinations whose sync failed in one of them (and not in the
+ * job's own final sync, `synced`), over their whole range.
+ */
+export async function journalSyncFailures(journal: MapJournal, synced: RangeFailure[], destOffsets: number[], totalBytes: number): Promise<RangeFailure[]> {
+  const out: RangeFailure[] = []
+  for (const f of await journal.stop()) {
+    if (synced.some((s) => s.dest === f.dest) || out.some((s) => s.dest === f.dest)) continue
+    out.push({ ...f, offset: destOffsets[f.dest] ?? 0, length: totalBytes })
+  }
+  return out
+}
+
+/**
+ * The map's last save, and what the result says of it: the summary, and the
+ * bad blocks an earlier run recorded, which are still missing from the
+ * destinations (BAD_BLOCK, so the job is not ok).
+ */
+export async function finishJournal(journal: MapJournal, result: CopyResult, synced: boolean): Promise<void> {
+  const map = await journal.finish(synced)
+  result.map = map
+  for (const b of journal.badRanges()) {
+    if (!result.errors.some((e) => e.dest === -1 && e.offset < b.pos + b.size && b.pos < e.offset + e.length)) {
+      result.errors.push({
+        dest: -1, offset: b.pos, length: b.size, code: 'BAD_BLOCK', errno: 0, syscall: 'map',
+        message: `BAD_BLOCK: source bytes ${b.pos}..${b.pos + b.size} were unreadable in an earlier run (map ${map.path}); retry them with retryBad`,
+      })
+    }
+  }
+  if (map.badBytes > 0) {
+    result.readErr = true
+    result.ok = false
+  }
 }
