@@ -84,6 +84,7 @@ export function schedule(o: ScheduleOptions): Promise<ScheduleOutcome> {
       if (waiting) clearTimeout(waiting)
       o.signal?.removeEventListener('abort', onAbort)
       o.signal?.removeEventListener('abort', onAbortWake)
+      unsubscribe?.()
       // An abort after the last chunk started cancelled nothing.
       resolve({ cancelled: cancelled && next < o.count, stopped, skipped: o.count - next })
     }
@@ -94,6 +95,13 @@ export function schedule(o: ScheduleOptions): Promise<ScheduleOutcome> {
       finish()
     }
     o.signal?.addEventListener('abort', onAbortWake, { once: true })
+    // A new rate (client.setRate) ends the wait for the old one's slot.
+    const unsubscribe = o.throttle?.onChange(() => {
+      if (!waiting) return
+      clearTimeout(waiting)
+      waiting = null
+      pump()
+    })
     const pump = () => {
       while (!cancelled && !stopped && running < o.inflight && next < o.count) {
         const wait = o.throttle?.waitMs() ?? 0

@@ -16,6 +16,7 @@ export class Throttle {
   private bytesPerSec: number | null
   /** performance.now() at which the next chunk may start. */
   private nextStartMs = 0
+  private readonly waiters = new Set<() => void>()
 
   constructor(bytesPerSec: number | null = null) {
     this.bytesPerSec = checkRate(bytesPerSec, 'rateBytesPerSec')
@@ -27,8 +28,15 @@ export class Throttle {
 
   set(bytesPerSec: number | null): void {
     this.bytesPerSec = checkRate(bytesPerSec, 'rate')
-    // A new rate starts now, not after the old rate's queue.
+    // A new rate starts now, not after the old rate's queue; a job waiting for its slot looks again.
     this.nextStartMs = Math.min(this.nextStartMs, performance.now())
+    for (const wake of this.waiters) wake()
+  }
+
+  /** Calls `wake` whenever the rate changes (a waiting scheduler re-checks); returns the unsubscribe. */
+  onChange(wake: () => void): () => void {
+    this.waiters.add(wake)
+    return () => this.waiters.delete(wake)
   }
 
   /** Milliseconds until a chunk may start; 0 means now. */

@@ -79,6 +79,23 @@ test('setRate applies to running jobs from their next chunk; null lifts the limi
   }
 })
 
+test('a job waiting for its slot at a very low rate starts again at once when the rate is lifted', async () => {
+  const client = await createClient({ threads: 1, chunkBytes: 64 * 1024, memoryBytes: 4 * MiB, rateBytesPerSec: 8192 })
+  try {
+    const src = join(dir, 'src.img')
+    writeRandomFile(src, MiB, 4)
+    // At 8 KiB/s every 64 KiB chunk waits 8 s for its slot.
+    const job = client.copy({ path: src }, [{ path: join(dir, 'dst.img') }])
+    await new Promise((done) => setTimeout(done, 300))
+    client.setRate(null)
+    const r = await job.result
+    assert.is(r.ok, true)
+    assert.ok(r.elapsedMs < 4000, `${r.elapsedMs} ms: the wait for the old slot ended with the new rate`)
+  } finally {
+    await client.destroy()
+  }
+})
+
 test('bad rates are refused naming the argument', async () => {
   const client = await createClient({ threads: 1 })
   try {
