@@ -125,6 +125,26 @@ test('a read failure that does not last: every block reads on its own, and the c
   }
 })
 
+test('retryBad goes on past blocks that are still bad, without ignoreErrors', async () => {
+  const s = await setup()
+  if (typeof s === 'string') return logSkip(s)
+  try {
+    const bads = [10 * MiB + 4 * KiB, 30 * MiB, 50 * MiB + 8 * KiB]
+    s.fault.setRules(bads.map((offset) => ({ op: 'read', path: 'src.img', offset, length: 4 * KiB, errno: 'EIO' })))
+    const first = await client.copy({ path: s.src }, [{ path: s.dst }], { ignoreErrors: true, map: s.map }).result
+    assert.is(first.map?.badBytes, 3 * 4 * KiB)
+    // Only the first still fails; the retry must not stop there.
+    s.fault.setRules([{ op: 'read', path: 'src.img', offset: bads[0], length: 4 * KiB, errno: 'EIO' }])
+    const retried = await client.copy({ path: s.src }, [{ path: s.dst }], { map: s.map, retryBad: 1 }).result
+    assert.is(retried.completedBytes, 2 * 4 * KiB)
+    assert.equal(retried.errors.map((e) => [e.offset, e.length, e.code]), [[bads[0], 4 * KiB, 'EIO']])
+    const m = parseMap(readFileSync(s.map, 'utf8'), s.map)
+    assert.equal(m.blocks.filter((b) => b.status === '-').map((b) => [b.pos, b.size]), [[bads[0], 4 * KiB]])
+  } finally {
+    await s.fault.unmount()
+  }
+})
+
 test('bad input: retryBad without a map, out of range; fillBad without ignoreErrors or an unknown mode', () => {
   const src = join(dir, 'src.img')
   writeRandomFile(src, MiB, 1)

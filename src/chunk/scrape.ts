@@ -1,4 +1,5 @@
 import { toSystemError } from '../errors.js'
+import { classify, pause, RETRY_FIRST_MS, RETRY_LIMIT } from '../error-classes.js'
 import type { IoBackend } from '../io/types.js'
 import type { ChunkEnd, RangeFailure } from '../protocol.js'
 
@@ -42,9 +43,15 @@ export function scrape(a: ScrapeArgs): Scraped {
     const at = a.base + (pos - a.src.offsetBytes)
     const direct = align > 0 && pos % align === 0 && len % align === 0
     let failure: RangeFailure | null = null
-    for (let attempt = 0; attempt < a.tries; attempt++) {
+    // `tries` reads for a media error; a transient one (EAGAIN...) is retried with backoff on top.
+    for (let attempt = 0, transient = 0; attempt < a.tries;) {
       failure = readBlock(a, direct, at, pos, len)
       if (!failure) break
+      if (classify(failure.code) === 'transient' && transient < RETRY_LIMIT) {
+        pause(RETRY_FIRST_MS << transient++)
+        continue
+      }
+      attempt++
     }
     if (failure) {
       a.buf.fill(0, at, at + len)

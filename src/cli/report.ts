@@ -49,7 +49,7 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
     const what = e.dest < 0 ? 'not read' : 'not written'
     lines.push(`error: ${file} ${describe(e.code)}: bytes ${e.offset}..${e.offset + e.length} ${what} [${e.code} from ${e.syscall}]`)
   }
-  if (r.retries > 0) lines.push(`retried ${r.retries} transient error${r.retries === 1 ? '' : 's'} (EAGAIN, timeouts, short reads), all overcome`)
+  if (r.retries > 0) lines.push(`retried ${r.retries} time${r.retries === 1 ? '' : 's'} after transient errors (EAGAIN, timeouts); any not overcome are listed above`)
   process.stdout.write(`${lines.join('\n')}\n`)
 }
 
