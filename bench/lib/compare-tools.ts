@@ -58,7 +58,7 @@ export function compareTools(blockcopy: string[], chunks: number[]): Tool[] {
     {
       name: 'fio', kind: 'ceiling', label: 'fio: read and write at once, O_DIRECT (the ceiling)', needs: [{ program: 'fio', apt: 'fio' }],
       command: (s, d, size) => [
-        'fio', '--output-format=terse', '--direct=1', '--bs=4M', '--ioengine=psync', '--end_fsync=1', `--size=${size}`,
+        'fio', '--output-format=terse', '--direct=1', '--bs=4M', '--ioengine=libaio', '--iodepth=8', '--end_fsync=1', `--size=${size}`,
         '--name=read', `--filename=${s}`, '--rw=read', '--name=write', `--filename=${d}`, '--rw=write',
       ],
     },
