@@ -10,7 +10,7 @@
  * --size values (e.g. 256MiB,2GiB,8GiB) it also shows how blockcopy scales.
  *
  *   npm run bench:compare -- [--size 2GiB] [--runs 3] [--chunks 256KiB,1MiB,4MiB]
- *                            [--dir DIR] [--json FILE] [--svg FILE]
+ *                            [--dir DIR] [--json FILE] [--svg FILE] [--tools blockcopy-none,cp,...]
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -49,6 +49,7 @@ function options() {
     options: {
       size: { type: 'string', default: '2GiB' }, runs: { type: 'string', default: '3' }, chunks: { type: 'string', default: '256KiB,1MiB,4MiB' },
       dir: { type: 'string' }, json: { type: 'string', default: 'compare.json' }, svg: { type: 'string', default: 'compare.svg' },
+      tools: { type: 'string' },
     },
     strict: true,
   })
@@ -56,7 +57,9 @@ function options() {
   const runs = Number(values.runs)
   if (!Number.isSafeInteger(runs) || runs < 1) throw new Error(`--runs: '${String(values.runs)}' is not a whole number of at least 1`)
   const chunks = (values.chunks as string).split(',').map((s) => parseSize(s.trim(), '--chunks'))
-  return { sizes, runs, chunks, dir: values.dir, json: values.json as string, svg: values.svg as string }
+  // --tools a,b: only the tools whose name starts with one of these (blockcopy-none, cp, fio...).
+  const only = values.tools === undefined ? null : (values.tools as string).split(',').map((t) => t.trim())
+  return { sizes, runs, chunks, only, dir: values.dir, json: values.json as string, svg: values.svg as string }
 }
 
 const installed = (program: string) => spawnSync('/bin/sh', ['-c', 'command -v "$1"', 'sh', program]).status === 0
@@ -134,7 +137,7 @@ async function main(): Promise<void> {
   try {
     const need = 2 * Math.max(...o.sizes) + 64 * 2 ** 20
     if (freeBytes(work) < need) throw new Error(`--dir: ${work} has ${freeBytes(work)} bytes free; the largest --size needs ${need}`)
-    const all = compareTools(blockcopyArgv(), o.chunks)
+    const all = compareTools(blockcopyArgv(), o.chunks).filter((t) => o.only === null || o.only.some((p) => t.name.startsWith(p)))
     const skipped = all.filter((t) => t.needs.some((n) => !installed(n.program)))
     for (const t of skipped) {
       const missing = t.needs.filter((n) => !installed(n.program))
