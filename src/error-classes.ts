@@ -10,7 +10,11 @@
  *   full       a destination out of space or quota: as media, a destination
  *              that is full takes no more writes
  *   fatal      anything else (bad descriptor, read-only, permissions, a
- *              dead worker): the range fails as it is
+ *              dead worker, a read that ends early): the range fails as it is
+ *
+ * Short reads and writes are not errors: the I/O backend continues them
+ * where they stopped (src/io/types.ts), so a read that still comes back
+ * short has met the end of the file.
  */
 export type ErrorClass = 'transient' | 'media' | 'full' | 'fatal'
 
@@ -19,8 +23,6 @@ const CLASSES: Record<string, ErrorClass> = {
   EAGAIN: 'transient',
   EWOULDBLOCK: 'transient',
   ETIMEDOUT: 'transient',
-  SHORT_READ: 'transient',
-  SHORT_WRITE: 'transient',
   EIO: 'media',
   EILSEQ: 'media',
   EBADMSG: 'media',
@@ -32,6 +34,12 @@ const CLASSES: Record<string, ErrorClass> = {
 
 export function classify(code: string): ErrorClass {
   return CLASSES[code] ?? 'fatal'
+}
+
+/** A destination that failed with this takes no more writes (it is full, or its device is failing). */
+export function stopsDestination(code: string): boolean {
+  const c = classify(code)
+  return c === 'media' || c === 'full'
 }
 
 /** How many times a transient error is retried, and the first wait; each wait doubles. */

@@ -3,7 +3,7 @@ import { EventEmitter } from 'eventemitter3'
 import { toSystemError } from './errors.js'
 import type { IoBackend } from './io/types.js'
 import type { ChunkResult, HashAlgo, RangeFailure, Task, VerifyLevel } from './protocol.js'
-import { classify } from './error-classes.js'
+import { stopsDestination } from './error-classes.js'
 import type { OpenFile } from './regions.js'
 import { coalesceFailures, schedule, type TaskRunner } from './scheduler.js'
 import { combineDigests } from './verify/xxh3.js'
@@ -77,7 +77,7 @@ export interface CopyResult {
   /** Which files used O_DIRECT for their aligned middles. */
   direct: { source: boolean; dests: boolean[] }
   directBytes: number
-  /** Transient errors (EAGAIN, ETIMEDOUT, short reads...) that were retried and overcome. */
+  /** Retries of transient errors (EINTR, EAGAIN, ETIMEDOUT); one still failing after the last is also in errors. */
   retries: number
   /**
    * Sparse copies: bytes of `completed` that every destination holds as a
@@ -244,7 +244,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     readErr ||= r.readErr
     writeErr |= r.writeErr | skipMask
     failures.push(...r.errors, ...notWritten(spec, skipMask, c))
-    for (const e of r.errors) if (e.dest >= 0 && classify(e.code) !== 'transient' && classify(e.code) !== 'fatal') stoppedDests |= 1 << e.dest
+    for (const e of r.errors) if (e.dest >= 0 && stopsDestination(e.code)) stoppedDests |= 1 << e.dest
     retries += r.retries ?? 0
     directBytes += r.directBytes
     doneBytes += c.length

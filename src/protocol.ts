@@ -199,7 +199,7 @@ export interface ChunkResult {
   skippedBytes?: number
   /** Copy tasks: milliseconds spent reading, hashing, writing (every destination) and reading back, in this chunk. */
   phaseMs?: [number, number, number, number]
-  /** Transient errors (EAGAIN, ETIMEDOUT, short reads...) retried and overcome in this chunk (src/error-classes.ts). */
+  /** Retries of transient errors (EINTR, EAGAIN, ETIMEDOUT) in this chunk (src/error-classes.ts). */
   retries?: number
   /** Copies with bad-block handling: absolute source ranges that could not be read (flat offset, length pairs); the rest of the chunk was copied. */
   badRanges?: number[]

@@ -27,28 +27,27 @@ export function readRange(
   let direct = 0
   for (const s of splitAligned(positionBytes, lengthBytes, f.directFd >= 0 ? f.alignBytes : 0)) {
     const at = bufOffset + (s.positionBytes - positionBytes)
-    let got = 0
-    // Transient errors and short reads are retried with backoff (src/error-classes.ts).
+    let n = 0
+    // Transient errors are retried with backoff (src/error-classes.ts); a
+    // short read is continued by io.pread itself, so one here is the end of the file.
     for (let attempt = 0; ; attempt++) {
-      let fail: Failure | null = null
       try {
-        const n = io.pread(s.direct ? f.directFd : f.fd, buf, at + got, s.lengthBytes - got, s.positionBytes + got)
-        got += n
-        if (got === s.lengthBytes) break
-        // A direct read that stopped short can only go on at an aligned offset: read the chunk's segment again.
-        if (s.direct && got % f.alignBytes !== 0) got = 0
-        fail = {
-          offset: s.positionBytes + got, length: positionBytes + lengthBytes - s.positionBytes - got, code: 'SHORT_READ', errno: 0, syscall: 'pread',
-          message: `SHORT_READ: ${f.path} ended at byte ${s.positionBytes + got}, before the end of the range`,
-        }
+        n = io.pread(s.direct ? f.directFd : f.fd, buf, at, s.lengthBytes, s.positionBytes)
+        break
       } catch (err) {
-        fail = failure(err, 'pread', f, s.positionBytes + got, positionBytes + lengthBytes - s.positionBytes - got)
+        const fail = failure(err, 'pread', f, s.positionBytes, positionBytes + lengthBytes - s.positionBytes)
+        if (classify(fail.code) !== 'transient' || attempt >= RETRY_LIMIT) return fail
+        if (stats) stats.retries = (stats.retries ?? 0) + 1
+        pause(RETRY_FIRST_MS << attempt)
       }
-      if (classify(fail.code) !== 'transient' || attempt >= RETRY_LIMIT) return fail
-      if (stats) stats.retries = (stats.retries ?? 0) + 1
-      pause(RETRY_FIRST_MS << attempt)
     }
-    if (s.direct) direct += got
+    if (n < s.lengthBytes) {
+      return {
+        offset: s.positionBytes + n, length: positionBytes + lengthBytes - s.positionBytes - n, code: 'SHORT_READ', errno: 0, syscall: 'pread',
+        message: `SHORT_READ: ${f.path} ended at byte ${s.positionBytes + n}, before the end of the range`,
+      }
+    }
+    if (s.direct) direct += n
   }
   return direct
 }

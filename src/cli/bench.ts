@@ -9,6 +9,7 @@ import { BlockcopyError } from '../errors.js'
 import type { CopyResult, VerifyMode } from '../job.js'
 import { PERCENTILES, PHASES, type JobTiming } from '../jobs/timing.js'
 import { clientSettings } from '../options.js'
+import { parseWhole } from './common.js'
 import { formatBytes, parseSize } from '../units.js'
 
 /**
@@ -62,19 +63,14 @@ function list(value: string, argument: string, parse: (s: string) => number): nu
   return out
 }
 
-function whole(s: string, argument: string, min: number, max: number): number {
-  if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) throw bad(argument, `'${s}' is not a whole number from ${min} to ${max}`)
-  return Number(s)
-}
-
 /** Every check before anything is written: sizes, lists, the target and its free space. */
 function checked(f: BenchFlags) {
   const size = parseSize(f.size, '--size')
   if (size < 1) throw bad('--size', 'must be at least 1 byte')
   const chunks = list(f.chunk, '--chunk', (s) => parseSize(s, '--chunk'))
-  const threads = f.threads === undefined ? [Math.min(8, Math.max(2, os.availableParallelism() * 2))] : list(f.threads, '--threads', (s) => whole(s, '--threads', 1, 64))
-  const destinations = whole(f.destinations, '--destinations', 1, 8)
-  const runs = whole(f.runs, '--runs', 1, 100)
+  const threads = f.threads === undefined ? [Math.min(8, Math.max(2, os.availableParallelism() * 2))] : list(f.threads, '--threads', (s) => parseWhole(s, '--threads', { min: 1, max: 64 }))
+  const destinations = parseWhole(f.destinations, '--destinations', { min: 1, max: 8 })
+  const runs = parseWhole(f.runs, '--runs', { min: 1, max: 100 })
   if (f.direct && f.buffered) throw bad('--direct', 'and --buffered exclude each other')
   // Every combination must make a valid client, checked before anything is written.
   const memoryBytes = f.memory === undefined ? undefined : parseSize(f.memory, '--memory')

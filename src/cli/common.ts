@@ -40,15 +40,21 @@ export function addEngineOptions(cmd: Command): Command {
     .addOption(new Option('--job-id <id>', 'the id of a detached job (set by --detach)').hideHelp())
 }
 
+/** A whole number typed on the command line, optionally within [min, max]; INVALID_ARGUMENT naming `argument` otherwise. */
+export function parseWhole(s: string, argument: string, range?: { min: number; max: number }): number {
+  const v = Number(s)
+  if (!/^\d+$/.test(s) || (range && (v < range.min || v > range.max))) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: '${s}' is not a whole number${range ? ` from ${range.min} to ${range.max}` : ''}`, argument)
+  }
+  return v
+}
+
 export function clientOptions(f: EngineFlags): ClientOptions {
   const o: ClientOptions = { direct: f.direct }
   if (f.chunk !== undefined) o.chunkBytes = parseSize(f.chunk, 'chunkBytes')
   if (f.memory !== undefined) o.memoryBytes = parseSize(f.memory, 'memoryBytes')
   if (f.rate !== undefined) o.rateBytesPerSec = parseSize(f.rate.replace(/\/s$/, ''), 'rateBytesPerSec')
-  if (f.threads !== undefined) {
-    if (!/^\d+$/.test(f.threads)) throw new BlockcopyError('INVALID_ARGUMENT', `threads: '${f.threads}' is not a whole number`, 'threads')
-    o.threads = Number(f.threads)
-  }
+  if (f.threads !== undefined) o.threads = parseWhole(f.threads, 'threads')
   return o
 }
 

@@ -4,7 +4,7 @@ import { BlockcopyError } from '../errors.js'
 import { allUnknown, readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
 import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
-import { addEngineOptions, collect, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
+import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
 import { JobRecorder } from '../jobs/recorder.js'
 import { detach, detachedJobId, jobKindOf, registerJobs } from './jobs.js'
 import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
@@ -55,11 +55,6 @@ function destRegions(dsts: string[], f: CommonFlags): Region[] {
   }
   const offsets = f.dstOffset.map((s, i) => parseSize(s, `to[${i}].offset`))
   return dsts.map((path, i) => ({ path, offset: offsets.length === 1 ? (offsets[0] ?? 0) : (offsets[i] ?? 0) }))
-}
-
-function wholeNumber(s: string, argument: string): number {
-  if (!/^\d+$/.test(s)) throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: '${s}' is not a whole number`, argument)
-  return Number(s)
 }
 
 /** This command line, quoted for a shell where needed. */
@@ -118,8 +113,8 @@ function program(setExit: (code: number) => void): Command {
         // killed part-way leaves the next one nothing to skip wrongly.
         ...(since && file ? { beforeWrite: async () => writeManifest(file, await allUnknown(since)) } : {}),
         ...(f.map === undefined ? {} : { map: f.map }),
-        ...(f.mapInterval === undefined ? {} : { mapIntervalMs: wholeNumber(f.mapInterval, 'mapIntervalMs') }),
-        ...(f.retryBad === undefined ? {} : { retryBad: wholeNumber(f.retryBad, 'retryBad') }),
+        ...(f.mapInterval === undefined ? {} : { mapIntervalMs: parseWhole(f.mapInterval, 'mapIntervalMs') }),
+        ...(f.retryBad === undefined ? {} : { retryBad: parseWhole(f.retryBad, 'retryBad') }),
         ...(f.fillBad === undefined ? {} : { fillBad: f.fillBad }),
       })
       const result = await runJob(job, f, controller)

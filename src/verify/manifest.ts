@@ -78,6 +78,21 @@ export function chunkDigest(m: Manifest, index: number): string {
   return m.digests.subarray(index * m.digestBytes, (index + 1) * m.digestBytes).toString('hex')
 }
 
+/**
+ * Has `m` the shape of a Manifest (as readManifest or a hash job returns
+ * it): a known algorithm, whole numbers that agree, digests and (if any)
+ * the unknown-chunk bitmap of the right lengths. For arguments of the API.
+ */
+export function isManifest(m: unknown): m is Manifest {
+  const o = m as Partial<Manifest> | null
+  const algo = o?.algo
+  return typeof o === 'object' && o !== null && (algo === 'xxh3' || algo === 'xxh128') &&
+    Number.isSafeInteger(o.chunkBytes) && Number.isSafeInteger(o.sizeBytes) && Number.isSafeInteger(o.chunkCount) &&
+    Buffer.isBuffer(o.digests) && o.digests.length === (o.chunkCount ?? 0) * DIGEST_BYTES[algo] &&
+    o.chunkCount === Math.ceil((o.sizeBytes ?? 0) / (o.chunkBytes ?? 1)) &&
+    (o.unknown === undefined || (Buffer.isBuffer(o.unknown) && o.unknown.length === Math.ceil((o.chunkCount ?? 0) / 8)))
+}
+
 /** Is chunk i's content unknown (see Manifest.unknown)? */
 export function isUnknown(m: Manifest, index: number): boolean {
   return m.unknown !== undefined && ((m.unknown[index >> 3] ?? 0) & (1 << (index & 7))) !== 0

@@ -4,8 +4,8 @@ import { promisify } from 'node:util'
 import { BlockcopyError } from '../errors.js'
 import type { CopyResult, VerifyMode } from '../job.js'
 import type { Region } from '../regions.js'
-import { buildManifest, chunkDigest, isUnknown, type Manifest } from './manifest.js'
-import { createHasher, DIGEST_BYTES } from './xxh3.js'
+import { buildManifest, chunkDigest, isManifest, isUnknown, type Manifest } from './manifest.js'
+import { createHasher } from './xxh3.js'
 
 /**
  * Incremental copies (`copy --since MANIFEST`): the manifest is the
@@ -56,15 +56,8 @@ export function sinceOptions(
     if (o.force) throw bad('force', 'only applies with since (an incremental copy)')
     return null
   }
-  const m = o.since as Partial<Manifest> | null
-  const algo = m?.algo
-  const shaped = typeof m === 'object' && m !== null && (algo === 'xxh3' || algo === 'xxh128') &&
-    Number.isSafeInteger(m.chunkBytes) && Number.isSafeInteger(m.sizeBytes) && Number.isSafeInteger(m.chunkCount) &&
-    Buffer.isBuffer(m.digests) && m.digests.length === (m.chunkCount ?? 0) * DIGEST_BYTES[algo] &&
-    m.chunkCount === Math.ceil((m.sizeBytes ?? 0) / (m.chunkBytes ?? 1)) &&
-    (m.unknown === undefined || (Buffer.isBuffer(m.unknown) && m.unknown.length === Math.ceil((m.chunkCount ?? 0) / 8)))
-  if (!shaped) throw bad('since', 'must be a manifest as readManifest() or a hash job returns it')
-  const manifest = m as Manifest
+  if (!isManifest(o.since)) throw bad('since', 'must be a manifest as readManifest() or a hash job returns it')
+  const manifest = o.since
   if (!Array.isArray(to) || to.length !== 1) throw bad('since', 'an incremental copy has exactly one destination, the one the manifest describes')
   const whole = (from?.offset ?? 0) === 0 && (to[0]?.offset ?? 0) === 0 && from?.length === undefined && to[0]?.length === undefined
   if (!whole) throw bad('since', 'an incremental copy is of the whole source to offset 0 of the destination, as its manifest describes; give no offsets or length')

@@ -2,11 +2,10 @@ import { BlockcopyError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import type { JobSpec, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings } from '../options.js'
-import type { CompareTask, FileRef, HashAlgo } from '../protocol.js'
+import type { CompareTask, FileRef } from '../protocol.js'
 import { closeFile, inspectPath, openForJob, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
-import { chunkDigest, unknownCount, type Manifest } from './manifest.js'
-import { DIGEST_BYTES } from './xxh3.js'
+import { chunkDigest, isManifest, unknownCount, type Manifest } from './manifest.js'
 
 /** A byte range compared in the source (or manifest) and in every replica, at the same offsets. */
 export interface VerifyRange {
@@ -48,18 +47,12 @@ function bad(argument: string, message: string): BlockcopyError {
 }
 
 function checkManifest(m: unknown): Manifest {
-  const o = m as Partial<Manifest> | null
-  const algo = o?.algo as HashAlgo | undefined
-  const ok = typeof o === 'object' && o !== null && (algo === 'xxh3' || algo === 'xxh128') &&
-    Number.isSafeInteger(o.chunkBytes) && Number.isSafeInteger(o.sizeBytes) && Number.isSafeInteger(o.chunkCount) &&
-    Buffer.isBuffer(o.digests) && o.digests.length === (o.chunkCount ?? 0) * DIGEST_BYTES[algo] &&
-    o.chunkCount === Math.ceil((o.sizeBytes ?? 0) / (o.chunkBytes ?? 1))
-  if (!ok) throw bad('manifest', 'must be a manifest as readManifest() or a hash job returns it')
-  const unknown = unknownCount(m as Manifest)
+  if (!isManifest(m)) throw bad('manifest', 'must be a manifest as readManifest() or a hash job returns it')
+  const unknown = unknownCount(m)
   if (unknown > 0) {
-    throw bad('manifest', `records ${unknown} of its ${String(o?.chunkCount)} chunks as unknown (an incremental copy that failed or was stopped part-way), so it cannot prove a replica identical; finish the copy, or hash the source again`)
+    throw bad('manifest', `records ${unknown} of its ${m.chunkCount} chunks as unknown (an incremental copy that failed or was stopped part-way), so it cannot prove a replica identical; finish the copy, or hash the source again`)
   }
-  return m as Manifest
+  return m
 }
 
 function checkRanges(value: unknown, refBytes: number, refName: string, replicas: PathFacts[], chunk: number | null): VerifyRange[] {
