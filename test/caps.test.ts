@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process'
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { runCli } from './helpers/cli.js'
 
 import { createClient } from '../src/client.js'
 import { BlockcopyError } from '../src/errors.js'
@@ -17,7 +16,6 @@ import { fsTypeOf, readRange, writeRandomFile } from './helpers/tmp.js'
 import { nativeBackend, withTempDir, withImageFs } from './helpers/native.js'
 
 const MiB = 1024 * 1024
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 /** Probes `names` in dir (existing or not) and checks the directory holds the same entries afterwards. */
 function probeIn(dir: string, names: string[]): Capabilities[] {
@@ -27,9 +25,7 @@ function probeIn(dir: string, names: string[]): Capabilities[] {
   return caps
 }
 
-function cli(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
-}
+const cli = (args: string[]) => runCli(args)
 
 test('on ext4: direct I/O aligned to 512 (statx), no clone (EOPNOTSUPP), copy_file_range, zero range and holes', async () => {
   await withTempDir('caps', (dir) => {

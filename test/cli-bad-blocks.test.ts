@@ -1,14 +1,12 @@
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { runCli } from './helpers/cli.js'
 import { mountFaultFsIn } from './helpers/faultfs.js'
 import { logSkip } from './helpers/root.js'
 import { cmpFiles, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
 const test = suite('blockcopy copy --ignore-errors --map, then --retry-bad')
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const MiB = 1024 * 1024
 let dir: string
 
@@ -19,9 +17,7 @@ test.after.each(() => {
   removeTempDir(dir)
 })
 
-function cli(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
-}
+const cli = (args: string[]) => runCli(args)
 
 test('a bad block: exit 3, said in words at its offset, the map saved, and the printed --retry-bad command finishes the copy once it reads', async () => {
   const fault = await mountFaultFsIn(dir, [])

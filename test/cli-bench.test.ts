@@ -1,13 +1,11 @@
-import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { runCli } from './helpers/cli.js'
 import { makeTempDir, removeTempDir } from './helpers/tmp.js'
 
 const test = suite('blockcopy bench')
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 let dir: string
 
 test.before.each(() => {
@@ -17,9 +15,7 @@ test.after.each(() => {
   removeTempDir(dir)
 })
 
-function cli(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'bench', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 })
-}
+const cli = (args: string[]) => runCli(['bench', ...args], { timeoutMs: 120_000 })
 
 const FIO_PERCENTILES = ['1', '5', '10', '20', '30', '40', '50', '60', '70', '80', '90', '95', '99', '99.5', '99.9', '99.95', '99.99']
 

@@ -1,15 +1,14 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { runCli } from './helpers/cli.js'
 import { readManifest } from '../src/index.js'
 import { logSkip } from './helpers/root.js'
 import { makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
 const test = suite('blockcopy hash')
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const MiB = 1024 * 1024
 let dir: string
 
@@ -20,9 +19,7 @@ test.after.each(() => {
   removeTempDir(dir)
 })
 
-function cli(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'hash', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
-}
+const cli = (args: string[]) => runCli(['hash', ...args])
 
 /** Runs xxhsum; null when it is not installed (apt-get install xxhash). */
 function xxhsum(args: string[]) {

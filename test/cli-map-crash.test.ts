@@ -1,15 +1,13 @@
-import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parseMap } from '../src/journal/mapfile.js'
 import { killLoop, mapDoneBytes } from './helpers/kill-loop.js'
+import { cliArgs, ROOT, runCli, spawnCli } from './helpers/cli.js'
 import { cmpFiles, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
 const test = suite('copy --map: killed and interrupted copies resume and lose nothing')
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const MiB = 1024 * 1024
 let dir: string
 
@@ -21,7 +19,6 @@ test.after.each(() => {
 })
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms))
-const cliArgs = (args: string[]) => ['--import', 'tsx', 'src/cli/bin.ts', ...args]
 
 const SIZE = 512 * MiB
 const RATE = 32 * MiB
@@ -43,7 +40,7 @@ test('20 SIGKILLs at random moments, then a final run: byte-exact, and each kill
   console.log(`${lines.join('\n')}\nre-copied ${(recopied / MiB).toFixed(1)} MiB over 20 kills; worst ${(worst / MiB).toFixed(1)} MiB; bound ${(bound / MiB).toFixed(1)} MiB a kill`)
   assert.ok(worst <= bound * 1.25, `worst kill re-copies ${worst} bytes; in flight + one interval is ${bound}`)
 
-  const last = spawnSync(process.execPath, cliArgs(['copy', src, dst, '--map', map, '--json']), { cwd: ROOT, encoding: 'utf8' })
+  const last = runCli(['copy', src, dst, '--map', map, '--json'])
   assert.is(last.status, 0, last.stderr)
   assert.ok(cmpFiles(src, dst), 'byte-exact after 20 kills')
   const m = parseMap(readFileSync(map, 'utf8'), map)
@@ -56,7 +53,7 @@ test('SIGINT: running chunks finish, the map is saved, exit 130 with the command
   const map = join(dir, 'copy.map')
   writeRandomFile(src, 64 * MiB, 62)
   const args = ['copy', src, dst, '--map', map, '--rate', '16MiB', '--progress', 'none']
-  const child = spawn(process.execPath, cliArgs(args), { cwd: ROOT })
+  const child = spawnCli(args)
   let stderr = ''
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()))
   const code = new Promise<number | null>((done) => child.on('exit', (c) => done(c)))
@@ -69,7 +66,7 @@ test('SIGINT: running chunks finish, the map is saved, exit 130 with the command
   const resume = /run the same command again to copy what is left: (blockcopy copy .*)$/m.exec(stderr)
   assert.ok(resume, stderr)
   assert.ok(resume?.[1]?.includes(`--map ${map}`))
-  const again = spawnSync(process.execPath, cliArgs(args.filter((a) => a !== '--rate' && a !== '16MiB').concat('--json')), { cwd: ROOT, encoding: 'utf8' })
+  const again = runCli(args.filter((a) => a !== '--rate' && a !== '16MiB').concat('--json'))
   assert.is(again.status, 0, again.stderr)
   const r = JSON.parse(again.stdout) as { completedBytes: number; map: { resumedBytes: number } }
   assert.is(r.map.resumedBytes, done)

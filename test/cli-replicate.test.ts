@@ -1,13 +1,11 @@
-import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { runCli } from './helpers/cli.js'
 import { makeTempDir, removeTempDir, writePatternFile, writeRandomFile } from './helpers/tmp.js'
 
 const test = suite('blockcopy replicate')
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const KiB = 1024
 const MiB = 1024 * KiB
 let dir: string
@@ -19,9 +17,7 @@ test.after.each(() => {
   removeTempDir(dir)
 })
 
-function cli(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'replicate', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
-}
+const cli = (args: string[]) => runCli(['replicate', ...args])
 
 test('--range with units and a --ranges file with comments replicate exactly those bytes', () => {
   const src = join(dir, 'src.img')

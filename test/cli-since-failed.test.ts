@@ -1,16 +1,15 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { copyFileSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { runCli, spawnCli } from './helpers/cli.js'
 import { readManifest, unknownCount, type CopyResult } from '../src/index.js'
 import { mountFaultFsIn, type FaultFs } from './helpers/faultfs.js'
 import { logSkip } from './helpers/root.js'
 import { cmpFiles, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
 const test = suite('blockcopy copy --since: runs killed or interrupted part-way')
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const MiB = 1024 * 1024
 const SIZE = 6 * MiB + 17
 let dir: string
@@ -24,9 +23,7 @@ test.after.each(() => {
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms))
 
-function cli(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
-}
+const cli = (args: string[]) => runCli(args)
 
 interface Setup {
   fault: FaultFs
@@ -57,7 +54,7 @@ async function setup(): Promise<Setup | string> {
 
 /** Starts an incremental run and resolves once its manifest file says a copy is under way (format version 2). */
 async function startRun(s: Setup, extra: string[] = []): Promise<{ child: ChildProcess; out: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'copy', s.src, s.dst, '--since', s.m, ...extra], { cwd: ROOT })
+  const child = spawnCli(['copy', s.src, s.dst, '--since', s.m, ...extra])
   let out = ''
   child.stdout?.on('data', (b: Buffer) => (out += b.toString()))
   child.stderr?.on('data', (b: Buffer) => (out += b.toString()))

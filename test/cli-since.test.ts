@@ -1,14 +1,12 @@
-import { spawnSync } from 'node:child_process'
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { runCli } from './helpers/cli.js'
 import { readManifest, type CopyResult } from '../src/index.js'
 import { cmpFiles, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
 const test = suite('blockcopy copy --since')
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const MiB = 1024 * 1024
 const SIZE = 6 * MiB + 17
 let dir: string
@@ -27,9 +25,7 @@ test.after.each(() => {
   removeTempDir(dir)
 })
 
-function cli(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
-}
+const cli = (args: string[]) => runCli(args)
 
 function poke(path: string, at: number): void {
   const fd = openSync(path, 'r+')

@@ -1,16 +1,14 @@
-import { spawnSync } from 'node:child_process'
 import { closeSync, copyFileSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { runCli } from './helpers/cli.js'
 import type { VerifyReport } from '../src/index.js'
 import { mountFaultFsIn } from './helpers/faultfs.js'
 import { logSkip } from './helpers/root.js'
 import { makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
 const test = suite('blockcopy verify')
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const MiB = 1024 * 1024
 const SIZE = 5 * MiB + 3
 let dir: string
@@ -25,9 +23,7 @@ test.after.each(() => {
   removeTempDir(dir)
 })
 
-function cli(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
-}
+const cli = (args: string[]) => runCli(args)
 
 function replica(name: string, ...flips: number[]): string {
   const p = join(dir, name)
