@@ -15,7 +15,7 @@ import { chunkWork, type WorkPlan } from './jobs/work.js'
 import { closeAll, preallocate, syncAll } from './jobs/files.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
 import { goodParts } from './chunk/scrape.js'
-import { chunkDigests, notWritten } from './jobs/results.js'
+import { everyCounted, notWritten, resultDigests, tallyChunks } from './jobs/results.js'
 import { TimingCollector, type JobTiming } from './jobs/timing.js'
 
 export type { WorkPlan } from './jobs/work.js'
@@ -220,8 +220,9 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   let retries = 0
   // The readable parts of chunks with bad blocks.
   let partial: Extent[] = []
-  const holes = new Float64Array(count)
-  const skipped = new Float64Array(count)
+  // Per chunk, only where not zero: most chunks have neither.
+  const holes = new Map<number, number>()
+  const skipped = new Map<number, number>()
 
   // Destinations that failed for good (full, or a media error) get no more writes.
   let stoppedDests = 0
@@ -264,8 +265,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
       else if (r.readErr) spec.journal.readFailed(at, c.length)
     }
     if (r.digest) digests[r.chunkIndex] = r.digest
-    if (r.holeBytes) holes[r.chunkIndex] = r.holeBytes
-    if (r.skippedBytes) skipped[r.chunkIndex] = r.skippedBytes
+    if (r.holeBytes) holes.set(r.chunkIndex, r.holeBytes)
+    if (r.skippedBytes) skipped.set(r.chunkIndex, r.skippedBytes)
     if (r.errors.some((e) => e.code === 'WORKER_FAILED')) work.abandon?.(r.chunkIndex)
     spec.onChunk?.(r)
     try {
@@ -333,19 +334,14 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   }
   failures = coalesceFailures(failures)
 
-  // Tasks whose extent is empty (staging) carry nothing of the result's own.
-  const counted = Array.from({ length: count }, (_, i) => i).filter((i) => work.extent(i).length > 0)
-  const completed: Extent[] = []
-  const good = [...counted.filter((i) => ok[i]).map((i) => work.extent(i)), ...partial]
-  for (const c of good.sort((a, b) => a.offset - b.offset)) {
-    const last = completed[completed.length - 1]
-    if (last && last.offset + last.length === c.offset) last.length += c.length
-    else completed.push({ ...c })
-  }
+  // One pass over the chunks, nothing kept per chunk: a job of a million
+  // chunks must not build arrays of them just to sum and coalesce.
+  const tally = tallyChunks(work, ok, partial, holes, skipped)
+  const completed = tally.completed
   const hashed = level > 0 && spec.kind !== 'zero'
   // A resumed copy reads only part of the range: no digest of the whole.
   const resumed = spec.extents !== undefined && spec.extents.reduce((n, e) => n + e.length, 0) < spec.totalBytes
-  const allRead = hashed && !resumed && !outcome.cancelled && outcome.skipped === 0 && counted.every((i) => digests[i])
+  const allRead = hashed && !resumed && !outcome.cancelled && outcome.skipped === 0 && everyCounted(work, (i) => digests[i] !== undefined)
   const result: CopyResult = {
     id: job.id,
     kind: spec.kind,
@@ -355,21 +351,21 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     errors: failures,
     cancelled: outcome.cancelled,
     totalBytes: spec.totalBytes,
-    completedBytes: completed.reduce((n, e) => n + e.length, 0),
+    completedBytes: tally.completedBytes,
     completed,
     chunkBytes: spec.chunkBytes,
     verify: spec.verify,
-    digest: allRead ? await combineDigests(counted.map((i) => digests[i] ?? ''), spec.hashAlgo) : null,
-    chunks: hashed ? counted.flatMap((i) => (digests[i] ? chunkDigests(work.extent(i), digests[i] as string, spec) : [])) : [],
+    digest: allRead ? await combineDigests(digests.filter((d, i) => d !== undefined && work.extent(i).length > 0), spec.hashAlgo) : null,
+    chunks: hashed ? resultDigests(work, digests, spec) : [],
     direct: { source: (spec.source?.directFd ?? -1) >= 0, dests: spec.dests.map((d) => d.directFd >= 0) },
     directBytes,
     retries,
-    holeBytes: counted.reduce((n, i) => n + (ok[i] ? (holes[i] ?? 0) : 0), 0),
+    holeBytes: tally.holeBytes,
     elapsedMs: performance.now() - started,
     ...(spec.method ? { method: spec.method } : {}),
   }
   if (spec.since) {
-    const skippedBytes = counted.reduce((n, i) => n + (ok[i] ? (skipped[i] ?? 0) : 0), 0)
+    const skippedBytes = tally.skippedBytes
     result.incremental = {
       writtenBytes: result.completedBytes - skippedBytes, skippedBytes, writeAll: spec.since.writeAll, reason: spec.since.reason,
     }
