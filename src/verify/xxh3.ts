@@ -1,30 +1,21 @@
-import { createRequire } from 'node:module'
-import type { IHasher } from 'hash-wasm'
 import type { HashAlgo } from '../protocol.js'
-
-// hash-wasm's per-algorithm bundles: its index bundles every algorithm and
-// costs each worker ~50 ms to load and compile, one of these ~12 ms.
-const load = createRequire(import.meta.url)
-const CREATE: Record<HashAlgo, () => Promise<IHasher>> = {
-  xxh3: () => (load('hash-wasm/dist/xxhash3.umd.min.js') as { createXXHash3: () => Promise<IHasher> }).createXXHash3(),
-  xxh128: () => (load('hash-wasm/dist/xxhash128.umd.min.js') as { createXXHash128: () => Promise<IHasher> }).createXXHash128(),
-}
+import { Xxh3Simd } from './xxh3-simd.js'
 
 /** Bytes of one digest of each algorithm. */
 export const DIGEST_BYTES: Record<HashAlgo, number> = { xxh3: 8, xxh128: 16 }
 
-/** A hash-wasm hasher of `algo` (seed 0), ready for init/update/digest. */
-export function createHasher(algo: HashAlgo): Promise<IHasher> {
-  return CREATE[algo]()
+/** A hasher of `algo` (seed 0), ready for init/update/digest: the SIMD128 WebAssembly build of XXH3 (./xxh3-simd.ts). */
+export function createHasher(algo: HashAlgo): Promise<Xxh3Simd> {
+  return Xxh3Simd.create(algo)
 }
 
 /**
- * xxh3-64 (seed 0), or XXH3-128 with create('xxh128'), through hash-wasm.
- * One instance per thread and algorithm: the WebAssembly module is
- * instantiated once and reused for every chunk.
+ * xxh3-64 (seed 0), or XXH3-128 with create('xxh128'). One instance per
+ * thread and algorithm: the WebAssembly module is instantiated once and
+ * reused for every chunk.
  */
 export class Xxh3 {
-  private constructor(private readonly hasher: IHasher) {}
+  private constructor(private readonly hasher: Xxh3Simd) {}
 
   static async create(algo: HashAlgo = 'xxh3'): Promise<Xxh3> {
     return new Xxh3(await createHasher(algo))
@@ -37,6 +28,21 @@ export class Xxh3 {
 
   update(bytes: Uint8Array): void {
     this.hasher.update(bytes)
+  }
+
+  /**
+   * Room for `length` bytes inside WebAssembly memory (its first byte
+   * 4096-byte aligned), to be filled by a read and hashed in place with
+   * updateInput: one copy fewer than update. The view is good until the
+   * next call to input.
+   */
+  input(length: number): Uint8Array {
+    return this.hasher.input(length)
+  }
+
+  /** Feeds input(...)[offset, offset + length) to the running digest. */
+  updateInput(offset: number, length: number): void {
+    this.hasher.updateInput(offset, length)
   }
 
   /** The streaming digest as lowercase hex, canonical (big-endian, xxhsum) order. */
