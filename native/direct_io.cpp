@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <string>
@@ -33,6 +34,23 @@ int64_t SysPreadFull(int fd, uint8_t* buf, size_t length, int64_t position) {
     ssize_t n = ::pread(fd, buf + done, length - done, position + static_cast<int64_t>(done));
     if (n < 0) {
       if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return static_cast<int64_t>(done);
+}
+
+int64_t SysPreadCached(int fd, uint8_t* buf, size_t length, int64_t position) {
+  size_t done = 0;
+  while (done < length) {
+    struct iovec v = {buf + done, length - done};
+    ssize_t n = ::preadv2(fd, &v, 1, position + static_cast<int64_t>(done), RWF_NOWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // The next byte is not in the page cache (or reading it would block).
+      if (errno == EAGAIN) break;
       return -errno;
     }
     if (n == 0) break;
@@ -156,6 +174,18 @@ Napi::Value Pread(const Napi::CallbackInfo& info) {
   int64_t n = SysPreadFull(a.fd, a.data, static_cast<size_t>(a.length), a.position);
   if (n < 0) {
     ThrowErrno(env, static_cast<int>(n), "pread");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+Napi::Value PreadCached(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  IoArgs a;
+  if (!GetIoArgs(info, &a)) return env.Undefined();
+  int64_t n = SysPreadCached(a.fd, a.data, static_cast<size_t>(a.length), a.position);
+  if (n < 0) {
+    ThrowErrno(env, static_cast<int>(n), "preadv2");
     return env.Undefined();
   }
   return Napi::Number::New(env, static_cast<double>(n));

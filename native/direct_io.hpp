@@ -13,6 +13,10 @@ int SysOpen(const char* path, int flags, int mode);
 int SysClose(int fd);
 // Reads until length or end of file; returns bytes read or -errno.
 int64_t SysPreadFull(int fd, uint8_t* buf, size_t length, int64_t position);
+// Reads what the page cache holds of [position, +length), never waiting for
+// the device (preadv2 RWF_NOWAIT): bytes read, stopping where the cached bytes
+// stop, or -errno (-EOPNOTSUPP where the file system cannot read that way).
+int64_t SysPreadCached(int fd, uint8_t* buf, size_t length, int64_t position);
 // Writes all of length; returns 0 or -errno (a write of 0 bytes is -ENOSPC).
 int SysPwriteFull(int fd, const uint8_t* buf, size_t length, int64_t position);
 int SysFdatasync(int fd);
@@ -22,6 +26,7 @@ Napi::Value Open(const Napi::CallbackInfo& info);
 Napi::Value Close(const Napi::CallbackInfo& info);
 Napi::Value AllocAligned(const Napi::CallbackInfo& info);
 Napi::Value Pread(const Napi::CallbackInfo& info);
+Napi::Value PreadCached(const Napi::CallbackInfo& info);
 Napi::Value Pwrite(const Napi::CallbackInfo& info);
 Napi::Value Fdatasync(const Napi::CallbackInfo& info);
 

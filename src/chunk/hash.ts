@@ -8,11 +8,20 @@ import { readRange, type Failure } from './ranged-io.js'
  * file from filling the page cache and costs no copy, but it goes to the
  * device even for bytes the cache already holds: a cached 2 GiB file was
  * hashed at the disk's 1.5 GB/s instead of the 5-6 GB/s of copies from the
- * cache. Both give the same bytes, so each chunk starts with a buffered read
- * of its first 4 KiB, timed: a few µs when the cache has it, 100 µs or more
- * from this disk. Cached, the chunk is read through the cache; cold, it is
- * read directly, and the next chunks skip the probe, backing off to one
- * probe in PROBE_EVERY_MAX + 1 chunks while the file stays cold.
+ * cache. Both give the same bytes, so each chunk is first read with
+ * preadv2(RWF_NOWAIT), which returns what the cache holds and never waits
+ * for the device, straight into WebAssembly memory and hashed there; where
+ * the cached bytes stop, the rest of the chunk is read directly.
+ *
+ * Where that cannot be done (the fs backend, or a file system without
+ * RWF_NOWAIT), each chunk starts with a buffered read of its first 4 KiB,
+ * timed: a few µs when the cache has it, 100 µs or more from this disk.
+ * Cached, the chunk is read through the cache; cold, it is read directly,
+ * and the next chunks skip the probe, backing off to one probe in
+ * PROBE_EVERY_MAX + 1 chunks while the file stays cold. The timing is a
+ * guess: on busy cores a cached read can take 100 µs too, and then cached
+ * chunks are read from the device (90 % of a cached 2 GiB file was, with
+ * two workers and the other core loaded).
  */
 
 /** A first-page probe answered within this came from the page cache. */
@@ -41,6 +50,12 @@ function stateFor(path: string): CacheState {
   return state
 }
 
+/** The hasher's input area as a Buffer of PIECE_BYTES (taken again if WebAssembly memory moved). */
+function inputBuffer(hash: Xxh3): Buffer {
+  const view = hash.input(PIECE_BYTES)
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength)
+}
+
 /** Feeds buf[at, +length) to the running digest. */
 function hashPiece(hash: Xxh3, buf: Buffer, at: number, length: number): void {
   hash.update(buf.subarray(at, at + length))
@@ -60,6 +75,10 @@ function readAndHash(
   // `--direct always` means every aligned byte comes from the device: no probe then.
   if (src.directFd >= 0 && !probe) return readThenHash(ctx, hash, src, position, length, buf, at)
   if (src.directFd >= 0) {
+    const fromCache = hashCached(ctx, hash, src, position, length)
+    if (fromCache === length) return 0
+    // The rest is not all in the page cache: read it directly.
+    if (fromCache !== null) return readThenHash(ctx, hash, src, position + fromCache, length - fromCache, buf, at + fromCache)
     const s = stateFor(src.path)
     let cached = false
     if (s.skip > 0) {
@@ -81,13 +100,42 @@ function readAndHash(
       return readThenHash(ctx, hash, src, position, length, buf, at)
     }
   }
+  // Read straight into WebAssembly memory and hashed there: one copy fewer.
+  const into = inputBuffer(hash)
   for (let n = 0; done < length; done += n) {
     n = Math.min(PIECE_BYTES, length - done)
-    const r = readRange(ctx.io, buffered, position + done, n, buf, at + done)
+    const r = readRange(ctx.io, buffered, position + done, n, into, 0)
     if (typeof r !== 'number') return r
-    hashPiece(hash, buf, at + done, n)
+    hash.updateInput(0, n)
   }
   return 0
+}
+
+/**
+ * Hashes what the page cache holds of [position, +length) from its start,
+ * read straight into WebAssembly memory without waiting for the device
+ * (preadv2 RWF_NOWAIT): the bytes hashed, or null when the backend or file
+ * system cannot read that way (then the timed probe decides). A read error
+ * ends it early: the direct read of the rest meets it and reports it.
+ */
+function hashCached(ctx: WorkerContext, hash: Xxh3, src: FileRef, position: number, length: number): number | null {
+  if (!ctx.io.preadCached) return null
+  const into = inputBuffer(hash)
+  let done = 0
+  while (done < length) {
+    const n = Math.min(PIECE_BYTES, length - done)
+    let got: number | null
+    try {
+      got = ctx.io.preadCached(src.fd, into, 0, n, position + done)
+    } catch {
+      break
+    }
+    if (got === null) return done === 0 ? null : done
+    if (got > 0) hash.updateInput(0, got)
+    done += got
+    if (got < n) break
+  }
+  return done
 }
 
 /** One read (O_DIRECT for the aligned middle), then the digest. */

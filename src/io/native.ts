@@ -51,6 +51,8 @@ export interface NativeAddon {
   /** posix_memalign'ed memory freed by a finalizer; `alignBytes` a power of two. */
   allocAligned(sizeBytes: number, alignBytes: number): Buffer
   pread(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): number
+  /** preadv2 with RWF_NOWAIT until the page cache runs out: the bytes read; throws EOPNOTSUPP where the file system cannot. */
+  preadCached(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): number
   pwrite(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): void
   fdatasync(fd: number): void
   directAlignment(fd: number): DirectAlignment
@@ -76,7 +78,7 @@ export type AddonLoad =
 
 const ADDON_FILES = ['build/Release/blockcopy.node', 'build/Debug/blockcopy.node'] as const
 const ADDON_FUNCTIONS = [
-  'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'pwrite',
+  'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'preadCached', 'pwrite',
   'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange', 'preallocate',
   'punchHole', 'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange',
 ] as const
@@ -196,6 +198,15 @@ export class NativeBackend implements IoBackend {
     try {
       return this.#addon.pread(fd, buf, bufOffset, lengthBytes, positionBytes)
     } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  preadCached(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): number | null {
+    try {
+      return this.#addon.preadCached(fd, buf, bufOffset, lengthBytes, positionBytes)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EOPNOTSUPP') return null
       throw this.#paths.annotate(err, fd)
     }
   }

@@ -65,6 +65,13 @@ export interface IoBackend {
   allocAligned(sizeBytes: number, alignBytes: number): Buffer
   /** Reads until `lengthBytes` or end of file; returns the bytes read. EINTR is retried. */
   pread(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): number
+  /**
+   * Reads only what the page cache already holds, from positionBytes on,
+   * never waiting for the device (preadv2 with RWF_NOWAIT): the bytes read,
+   * fewer than asked where the cached bytes stop (0 when the first is not
+   * cached). null when this backend or file system cannot tell.
+   */
+  preadCached?(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): number | null
   /** Writes all `lengthBytes` (short writes are continued) or throws. EINTR is retried. */
   pwrite(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): void
   fdatasync(fd: number): void

@@ -1,0 +1,89 @@
+import { spawnSync } from 'node:child_process'
+import { closeSync, openSync, readSync } from 'node:fs'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createClient } from '../src/index.js'
+import { Xxh3 } from '../src/verify/xxh3.js'
+import { nativeBackend, withTempDir } from './helpers/native.js'
+import { readRange, writeRandomFile } from './helpers/tmp.js'
+
+/*
+ * preadCached reads only what the page cache holds (preadv2 RWF_NOWAIT), and
+ * a hash reads cached chunks that way and the rest with O_DIRECT: the
+ * digests are the same whichever way each byte came.
+ */
+const test = suite('page cache: preadCached and hashes of partly cached files')
+const MiB = 1024 * 1024
+const SIZE = 16 * MiB
+
+/** Writes the file, flushes it and drops it from the page cache. */
+function coldFile(path: string): void {
+  writeRandomFile(path, SIZE, 7)
+  const sync = spawnSync('sync', [path])
+  assert.is(sync.status, 0, String(sync.stderr))
+  // count=0 with iflag=nocache: posix_fadvise(DONTNEED) over the whole file.
+  const drop = spawnSync('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none'])
+  assert.is(drop.status, 0, String(drop.stderr))
+}
+
+/** Reads [0, length) of path through the page cache. */
+function warm(path: string, length: number): void {
+  const fd = openSync(path, 'r')
+  try {
+    const buf = Buffer.alloc(length)
+    for (let done = 0; done < length; ) done += readSync(fd, buf, done, length - done, done)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+test('reads nothing of a file out of the cache, what is cached of a partly cached one, all of a cached one', async () => {
+  await withTempDir('io-native-cached', (dir) => {
+    const path = join(dir, 'f')
+    coldFile(path)
+    const io = nativeBackend()
+    const fd = io.open(path, { write: false, create: false, direct: false })
+    try {
+      const buf = Buffer.alloc(SIZE)
+      assert.is(io.preadCached(fd, buf, 0, SIZE, 0), 0, 'a file dropped from the cache')
+      warm(path, MiB)
+      // Read-ahead may have brought in more than the first MiB, never all 16.
+      const got = io.preadCached(fd, buf, 0, SIZE, 0) as number
+      assert.ok(got >= MiB && got < SIZE, `${got} bytes of a file whose first MiB was read`)
+      assert.ok(buf.subarray(0, got).equals(readRange(path, 0, got)))
+      warm(path, SIZE)
+      assert.is(io.preadCached(fd, buf, 3, SIZE - 10, 5), SIZE - 10)
+      assert.ok(buf.subarray(3, SIZE - 7).equals(readRange(path, 5, SIZE - 10)))
+      assert.is(io.preadCached(fd, buf, 0, MiB, SIZE - 100), 100, 'stops at the end of the file')
+    } finally {
+      io.close(fd)
+    }
+  })
+})
+
+test('a hash of a partly cached file reads the rest directly and gives the digests of a cached one', async () => {
+  await withTempDir('io-native-cached', async (dir) => {
+    const path = join(dir, 'f')
+    coldFile(path)
+    warm(path, 4 * MiB)
+    const client = await createClient({ threads: 2, chunkBytes: MiB })
+    try {
+      const partly = await client.hash(path).result
+      assert.is(partly.ok, true)
+      assert.ok(partly.directBytes > 0 && partly.directBytes <= SIZE - 4 * MiB, `${partly.directBytes} bytes read directly`)
+      warm(path, SIZE)
+      const cached = await client.hash(path).result
+      assert.is(cached.directBytes, 0, 'nothing read directly from a cached file')
+      assert.equal(cached.chunks, partly.chunks)
+      assert.is(cached.digest, partly.digest)
+      // And the same as hashing the bytes on the main thread.
+      const h = await Xxh3.create()
+      for (const c of cached.chunks) assert.is(c.digest, h.digest(readRange(path, c.offset, c.length), 0, c.length), `chunk at ${c.offset}`)
+    } finally {
+      await client.destroy()
+    }
+  })
+})
+
+test.run()
