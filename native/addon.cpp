@@ -19,6 +19,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("allocAligned", Napi::Function::New(env, AllocAligned, "allocAligned"));
   exports.Set("pread", Napi::Function::New(env, Pread, "pread"));
   exports.Set("preadCached", Napi::Function::New(env, PreadCached, "preadCached"));
+  exports.Set("cachedPages", Napi::Function::New(env, CachedPages, "cachedPages"));
   exports.Set("pwrite", Napi::Function::New(env, Pwrite, "pwrite"));
   exports.Set("fdatasync", Napi::Function::New(env, Fdatasync, "fdatasync"));
   exports.Set("directAlignment", Napi::Function::New(env, DirectAlignment, "directAlignment"));

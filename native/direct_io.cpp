@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -57,6 +58,22 @@ int64_t SysPreadCached(int fd, uint8_t* buf, size_t length, int64_t position) {
     done += static_cast<size_t>(n);
   }
   return static_cast<int64_t>(done);
+}
+
+// cachestat(2) has no libc wrapper in older glibc; its number is the same on every architecture.
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+
+int64_t SysCachedPages(int fd, int64_t position, int64_t length) {
+  struct {
+    uint64_t off, len;
+  } range = {static_cast<uint64_t>(position), static_cast<uint64_t>(length)};
+  struct {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+  } stat = {};
+  if (::syscall(__NR_cachestat, fd, &range, &stat, 0) < 0) return -errno;
+  return static_cast<int64_t>(stat.nr_cache);
 }
 
 int SysPwriteFull(int fd, const uint8_t* buf, size_t length, int64_t position) {
@@ -186,6 +203,21 @@ Napi::Value PreadCached(const Napi::CallbackInfo& info) {
   int64_t n = SysPreadCached(a.fd, a.data, static_cast<size_t>(a.length), a.position);
   if (n < 0) {
     ThrowErrno(env, static_cast<int>(n), "preadv2");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+Napi::Value CachedPages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  int64_t position, length;
+  if (!GetFd(info, 0, &fd) || !GetSize(info, 1, "position", &position) || !GetSize(info, 2, "length", &length)) {
+    return env.Undefined();
+  }
+  int64_t n = SysCachedPages(fd, position, length);
+  if (n < 0) {
+    ThrowErrno(env, static_cast<int>(n), "cachestat");
     return env.Undefined();
   }
   return Napi::Number::New(env, static_cast<double>(n));

@@ -17,6 +17,9 @@ int64_t SysPreadFull(int fd, uint8_t* buf, size_t length, int64_t position);
 // the device (preadv2 RWF_NOWAIT): bytes read, stopping where the cached bytes
 // stop, or -errno (-EOPNOTSUPP where the file system cannot read that way).
 int64_t SysPreadCached(int fd, uint8_t* buf, size_t length, int64_t position);
+// Pages of [position, +length) in the page cache (cachestat, Linux 6.5+),
+// without reading or starting any I/O; or -errno (-ENOSYS on older kernels).
+int64_t SysCachedPages(int fd, int64_t position, int64_t length);
 // Writes all of length; returns 0 or -errno (a write of 0 bytes is -ENOSPC).
 int SysPwriteFull(int fd, const uint8_t* buf, size_t length, int64_t position);
 int SysFdatasync(int fd);
@@ -27,6 +30,7 @@ Napi::Value Close(const Napi::CallbackInfo& info);
 Napi::Value AllocAligned(const Napi::CallbackInfo& info);
 Napi::Value Pread(const Napi::CallbackInfo& info);
 Napi::Value PreadCached(const Napi::CallbackInfo& info);
+Napi::Value CachedPages(const Napi::CallbackInfo& info);
 Napi::Value Pwrite(const Napi::CallbackInfo& info);
 Napi::Value Fdatasync(const Napi::CallbackInfo& info);
 

@@ -8,13 +8,16 @@ import { readRange, type Failure } from './ranged-io.js'
  * file from filling the page cache and costs no copy, but it goes to the
  * device even for bytes the cache already holds: a cached 2 GiB file was
  * hashed at the disk's 1.5 GB/s instead of the 5-6 GB/s of copies from the
- * cache. Both give the same bytes, so each chunk is first read with
- * preadv2(RWF_NOWAIT), which returns what the cache holds and never waits
- * for the device, straight into WebAssembly memory and hashed there; where
- * the cached bytes stop, the rest of the chunk is read directly.
+ * cache. Both give the same bytes, so each chunk first asks cachestat(2)
+ * how much of it the cache holds (no I/O). None: it is read directly. Some
+ * or all: it is read with preadv2(RWF_NOWAIT), which returns what the cache
+ * holds and never waits for the device, straight into WebAssembly memory
+ * and hashed there; where the cached bytes stop, the rest is read directly.
+ * (RWF_NOWAIT alone cannot ask: a read that misses starts read-ahead, and
+ * a cold 2 GiB hash read much of its file twice.)
  *
- * Where that cannot be done (the fs backend, or a file system without
- * RWF_NOWAIT), each chunk starts with a buffered read of its first 4 KiB,
+ * Where that cannot be done (the fs backend, a kernel before 6.5, or a file
+ * system without RWF_NOWAIT), each chunk starts with a buffered read of its first 4 KiB,
  * timed: a few µs when the cache has it, 100 µs or more from this disk.
  * Cached, the chunk is read through the cache; cold, it is read directly,
  * and the next chunks skip the probe, backing off to one probe in
@@ -119,7 +122,12 @@ function readAndHash(
  * ends it early: the direct read of the rest meets it and reports it.
  */
 function hashCached(ctx: WorkerContext, hash: Xxh3, src: FileRef, position: number, length: number): number | null {
-  if (!ctx.io.preadCached) return null
+  if (!ctx.io.preadCached || !ctx.io.cachedPages) return null
+  // A RWF_NOWAIT read that misses starts read-ahead of what it asked for,
+  // which the direct read would then race: a cold chunk is not tried.
+  const pages = ctx.io.cachedPages(src.fd, position, length)
+  if (pages === null) return null
+  if (pages === 0) return 0
   const into = inputBuffer(hash)
   let done = 0
   while (done < length) {

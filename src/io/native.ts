@@ -53,6 +53,8 @@ export interface NativeAddon {
   pread(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): number
   /** preadv2 with RWF_NOWAIT until the page cache runs out: the bytes read; throws EOPNOTSUPP where the file system cannot. */
   preadCached(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): number
+  /** cachestat(2): pages of the range in the page cache; throws ENOSYS before Linux 6.5. */
+  cachedPages(fd: number, positionBytes: number, lengthBytes: number): number
   pwrite(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): void
   fdatasync(fd: number): void
   directAlignment(fd: number): DirectAlignment
@@ -78,7 +80,7 @@ export type AddonLoad =
 
 const ADDON_FILES = ['build/Release/blockcopy.node', 'build/Debug/blockcopy.node'] as const
 const ADDON_FUNCTIONS = [
-  'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'preadCached', 'pwrite',
+  'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'preadCached', 'cachedPages', 'pwrite',
   'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange', 'preallocate',
   'punchHole', 'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange',
 ] as const
@@ -208,6 +210,15 @@ export class NativeBackend implements IoBackend {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EOPNOTSUPP') return null
       throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  cachedPages(fd: number, positionBytes: number, lengthBytes: number): number | null {
+    try {
+      return this.#addon.cachedPages(fd, positionBytes, lengthBytes)
+    } catch {
+      // ENOSYS (before Linux 6.5), EOPNOTSUPP: this kernel or file cannot tell.
+      return null
     }
   }
 

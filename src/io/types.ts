@@ -72,6 +72,12 @@ export interface IoBackend {
    * cached). null when this backend or file system cannot tell.
    */
   preadCached?(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): number | null
+  /**
+   * Pages of [positionBytes, +lengthBytes) in the page cache (cachestat), read
+   * without starting any I/O; null when the kernel or file cannot tell.
+   * preadCached alone cannot ask: a miss starts read-ahead of what it asked for.
+   */
+  cachedPages?(fd: number, positionBytes: number, lengthBytes: number): number | null
   /** Writes all `lengthBytes` (short writes are continued) or throws. EINTR is retried. */
   pwrite(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): void
   fdatasync(fd: number): void
