@@ -184,29 +184,23 @@ static bool GetIoArgs(const Napi::CallbackInfo& info, IoArgs* out) {
   return true;
 }
 
-Napi::Value Pread(const Napi::CallbackInfo& info) {
+// A read binding: (fd, buf, bufOffset, length, position) -> bytes read, or throws.
+static Napi::Value ReadWith(const Napi::CallbackInfo& info, int64_t (*read)(int, uint8_t*, size_t, int64_t),
+                            const char* syscall) {
   Napi::Env env = info.Env();
   IoArgs a;
   if (!GetIoArgs(info, &a)) return env.Undefined();
-  int64_t n = SysPreadFull(a.fd, a.data, static_cast<size_t>(a.length), a.position);
+  int64_t n = read(a.fd, a.data, static_cast<size_t>(a.length), a.position);
   if (n < 0) {
-    ThrowErrno(env, static_cast<int>(n), "pread");
+    ThrowErrno(env, static_cast<int>(n), syscall);
     return env.Undefined();
   }
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-Napi::Value PreadCached(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  IoArgs a;
-  if (!GetIoArgs(info, &a)) return env.Undefined();
-  int64_t n = SysPreadCached(a.fd, a.data, static_cast<size_t>(a.length), a.position);
-  if (n < 0) {
-    ThrowErrno(env, static_cast<int>(n), "preadv2");
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, static_cast<double>(n));
-}
+Napi::Value Pread(const Napi::CallbackInfo& info) { return ReadWith(info, SysPreadFull, "pread"); }
+
+Napi::Value PreadCached(const Napi::CallbackInfo& info) { return ReadWith(info, SysPreadCached, "preadv2"); }
 
 Napi::Value CachedPages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
