@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util'
 import { createXXHash128, createXXHash3, type IHasher } from 'hash-wasm'
 import type { HashAlgo } from '../src/protocol.js'
 import { Xxh3Simd } from '../src/verify/xxh3-simd.js'
+import { median } from './lib/report.js'
 
 const { values } = parseArgs({
   options: {
@@ -58,11 +59,6 @@ function measure(c: Contender, size: number, count: number, expected: string): n
   return (size * count) / ns
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
-}
 
 const data = new Uint8Array(Math.max(...SIZES))
 randomFillSync(data)

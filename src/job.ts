@@ -15,7 +15,7 @@ import { chunkWork, type WorkPlan } from './jobs/work.js'
 import { closeAll, preallocate, syncAll } from './jobs/files.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
 import { goodParts } from './chunk/scrape.js'
-import { everyCounted, notWritten, resultDigests, tallyChunks } from './jobs/results.js'
+import { notWritten, tallyChunks } from './jobs/results.js'
 import { TimingCollector, type JobTiming } from './jobs/timing.js'
 
 export type { WorkPlan } from './jobs/work.js'
@@ -336,12 +336,12 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
 
   // One pass over the chunks, nothing kept per chunk: a job of a million
   // chunks must not build arrays of them just to sum and coalesce.
-  const tally = tallyChunks(work, ok, partial, holes, skipped)
+  const tally = tallyChunks(work, { ok, partial, holes, skipped, digests }, spec)
   const completed = tally.completed
   const hashed = level > 0 && spec.kind !== 'zero'
   // A resumed copy reads only part of the range: no digest of the whole.
   const resumed = spec.extents !== undefined && spec.extents.reduce((n, e) => n + e.length, 0) < spec.totalBytes
-  const allRead = hashed && !resumed && !outcome.cancelled && outcome.skipped === 0 && everyCounted(work, (i) => digests[i] !== undefined)
+  const allRead = hashed && !resumed && !outcome.cancelled && outcome.skipped === 0 && tally.allDigested
   const result: CopyResult = {
     id: job.id,
     kind: spec.kind,
@@ -355,8 +355,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     completed,
     chunkBytes: spec.chunkBytes,
     verify: spec.verify,
-    digest: allRead ? await combineDigests(digests.filter((d, i) => d !== undefined && work.extent(i).length > 0), spec.hashAlgo) : null,
-    chunks: hashed ? resultDigests(work, digests, spec) : [],
+    digest: allRead ? await combineDigests(tally.digests, spec.hashAlgo) : null,
+    chunks: hashed ? tally.chunks : [],
     direct: { source: (spec.source?.directFd ?? -1) >= 0, dests: spec.dests.map((d) => d.directFd >= 0) },
     directBytes,
     retries,

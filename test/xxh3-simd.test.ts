@@ -17,19 +17,6 @@ const KiB = 1024
 const MiB = 1024 * KiB
 const ALGOS: readonly HashAlgo[] = ['xxh3', 'xxh128']
 
-/** Deterministic pseudo-random bytes (xorshift32), so a failure repeats. */
-function randomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length)
-  let x = seed | 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x >>> 24
-  }
-  return out
-}
-
 /** A small deterministic random-number source: next(n) is a whole number in [0, n). */
 function rng(seed: number): { next(n: number): number } {
   let x = seed | 1
@@ -41,6 +28,12 @@ function rng(seed: number): { next(n: number): number } {
       return (x >>> 0) % n
     },
   }
+}
+
+/** Deterministic pseudo-random bytes, so a failure repeats. */
+function randomBytes(length: number, seed: number): Uint8Array {
+  const r = rng(seed)
+  return Uint8Array.from({ length }, () => r.next(256))
 }
 
 const DATA = randomBytes(5 * MiB + 333, 0x5eed)

@@ -78,6 +78,9 @@ export type AddonLoad =
   | { ok: true; addon: NativeAddon; path: string }
   | { ok: false; reason: string }
 
+/** The errors of a call this kernel or file system does not offer. */
+const NOT_SUPPORTED = new Set(['ENOSYS', 'EOPNOTSUPP'])
+
 const ADDON_FILES = ['build/Release/blockcopy.node', 'build/Debug/blockcopy.node'] as const
 const ADDON_FUNCTIONS = [
   'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'preadCached', 'cachedPages', 'pwrite',
@@ -208,7 +211,7 @@ export class NativeBackend implements IoBackend {
     try {
       return this.#addon.preadCached(fd, buf, bufOffset, lengthBytes, positionBytes)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EOPNOTSUPP') return null
+      if (NOT_SUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) return null
       throw this.#paths.annotate(err, fd)
     }
   }
@@ -216,9 +219,10 @@ export class NativeBackend implements IoBackend {
   cachedPages(fd: number, positionBytes: number, lengthBytes: number): number | null {
     try {
       return this.#addon.cachedPages(fd, positionBytes, lengthBytes)
-    } catch {
+    } catch (err) {
       // ENOSYS (before Linux 6.5), EOPNOTSUPP: this kernel or file cannot tell.
-      return null
+      if (NOT_SUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) return null
+      throw this.#paths.annotate(err, fd)
     }
   }
 

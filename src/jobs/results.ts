@@ -42,26 +42,49 @@ export interface ChunkTally {
   holeBytes: number
   /** Bytes not written because their digest matched (incremental copies), within the chunks that succeeded. */
   skippedBytes: number
+  /** Every task's digest in task order (a task's digest holds several chunks' for hash tasks). */
+  digests: string[]
+  /** The result's per-chunk digests. */
+  chunks: ChunkDigest[]
+  /** True when every task has its digest. */
+  allDigested: boolean
+}
+
+/** The per-task outcomes a job gathered: `ok` for every task, the rest only where there is something. */
+export interface ChunkOutcomes {
+  ok: Uint8Array
+  /** The readable parts of chunks with bad blocks. */
+  partial: readonly Extent[]
+  holes: ReadonlyMap<number, number>
+  skipped: ReadonlyMap<number, number>
+  /** Sparse: the tasks that hashed. */
+  digests: readonly (string | undefined)[]
 }
 
 /**
- * Sums and coalesces without an array per chunk: a job of a million chunks
- * keeps, beyond the per-chunk typed arrays it already has, only the ranges
- * that remain after coalescing. Tasks whose extent is empty (staging) carry
- * nothing of the result's own.
+ * Sums, coalesces and collects digests in one walk, without an array per
+ * chunk beyond the digests a hashing job returns: a job of a million chunks
+ * keeps only the ranges that remain after coalescing. Tasks whose extent is
+ * empty (staging) carry nothing of the result's own.
  */
-export function tallyChunks(work: WorkPlan, ok: Uint8Array, partial: readonly Extent[], holes: ReadonlyMap<number, number>, skipped: ReadonlyMap<number, number>): ChunkTally {
-  const tally: ChunkTally = { completed: [], completedBytes: 0, holeBytes: 0, skippedBytes: 0 }
+export function tallyChunks(work: WorkPlan, o: ChunkOutcomes, spec: JobSpec): ChunkTally {
+  const tally: ChunkTally = { completed: [], completedBytes: 0, holeBytes: 0, skippedBytes: 0, digests: [], chunks: [], allDigested: true }
   let sorted = true
   for (let i = 0; i < work.count; i++) {
-    if (!ok[i]) continue
     const e = work.extent(i)
     if (e.length === 0) continue
-    tally.holeBytes += holes.get(i) ?? 0
-    tally.skippedBytes += skipped.get(i) ?? 0
+    const d = o.digests[i]
+    if (d === undefined) tally.allDigested = false
+    else {
+      tally.digests.push(d)
+      tally.chunks.push(...chunkDigests(e, d, spec))
+    }
+    if (!o.ok[i]) continue
+    tally.holeBytes += o.holes.get(i) ?? 0
+    tally.skippedBytes += o.skipped.get(i) ?? 0
     sorted = append(tally.completed, e) && sorted
   }
-  for (const e of partial) sorted = append(tally.completed, e) && sorted
+  for (const e of o.partial) sorted = append(tally.completed, e) && sorted
   // Chunk extents come in offset order, so only the (few) partial ones, or a
   // plan whose extents are not in order, need the sort.
   if (!sorted) tally.completed = coalesce(tally.completed.sort((a, b) => a.offset - b.offset))
@@ -83,22 +106,5 @@ function append(list: Extent[], e: Extent): boolean {
 function coalesce(sorted: Extent[]): Extent[] {
   const out: Extent[] = []
   for (const e of sorted) append(out, e)
-  return out
-}
-
-/** True when pred holds for every task with a non-empty extent. */
-export function everyCounted(work: WorkPlan, pred: (index: number) => boolean): boolean {
-  for (let i = 0; i < work.count; i++) if (work.extent(i).length > 0 && !pred(i)) return false
-  return true
-}
-
-/** The result's per-chunk digests, in task order (tasks with an empty extent or no digest have none). */
-export function resultDigests(work: WorkPlan, digests: readonly (string | undefined)[], spec: JobSpec): ChunkDigest[] {
-  const out: ChunkDigest[] = []
-  for (let i = 0; i < work.count; i++) {
-    const d = digests[i]
-    const e = work.extent(i)
-    if (d && e.length > 0) out.push(...chunkDigests(e, d, spec))
-  }
   return out
 }
