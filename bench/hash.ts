@@ -155,7 +155,7 @@ class OutputChecks {
 /** Runs the comparison; a missed target is a finding, not an error, so only failures change the exit code. */
 async function main(o: Options): Promise<number> {
   const bin = join(repoRoot, 'bin', 'blockcopy.js')
-  if (!existsSync(join(repoRoot, 'dist', 'src', 'cli', 'bin.js'))) throw new UsageError('dist/ is missing: run npm run build first')
+  if (!existsSync(join(repoRoot, 'dist', 'cli', 'blockcopy.js'))) throw new UsageError('dist/ is missing: run npm run build first')
   if (!hasGnuTime(GNU_TIME)) throw new UsageError(`peak RSS is measured with GNU time at ${GNU_TIME}: apt-get install time`)
   const cache = probeCacheMode()
   let contenders = makeHashContenders({ blockcopy: [process.execPath, bin], blockcopyArgs: o.blockcopyArgs })

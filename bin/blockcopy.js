@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The installed command: runs the compiled CLI (npm install builds dist/ through `prepare`).
+// The installed command: runs the bundled CLI (npm install builds dist/ through
+// `prepare`; scripts/bundle.mjs makes it one file, for a faster start).
 import { existsSync } from 'node:fs'
 
-const entry = new URL('../dist/src/cli/bin.js', import.meta.url)
+const entry = new URL('../dist/cli/blockcopy.js', import.meta.url)
 if (!existsSync(entry)) {
   console.error('blockcopy: dist/ is missing; run `npm run build` in the package first')
   process.exit(2)
