@@ -2,7 +2,8 @@
  * blockcopy hash against xxhsum and fio, in one run, interleaved (issue 4's
  * targets): every round runs each contender once, in an order rotated per
  * round, each as its own process, from the page cache it is measured on:
- *   cached: xxhsum -H3, blockcopy hash, blockcopy hash --xxhsum, with the
+ *   cached: xxhsum -H3, blockcopy hash, client.hash (the library, timed
+ *           inside its process), blockcopy hash --xxhsum, with the
  *           whole file read just before (a run during which anything on the
  *           machine dropped the caches is discarded and run again);
  *   cold:   fio's sequential O_DIRECT read, blockcopy hash, with caches
@@ -129,6 +130,13 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
 }
 
+/** The time a `timing: 'reported'` contender measured itself: the elapsedMs of its JSON output. */
+function reportedMs(c: HashContender, stdout: string): number {
+  const ms = (JSON.parse(stdout) as { elapsedMs?: unknown }).elapsedMs
+  if (typeof ms !== 'number' || !(ms > 0)) throw new Error(`${c.label} reported no elapsedMs: ${stdout.slice(0, 200)}`)
+  return ms
+}
+
 /** The first run's output, checked: the same xxhsum digest, the same manifest root, from every contender that prints one. */
 class OutputChecks {
   private readonly seen = new Map<string, { value: string; by: string }>()
@@ -158,7 +166,8 @@ async function main(o: Options): Promise<number> {
   if (!existsSync(join(repoRoot, 'dist', 'cli', 'blockcopy.js'))) throw new UsageError('dist/ is missing: run npm run build first')
   if (!hasGnuTime(GNU_TIME)) throw new UsageError(`peak RSS is measured with GNU time at ${GNU_TIME}: apt-get install time`)
   const cache = probeCacheMode()
-  let contenders = makeHashContenders({ blockcopy: [process.execPath, bin], blockcopyArgs: o.blockcopyArgs })
+  const library = [process.execPath, join(repoRoot, 'bench', 'lib', 'hash-library.mjs')]
+  let contenders = makeHashContenders({ blockcopy: [process.execPath, bin], library, blockcopyArgs: o.blockcopyArgs })
   if (o.only) {
     const unknown = o.only.filter((n) => !contenders.some((c) => c.name === n))
     if (unknown.length > 0) throw new UsageError(`--only: no contender ${unknown.join(', ')} (choose from ${contenders.map((c) => c.name).join(',')})`)
@@ -207,9 +216,10 @@ async function main(o: Options): Promise<number> {
             log(`round ${round + 1}  ${c.label}: the page cache was dropped during the run (by another process); run again`)
             continue
           }
-          const run = { round, elapsedMs: m.elapsedMs, bytesPerSecond: o.sizeBytes / (m.elapsedMs / 1000), peakRssKiB: m.peakRssKiB, discarded }
+          const elapsedMs = c.timing === 'reported' ? reportedMs(c, m.stdout) : m.elapsedMs
+          const run = { round, elapsedMs, bytesPerSecond: o.sizeBytes / (elapsedMs / 1000), peakRssKiB: m.peakRssKiB, discarded }
           runs.get(c.name)?.push(run)
-          log(`round ${round + 1}/${o.runs}  ${c.label.padEnd(34)} ${fmt(m.elapsedMs / 1000, 3)} s  ${fmt(run.bytesPerSecond / 1e9, 2)} GB/s  peak RSS ${fmt(m.peakRssKiB / 1024, 0)} MiB`)
+          log(`round ${round + 1}/${o.runs}  ${c.label.padEnd(34)} ${fmt(elapsedMs / 1000, 3)} s  ${fmt(run.bytesPerSecond / 1e9, 2)} GB/s  peak RSS ${fmt(m.peakRssKiB / 1024, 0)} MiB`)
           if (round === 0) {
             const value = checks.check(c, m.stdout)
             if (value) results[c.name] = value

@@ -34,6 +34,12 @@ export interface HashContender {
   check: OutputCheck
   /** What makes this figure comparable, said once in the output. */
   note: string
+  /**
+   * process (default): the wall time of the whole process. reported: the
+   * `elapsedMs` the contender prints in its JSON (a library call timed inside
+   * a process that is already running, as an embedder's is).
+   */
+  timing?: 'process' | 'reported'
   /** Makes what the command needs besides the file (a manifest, a replica), once, before the first round. */
   prepare?: (file: string) => void
 }
@@ -41,6 +47,8 @@ export interface HashContender {
 export interface ContenderContext {
   /** node and bin/blockcopy.js. */
   blockcopy: string[]
+  /** node and bench/lib/hash-library.mjs. */
+  library: string[]
   /** Extra flags for every blockcopy run (--blockcopy-args). */
   blockcopyArgs: string[]
 }
@@ -68,6 +76,15 @@ function blockcopyHashGroup(c: ContenderContext): HashContender[] {
       command: hash,
       check: 'manifest-json',
       note: 'blockcopy hash FILE --json: the chunk manifest (1 MiB chunks) through the worker pool',
+    },
+    {
+      name: 'hash-library',
+      label: 'client.hash (cached)',
+      phase: 'cached',
+      command: (file) => [...c.library, file],
+      check: 'manifest-json',
+      timing: 'reported',
+      note: 'the same manifest through the library: createClient, client.hash, destroy, timed inside a running Node process',
     },
     {
       name: 'xxhsum-mode',
@@ -167,6 +184,7 @@ export interface HashTarget {
 
 export const TARGETS: HashTarget[] = [
   { label: 'blockcopy hash >= 1.0x xxhsum -H3, cached', contender: 'hash', peer: 'xxhsum', atLeast: 1.0 },
+  { label: 'client.hash (library, workers started in the timing) >= 1.0x xxhsum -H3, cached', contender: 'hash-library', peer: 'xxhsum', atLeast: 1.0 },
   { label: 'blockcopy hash --xxhsum >= 0.6x xxhsum -H3, cached', contender: 'xxhsum-mode', peer: 'xxhsum', atLeast: 0.6 },
   { label: 'blockcopy hash >= 0.9x fio O_DIRECT read, cold', contender: 'hash-cold', peer: 'fio', atLeast: 0.9 },
   { label: 'blockcopy verify --manifest (one replica) >= 0.9x fio O_DIRECT read, cold', contender: 'verify-manifest-cold', peer: 'fio', atLeast: 0.9 },
