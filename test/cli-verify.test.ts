@@ -4,6 +4,8 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { runCli } from './helpers/cli.js'
 import type { VerifyReport } from '../src/index.js'
+import { verifyThreads } from '../src/cli/verify.js'
+import { defaultThreads } from '../src/options.js'
 import { mountFaultFsIn } from './helpers/faultfs.js'
 import { logSkip } from './helpers/root.js'
 import { makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
@@ -128,6 +130,15 @@ test('a read error is exit 3, with the unreadable range listed', async () => {
   } finally {
     await fs.unmount()
   }
+})
+
+test('without --threads, verify starts the default workers for each file it reads, at most 8', () => {
+  const one = defaultThreads()
+  assert.is(verifyThreads(undefined, 1), String(one))
+  assert.is(verifyThreads(undefined, 2), String(Math.min(8, 2 * one)))
+  assert.is(verifyThreads(undefined, 9), '8')
+  // --threads as given, whatever the files (parseWhole checks it later).
+  assert.is(verifyThreads('3', 5), '3')
 })
 
 test.run()
