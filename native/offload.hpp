@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace blockcopy {
 
@@ -16,6 +17,12 @@ int SysCloneRange(int srcFd, int64_t srcOffset, int dstFd, int64_t dstOffset, ui
 // never moved), looped until length or end of the source; returns bytes copied.
 int64_t SysCopyFileRange(int srcFd, int64_t srcOffset, int dstFd, int64_t dstOffset, uint64_t length);
 
+// FS_IOC_FIEMAP over [start, start + length), FIEMAP_FLAG_SYNC first: appends
+// each extent as logical, physical, length, flags (doubles: exact below 2^53).
+int SysFiemap(int fd, uint64_t start, uint64_t length, std::vector<double>* out);
+
+// fiemap(fd, offset, length): Float64Array of (logical, physical, length, flags) per extent.
+Napi::Value Fiemap(const Napi::CallbackInfo& info);
 // cloneRange(srcFd, srcOffset, dstFd, dstOffset, length): undefined; length 0 is a no-op.
 Napi::Value CloneRange(const Napi::CallbackInfo& info);
 // copyFileRange(srcFd, srcOffset, dstFd, dstOffset, length): bytes copied.

@@ -17,6 +17,7 @@ import { clientSettings, type ClientOptions, type ClientSettings } from './optio
 import { manifestOf, openHash, type HashJob, type HashOptions } from './verify/hash-job.js'
 import type { Manifest } from './verify/manifest.js'
 import { checkDestSize, manifestAfter, sampleCheck, sinceOptions } from './verify/since.js'
+import { Checkpoint } from './verify/checkpoint.js'
 import { openVerify, type VerifyOptions } from './verify/verify-plan.js'
 import { badBlockOptions, mapOptions, openMap } from './journal/resume.js'
 import { Throttle } from './throttle.js'
@@ -101,9 +102,21 @@ export class CopyClient {
     const mapped = mapOptions(options ?? {})
     const bad = badBlockOptions(options ?? {})
     let resume: ReturnType<typeof openMap> | null = null
-    const spec = openCopy(this.io, from, to, o, (c) => {
-      if (mapped) resume = openMap(mapped, c, o.chunkBytes)
-    })
+    // Incremental copies with a checkpoint copy from this run's clone of the source.
+    let checkpoint: Checkpoint | null = null
+    if (inc && options?.checkpoint !== undefined) {
+      inspectPath(this.io, from.path, 'from.path', false)
+      checkpoint = Checkpoint.take(this.io, from.path, to[0]?.path as string, options.checkpoint, inc.since.manifest)
+    }
+    let spec
+    try {
+      spec = openCopy(this.io, checkpoint ? { ...from, path: checkpoint.clonePath } : from, to, o, (c) => {
+        if (mapped) resume = openMap(mapped, c, o.chunkBytes)
+      })
+    } catch (err) {
+      checkpoint?.abandon()
+      throw err
+    }
     const beforeWrite = options?.beforeWrite
     if (!inc) {
       const r = resume as ReturnType<typeof openMap> | null
@@ -121,6 +134,8 @@ export class CopyClient {
     }
     const m = inc.since.manifest
     const dest = spec.dests[0]
+    const ckpt = checkpoint as Checkpoint | null
+    if (ckpt) inc.since.checkpoint = ckpt.info
     const job = this.start({
       ...spec,
       since: inc.since,
@@ -135,9 +150,14 @@ export class CopyClient {
       finish: () => {
         if (dest && !dest.isBlockDevice && fs.fstatSync(dest.fd).size !== spec.totalBytes) fs.ftruncateSync(dest.fd, spec.totalBytes)
       },
-    })
+    }, ckpt ? (t) => ckpt.skip(t, inc.since) : undefined)
     // Rejected only when nothing was written (the check before writing refused): the old manifest still holds.
-    const manifest = job.result.then((r) => (r.ok ? manifestOf(r, m.algo) : manifestAfter(r, m))).catch(() => null)
+    const manifest = job.result.then(async (r) => {
+      if (!r.ok) return manifestAfter(r, m)
+      const next = await manifestOf(r, m.algo)
+      if (next) await ckpt?.commit(next)
+      return next
+    }).catch(() => null).finally(() => ckpt?.abandon())
     return Object.assign(job, { manifest })
   }
 
@@ -269,8 +289,9 @@ export class CopyClient {
     return this.destroying
   }
 
-  private start(spec: JobSpec): Job {
-    const run = (task: Task) => this.pool.run(task) as Promise<ChunkResult>
+  /** Starts a job on the pool; `skip` may answer a task without a worker (an unchanged chunk under a checkpoint). */
+  private start(spec: JobSpec, skip?: (task: Task) => Promise<ChunkResult> | null): Job {
+    const run = (task: Task) => skip?.(task) ?? (this.pool.run(task) as Promise<ChunkResult>)
     // Enough queued descriptors to keep every worker busy between round
     // trips; data only ever lives in the workers' fixed buffers.
     const job = new Job({ ...spec, throttle: this.throttle }, this.io, run, this.settings.threads * 2)

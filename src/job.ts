@@ -8,6 +8,7 @@ import type { OpenFile } from './regions.js'
 import { coalesceFailures, schedule, type TaskRunner } from './scheduler.js'
 import { combineDigests } from './verify/xxh3.js'
 import type { Since } from './verify/since.js'
+import type { CheckpointInfo } from './verify/checkpoint.js'
 import type { MapJournal, MapSummary } from './journal/journal.js'
 import { finishJournal, journalSyncFailures } from './journal/resume.js'
 import type { Throttle } from './throttle.js'
@@ -105,6 +106,8 @@ export interface IncrementalResult {
   writeAll: boolean
   /** Why writeAll, or null. */
   reason: string | null
+  /** With a checkpoint: whether the last one was used, why not, and the bytes it spared reading. */
+  checkpoint?: CheckpointInfo
 }
 
 export interface JobEvents {
@@ -368,6 +371,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     const skippedBytes = tally.skippedBytes
     result.incremental = {
       writtenBytes: result.completedBytes - skippedBytes, skippedBytes, writeAll: spec.since.writeAll, reason: spec.since.reason,
+      ...(spec.since.checkpoint ? { checkpoint: spec.since.writeAll ? { ...spec.since.checkpoint, used: false, reason: 'every chunk was written (force)' } : { ...spec.since.checkpoint } } : {}),
     }
   }
   if (timing) result.timing = timing.finish(syncMs)

@@ -38,6 +38,14 @@ export interface CopyOptions {
   /** With `since`: a destination not in the manifest's state gets every chunk written instead of refused. */
   force?: boolean
   /**
+   * With `since`, on a file system that clones (XFS with reflink, btrfs):
+   * a file beside the source kept between runs (src/verify/checkpoint.ts).
+   * Each run clones the source and copies from the clone; chunks whose
+   * extents the last run's clone shares are not read at all. PATH.json binds
+   * it to the manifest. NO_SUPPORT where the source cannot be cloned.
+   */
+  checkpoint?: string
+  /**
    * Awaited once the checks before writing have passed (with `since`, the
    * destination's sample), before the first chunk is written; a throw fails
    * the job with nothing written. The place to record, durably, that a copy
@@ -152,7 +160,7 @@ export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
   if (verify !== 'none' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: zero takes 'none' or 'readback', got ${String(verify)}`, 'verify')
   }
-  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'beforeWrite', 'map', 'mapIntervalMs', 'retryBad', 'fillBad', 'timing']) {
+  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'checkpoint', 'beforeWrite', 'map', 'mapIntervalMs', 'retryBad', 'fillBad', 'timing']) {
     if (copyOnly in o) throw new BlockcopyError('INVALID_ARGUMENT', `${copyOnly}: applies to copies only`, copyOnly)
   }
   const checked = common(o, s, verify)

@@ -27,6 +27,7 @@ interface CopyFlags extends CommonFlags {
   sparse?: boolean
   since?: string
   force?: boolean
+  checkpoint?: string
   map?: string
   mapInterval?: string
   retryBad?: string
@@ -89,6 +90,7 @@ function program(setExit: (code: number) => void): Command {
       .option('--sparse', 'leave zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated')
       .option('--since <manifest>', 'incremental: write only the chunks that changed since this manifest of DST (blockcopy hash DST -o M), then update it')
       .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing')
+      .option('--checkpoint <file>', 'with --since, SRC on XFS (reflink) or btrfs: keep a clone of SRC in this file between runs; chunks it still shares with SRC are not even read')
       .option('--map <file>', 'resume map (GNU ddrescue mapfile): saved as the copy runs; run the same command again to copy only what is not done')
       .option('--map-interval <ms>', 'with --map: sync and save the map this often, 50 to 60000 ms (default 1000)')
       .option('--retry-bad <n>', 'with --map: copy only the bad blocks (-) the map records, reading each up to N times')
@@ -98,6 +100,7 @@ function program(setExit: (code: number) => void): Command {
     if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
     const to = destRegions(dsts, f)
     if (f.force && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--force: only applies with --since', 'force')
+    if (f.checkpoint !== undefined && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--checkpoint: only applies with --since', 'checkpoint')
     const since = f.since === undefined ? undefined : await readSinceManifest(f.since)
     setExit(await withClient(f, async (client) => {
       const controller = new AbortController()
@@ -106,6 +109,7 @@ function program(setExit: (code: number) => void): Command {
         verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true, sparse: f.sparse === true,
         signal: controller.signal,
         ...(since ? { since, force: f.force === true } : {}),
+        ...(since && f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
         // --chunk must agree with the manifest's chunks, so it is checked against them.
         ...(since && f.chunk !== undefined ? { chunkBytes: parseSize(f.chunk, 'chunkBytes') } : {}),
         // Once the destination passed its check and before any chunk is

@@ -33,6 +33,8 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
   if (r.incremental) {
     const i = r.incremental
     lines.push(`incremental: wrote ${formatBytes(i.writtenBytes)} that changed, skipped ${formatBytes(i.skippedBytes)} unchanged${i.writeAll ? ` (every chunk written, --force: ${i.reason ?? ''})` : ''}`)
+    const c = i.checkpoint
+    if (c) lines.push(c.used ? `checkpoint ${c.path}: ${formatBytes(c.unreadBytes)} unchanged by their extents, not read` : `checkpoint ${c.path} not used (${c.reason ?? ''}): every chunk was read`)
   }
   if (ctx.manifest) lines.push(`manifest ${ctx.manifest} updated to the destination's new state`)
   if (r.map) {

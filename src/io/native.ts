@@ -70,6 +70,7 @@ export interface NativeAddon {
   /** Length 0 does nothing. */
   cloneRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): void
   copyFileRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): number
+  fiemap(fd: number, offsetBytes: number, lengthBytes: number): Float64Array
   readonly constants: NativeConstants
 }
 
@@ -85,7 +86,7 @@ const ADDON_FILES = ['build/Release/blockcopy.node', 'build/Debug/blockcopy.node
 const ADDON_FUNCTIONS = [
   'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'preadCached', 'cachedPages', 'pwrite',
   'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange', 'preallocate',
-  'punchHole', 'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange',
+  'punchHole', 'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange', 'fiemap',
 ] as const
 
 /**
@@ -314,6 +315,14 @@ export class NativeBackend implements IoBackend {
       this.#addon.cloneRange(srcFd, srcOffsetBytes, dstFd, dstOffsetBytes, lengthBytes)
     } catch (err) {
       throw this.#paths.annotate(this.#paths.annotate(err, dstFd), srcFd)
+    }
+  }
+
+  fiemap(fd: number, offsetBytes: number, lengthBytes: number): Float64Array {
+    try {
+      return this.#addon.fiemap(fd, offsetBytes, lengthBytes)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
     }
   }
 

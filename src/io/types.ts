@@ -143,6 +143,15 @@ export interface IoBackend {
    */
   cloneRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): void
   /**
+   * ioctl FS_IOC_FIEMAP over [offsetBytes, +lengthBytes), the file's dirty
+   * pages flushed first (FIEMAP_FLAG_SYNC): where each extent lies on the
+   * device, flat (logical, physical, length, flags) per extent, ascending.
+   * Holes have no extent. Absent where the backend cannot ask (node:fs).
+   * Throws SystemError with syscall 'ioctl' (EOPNOTSUPP where the file
+   * system keeps no such map).
+   */
+  fiemap?(fd: number, offsetBytes: number, lengthBytes: number): Float64Array
+  /**
    * copy_file_range(2) with explicit offsets (the descriptors' positions do
    * not move): copies in the kernel, looping until `lengthBytes` are copied
    * or the source ends. Returns the bytes copied, short only at the source's

@@ -4,6 +4,7 @@ import { promisify } from 'node:util'
 import { BlockcopyError } from '../errors.js'
 import type { CopyResult, VerifyMode } from '../job.js'
 import type { Region } from '../regions.js'
+import type { CheckpointInfo } from './checkpoint.js'
 import { buildManifest, chunkDigest, isManifest, isUnknown, type Manifest } from './manifest.js'
 import { createHasher } from './xxh3.js'
 
@@ -33,6 +34,8 @@ export interface Since {
   writeAll: boolean
   /** Why writeAll was set, for the result. */
   reason: string | null
+  /** With a checkpoint: what it found (filled in as the job runs). */
+  checkpoint?: CheckpointInfo
 }
 
 /** What `since` changes in a copy's options, after checks. */
@@ -49,11 +52,12 @@ function bad(argument: string, message: string): BlockcopyError {
 
 /** Checks `since` and `force` against the copy's other arguments; nothing is opened. */
 export function sinceOptions(
-  o: { since?: unknown; force?: unknown; chunkBytes?: unknown; verify?: unknown }, from: Region, to: Region[],
+  o: { since?: unknown; force?: unknown; checkpoint?: unknown; chunkBytes?: unknown; verify?: unknown }, from: Region, to: Region[],
 ): SinceOptions | null {
   if (o.force !== undefined && typeof o.force !== 'boolean') throw bad('force', 'must be true or false')
   if (o.since === undefined) {
     if (o.force) throw bad('force', 'only applies with since (an incremental copy)')
+    if (o.checkpoint !== undefined) throw bad('checkpoint', 'only applies with since (an incremental copy)')
     return null
   }
   if (!isManifest(o.since)) throw bad('since', 'must be a manifest as readManifest() or a hash job returns it')
