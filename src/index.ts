@@ -20,6 +20,7 @@ export type { CopyJob, VerifyJob } from './client.js'
 export type { VerifyOptions, VerifyRange } from './verify/verify-plan.js'
 export type { Difference, ReplicaReport, VerifyReport } from './verify/verify-report.js'
 export type { Manifest } from './verify/manifest.js'
+export type { CheckpointInfo } from './verify/checkpoint.js'
 export {
   allUnknown, buildManifest, chunkDigest, decodeManifest, isUnknown, unknownCount, encodeManifest, readManifest, writeManifest, MANIFEST_MAGIC, MANIFEST_VERSION,
 } from './verify/manifest.js'
