@@ -33,6 +33,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cloneRange", Napi::Function::New(env, CloneRange, "cloneRange"));
   exports.Set("copyFileRange", Napi::Function::New(env, CopyFileRange, "copyFileRange"));
   exports.Set("fiemap", Napi::Function::New(env, Fiemap, "fiemap"));
+  exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
   exports.Set("constants", OpenConstants(env));
   return exports;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -233,6 +234,27 @@ Napi::Value Fdatasync(const Napi::CallbackInfo& info) {
   int rc = SysFdatasync(fd);
   if (rc < 0) ThrowErrno(env, rc, "fdatasync");
   return env.Undefined();
+}
+
+int SysTryLock(int fd) {
+  int rc;
+  do {
+    rc = ::flock(fd, LOCK_EX | LOCK_NB);
+  } while (rc < 0 && errno == EINTR);
+  if (rc == 0) return 1;
+  return errno == EWOULDBLOCK ? 0 : -errno;
+}
+
+Napi::Value TryLock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, 0, &fd)) return env.Undefined();
+  int rc = SysTryLock(fd);
+  if (rc < 0) {
+    ThrowErrno(env, rc, "flock");
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, rc == 1);
 }
 
 Napi::Object OpenConstants(Napi::Env env) {

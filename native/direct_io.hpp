@@ -24,6 +24,9 @@ int64_t SysCachedPages(int fd, int64_t position, int64_t length);
 int SysPwriteFull(int fd, const uint8_t* buf, size_t length, int64_t position);
 int SysFdatasync(int fd);
 int SysAllocAligned(void** out, size_t size, size_t align);
+// flock(LOCK_EX | LOCK_NB): 1 taken, 0 held by another open file, or -errno.
+// The kernel drops it when the descriptor closes or the process dies.
+int SysTryLock(int fd);
 
 Napi::Value Open(const Napi::CallbackInfo& info);
 Napi::Value Close(const Napi::CallbackInfo& info);
@@ -33,6 +36,8 @@ Napi::Value PreadCached(const Napi::CallbackInfo& info);
 Napi::Value CachedPages(const Napi::CallbackInfo& info);
 Napi::Value Pwrite(const Napi::CallbackInfo& info);
 Napi::Value Fdatasync(const Napi::CallbackInfo& info);
+// tryLock(fd): true if this descriptor now holds the exclusive flock, false if another does.
+Napi::Value TryLock(const Napi::CallbackInfo& info);
 
 // The open(2) flag values the JS side needs, as a plain object.
 Napi::Object OpenConstants(Napi::Env env);

@@ -155,7 +155,12 @@ export class CopyClient {
     const manifest = job.result.then(async (r) => {
       if (!r.ok) return manifestAfter(r, m)
       const next = await manifestOf(r, m.algo)
-      if (next) await ckpt?.commit(next)
+      // A checkpoint that cannot be kept costs the next run its reads, not this run its manifest.
+      if (next && ckpt) {
+        await ckpt.commit(next).catch((err: unknown) => {
+          process.emitWarning(`blockcopy: checkpoint ${ckpt.info.path} was not kept (${String(err)}); the next run reads every chunk`)
+        })
+      }
       return next
     }).catch(() => null).finally(() => ckpt?.abandon())
     return Object.assign(job, { manifest })

@@ -1,7 +1,7 @@
 // Incremental copies with a checkpoint (src/verify/checkpoint.ts): a reflink
 // clone of the source kept between runs, whose extents tell which chunks
 // changed without reading them. On real XFS (reflink) and btrfs images.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -111,6 +111,21 @@ test('a checkpoint written to since it was bound is not trusted: every chunk is 
   }))
 })
 
+test('with force, a destination out of the manifest\'s state gets every chunk written, checkpoint or not', async () => {
+  await withTempDir('ckpt-force', (tmp) => withImageFs(tmp, 'xfs', async (mnt) => {
+    const { src, dst, ckpt, m } = await seed(mnt.dir)
+    const first = await incremental(src, dst, m, ckpt)
+    truncateSync(dst, SIZE - 1)
+    const job = client.copy({ path: src }, [{ path: dst }], { since: first.m, checkpoint: ckpt, force: true })
+    const r = await job.result
+    assert.is(r.ok, true)
+    assert.is(r.incremental?.writeAll, true)
+    assert.equal(r.incremental?.checkpoint, { path: ckpt, used: false, reason: 'every chunk was written (force)', unreadBytes: 0 })
+    assert.is(r.incremental?.writtenBytes, SIZE)
+    assert.ok(cmpFiles(src, dst))
+  }))
+})
+
 test('a checkpoint bound to another manifest is not used (two destinations, one checkpoint)', async () => {
   await withTempDir('ckpt-other', (tmp) => withImageFs(tmp, 'xfs', async (mnt) => {
     const { src, dst, ckpt, m } = await seed(mnt.dir)
@@ -139,6 +154,23 @@ test('a run that does not succeed removes its clone and leaves the last checkpoi
     assert.is(r.ok, false)
     assert.not.ok(existsSync(`${ckpt}.next`))
     assert.is(readFileSync(`${ckpt}.json`, 'utf8'), binding)
+  }))
+})
+
+test('one run at a time per checkpoint; what a killed run left (PATH.next, PATH.lock) does not stop the next', async () => {
+  await withTempDir('ckpt-lock', (tmp) => withImageFs(tmp, 'xfs', async (mnt) => {
+    const { src, dst, ckpt, m } = await seed(mnt.dir)
+    writeFileSync(`${ckpt}.next`, 'left by a killed run')
+    writeFileSync(`${ckpt}.lock`, '')
+    const job = client.copy({ path: src }, [{ path: dst }], { since: m, checkpoint: ckpt })
+    refuses(() => client.copy({ path: src }, [{ path: dst }], { since: m, checkpoint: ckpt }), 'INVALID_ARGUMENT', /in use by another copy/)
+    assert.is((await job.result).ok, true)
+    const next = await job.manifest
+    assert.ok(next)
+    assert.not.ok(existsSync(`${ckpt}.next`))
+    // The lock went with the run: the next one takes it and uses the checkpoint.
+    const again = await incremental(src, dst, next as Manifest, ckpt)
+    assert.is(again.r.incremental?.checkpoint?.unreadBytes, SIZE)
   }))
 })
 

@@ -71,6 +71,7 @@ export interface NativeAddon {
   cloneRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): void
   copyFileRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): number
   fiemap(fd: number, offsetBytes: number, lengthBytes: number): Float64Array
+  tryLock(fd: number): boolean
   readonly constants: NativeConstants
 }
 
@@ -86,7 +87,7 @@ const ADDON_FILES = ['build/Release/blockcopy.node', 'build/Debug/blockcopy.node
 const ADDON_FUNCTIONS = [
   'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'preadCached', 'cachedPages', 'pwrite',
   'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange', 'preallocate',
-  'punchHole', 'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange', 'fiemap',
+  'punchHole', 'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange', 'fiemap', 'tryLock',
 ] as const
 
 /**
@@ -315,6 +316,14 @@ export class NativeBackend implements IoBackend {
       this.#addon.cloneRange(srcFd, srcOffsetBytes, dstFd, dstOffsetBytes, lengthBytes)
     } catch (err) {
       throw this.#paths.annotate(this.#paths.annotate(err, dstFd), srcFd)
+    }
+  }
+
+  tryLock(fd: number): boolean {
+    try {
+      return this.#addon.tryLock(fd)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
     }
   }
 

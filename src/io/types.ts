@@ -152,6 +152,12 @@ export interface IoBackend {
    */
   fiemap?(fd: number, offsetBytes: number, lengthBytes: number): Float64Array
   /**
+   * flock(LOCK_EX | LOCK_NB) on `fd`: true when this descriptor now holds
+   * the file's exclusive lock, false when another open file does. Released
+   * when `fd` is closed or the process ends. Absent with node:fs.
+   */
+  tryLock?(fd: number): boolean
+  /**
    * copy_file_range(2) with explicit offsets (the descriptors' positions do
    * not move): copies in the kernel, looping until `lengthBytes` are copied
    * or the source ends. Returns the bytes copied, short only at the source's

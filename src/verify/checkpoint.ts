@@ -29,6 +29,10 @@ import { passTurnWhenDue } from '../chunk/order.js'
  * missing or damaged PATH.json) and this run reads every chunk, as without
  * a checkpoint, and says why in the result. A run binds its clone only
  * once it has succeeded; a failed run removes it.
+ *
+ * One run at a time per checkpoint: each holds flock on PATH.lock from the
+ * clone to the binding (the kernel lets go if the process dies), so two
+ * runs can never bind one's clone to the other's manifest.
  */
 
 /** FIEMAP extent flags (linux/fiemap.h). */
@@ -157,7 +161,10 @@ export class Checkpoint {
   readonly unchanged: Uint8Array | null
   private ended = false
 
-  private constructor(path: string, clonePath: string, unchanged: Uint8Array | null, reason: string | null) {
+  private constructor(
+    private readonly io: IoBackend, private readonly lockFd: number,
+    path: string, clonePath: string, unchanged: Uint8Array | null, reason: string | null,
+  ) {
     this.clonePath = clonePath
     this.unchanged = unchanged
     this.info = { path, used: unchanged !== null, reason, unreadBytes: 0 }
@@ -190,18 +197,29 @@ export class Checkpoint {
       const d = fs.statSync(dest, { bigint: true, throwIfNoEntry: false })
       if (d && st.ino === d.ino && st.dev === d.dev) throw bad(`${p} is the destination itself`)
     }
-    if (!io.fiemap) throw new BlockcopyError('NO_SUPPORT', 'checkpoint: needs the native addon (extent maps); it is not loaded', 'checkpoint')
-    const clonePath = `${path}.next`
-    const reason = bindingProblem(path, m)
-    cloneFile(io, source, clonePath)
+    if (!io.fiemap || !io.tryLock) throw new BlockcopyError('NO_SUPPORT', 'checkpoint: needs the native addon (extent maps, locks); it is not loaded', 'checkpoint')
+    const lockFd = io.open(`${path}.lock`, { write: true, create: true, direct: false })
+    let taken = false
     try {
-      if (reason !== null) return new Checkpoint(path, clonePath, null, reason)
-      const size = fs.statSync(clonePath).size
-      if (size !== m.sizeBytes) return new Checkpoint(path, clonePath, null, `the source has ${size} bytes now, the manifest ${m.sizeBytes}`)
-      return new Checkpoint(path, clonePath, sameExtents(extentsOf(io, path, size), extentsOf(io, clonePath, size), size, m.chunkBytes), null)
-    } catch (err) {
-      fs.rmSync(clonePath, { force: true })
-      throw err
+      if (!io.tryLock(lockFd)) throw bad(`${path} is in use by another copy (${path}.lock is locked): one copy at a time per checkpoint`)
+      const clonePath = `${path}.next`
+      const reason = bindingProblem(path, m)
+      // Under the lock, a PATH.next is what a killed run left: cloneFile replaces it.
+      cloneFile(io, source, clonePath)
+      try {
+        const size = fs.statSync(clonePath).size
+        let unchanged: Uint8Array | null = null
+        let why = reason
+        if (why === null && size !== m.sizeBytes) why = `the source has ${size} bytes now, the manifest ${m.sizeBytes}`
+        if (why === null) unchanged = sameExtents(extentsOf(io, path, size), extentsOf(io, clonePath, size), size, m.chunkBytes)
+        taken = true
+        return new Checkpoint(io, lockFd, path, clonePath, unchanged, why)
+      } catch (err) {
+        fs.rmSync(clonePath, { force: true })
+        throw err
+      }
+    } finally {
+      if (!taken) io.close(lockFd)
     }
   }
 
@@ -228,24 +246,32 @@ export class Checkpoint {
     this.ended = true
     const path = this.info.path
     try {
-      await fs.promises.rename(this.clonePath, path)
-    } catch (err) {
-      await fs.promises.rm(this.clonePath, { force: true })
-      throw toSystemError(err, 'rename', path)
+      try {
+        await fs.promises.rename(this.clonePath, path)
+      } catch (err) {
+        await fs.promises.rm(this.clonePath, { force: true })
+        throw toSystemError(err, 'rename', path)
+      }
+      await syncParentDir(path)
+      const binding: Binding = {
+        format: BINDING_FORMAT, version: BINDING_VERSION, algo: m.algo, chunkBytes: m.chunkBytes, sizeBytes: m.sizeBytes, root: m.root,
+        ...identity(await fs.promises.stat(path, { bigint: true })),
+      }
+      await writeFileDurably(`${path}.json`, `${JSON.stringify(binding)}\n`)
+    } finally {
+      this.io.close(this.lockFd)
     }
-    await syncParentDir(path)
-    const binding: Binding = {
-      format: BINDING_FORMAT, version: BINDING_VERSION, algo: m.algo, chunkBytes: m.chunkBytes, sizeBytes: m.sizeBytes, root: m.root,
-      ...identity(await fs.promises.stat(path, { bigint: true })),
-    }
-    await writeFileDurably(`${path}.json`, `${JSON.stringify(binding)}\n`)
   }
 
   /** The copy failed or was cancelled: this run's clone goes; the last checkpoint stays as it was. */
   abandon(): void {
     if (this.ended) return
     this.ended = true
-    fs.rmSync(this.clonePath, { force: true })
+    try {
+      fs.rmSync(this.clonePath, { force: true })
+    } finally {
+      this.io.close(this.lockFd)
+    }
   }
 }
 
@@ -267,6 +293,8 @@ function cloneFile(io: IoBackend, source: string, to: string): void {
   try {
     fd = io.open(to, { write: true, create: true, exclusive: true, direct: false })
     io.cloneRange(from, 0, fd, 0, fs.fstatSync(from).size)
+    // The clone's extent map on disk before anything is bound to it.
+    fs.fsyncSync(fd)
   } catch (err) {
     if (fd >= 0) io.close(fd)
     fd = -1
