@@ -34,6 +34,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copyFileRange", Napi::Function::New(env, CopyFileRange, "copyFileRange"));
   exports.Set("fiemap", Napi::Function::New(env, Fiemap, "fiemap"));
   exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
+  exports.Set("inodeFlags", Napi::Function::New(env, InodeFlags, "inodeFlags"));
+  exports.Set("setInodeFlags", Napi::Function::New(env, SetInodeFlags, "setInodeFlags"));
   exports.Set("constants", OpenConstants(env));
   return exports;
 }

@@ -121,6 +121,37 @@ Napi::Value Fiemap(const Napi::CallbackInfo& info) {
   return out;
 }
 
+int SysInodeFlags(int fd, int* flags) {
+  return ::ioctl(fd, FS_IOC_GETFLAGS, flags) < 0 ? -errno : 0;
+}
+
+int SysSetInodeFlags(int fd, int flags) {
+  return ::ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0 ? -errno : 0;
+}
+
+Napi::Value InodeFlags(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, 0, &fd)) return env.Undefined();
+  int flags = 0;
+  int rc = SysInodeFlags(fd, &flags);
+  if (rc < 0) {
+    ThrowErrno(env, rc, "ioctl");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(static_cast<uint32_t>(flags)));
+}
+
+Napi::Value SetInodeFlags(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  int64_t flags;
+  if (!GetFd(info, 0, &fd) || !GetSize(info, 1, "flags", &flags)) return env.Undefined();
+  int rc = SysSetInodeFlags(fd, static_cast<int>(static_cast<uint32_t>(flags)));
+  if (rc < 0) ThrowErrno(env, rc, "ioctl");
+  return env.Undefined();
+}
+
 Napi::Value CloneRange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RangeArgs a;

@@ -21,6 +21,13 @@ int64_t SysCopyFileRange(int srcFd, int64_t srcOffset, int dstFd, int64_t dstOff
 // each extent as logical, physical, length, flags (doubles: exact below 2^53).
 int SysFiemap(int fd, uint64_t start, uint64_t length, std::vector<double>* out);
 
+// FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (chattr's flags: FS_NOCOW_FL and the like).
+int SysInodeFlags(int fd, int* flags);
+int SysSetInodeFlags(int fd, int flags);
+
+// inodeFlags(fd): the flags as an unsigned number; setInodeFlags(fd, flags): undefined.
+Napi::Value InodeFlags(const Napi::CallbackInfo& info);
+Napi::Value SetInodeFlags(const Napi::CallbackInfo& info);
 // fiemap(fd, offset, length): Float64Array of (logical, physical, length, flags) per extent.
 Napi::Value Fiemap(const Napi::CallbackInfo& info);
 // cloneRange(srcFd, srcOffset, dstFd, dstOffset, length): undefined; length 0 is a no-op.

@@ -139,6 +139,7 @@ export class CopyClient {
     const job = this.start({
       ...spec,
       since: inc.since,
+      ...(ckpt ? { ioFree: (i: number) => ckpt.skips(i, inc.since) } : {}),
       hashAlgo: m.algo,
       prepare: async () => {
         await sampleCheck(inc, spec.source as { fd: number }, dest as { fd: number; path: string })

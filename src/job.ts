@@ -148,6 +148,8 @@ export interface JobSpec {
   scratch?: { close(): void }
   /** Incremental copies: the destination's manifest; unchanged chunks are not written. */
   since?: Since
+  /** Chunks answered without any I/O (a checkpoint's unchanged ones): the rate limit leaves them out. */
+  ioFree?: (index: number) => boolean
   /**
    * Copies only these extents (relative to the range, in order, none
    * crossing a chunk boundary) instead of every chunk: a resumed copy.
@@ -304,7 +306,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     outcome = await schedule({
       // Bad-block handling (ignoreErrors, retryBad) goes on past a chunk's unreadable blocks.
       count, makeTask, run, inflight, stopOnError: !spec.ignoreErrors && !spec.badBlocks, onResult,
-      ...(spec.throttle ? { throttle: spec.throttle, bytesOf: (i: number) => work.extent(i).length } : {}),
+      ...(spec.throttle ? { throttle: spec.throttle, bytesOf: (i: number) => (spec.ioFree?.(i) ? 0 : work.extent(i).length) } : {}),
       ...(spec.signal ? { signal: spec.signal } : {}),
     })
     if (spec.finish) {

@@ -2,6 +2,7 @@
 // clone of the source kept between runs, whose extents tell which chunks
 // changed without reading them. On real XFS (reflink) and btrfs images.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -157,6 +158,61 @@ test('a run that does not succeed removes its clone and leaves the last checkpoi
   }))
 })
 
+test('btrfs: a No_COW source (chattr +C, as VM images often are) is cloned into a No_COW checkpoint', async () => {
+  await withTempDir('ckpt-nocow', (tmp) => withImageFs(tmp, 'btrfs', async (mnt) => {
+    const src = join(mnt.dir, 'src.img')
+    const dst = join(mnt.dir, 'dst.img')
+    writeFileSync(src, '')
+    assert.is(spawnSync('chattr', ['+C', src]).status, 0)
+    writeRandomFile(src, SIZE, 9)
+    assert.is((await client.copy({ path: src }, [{ path: dst }]).result).ok, true)
+    const m = (await client.hash(dst, { chunkBytes: CHUNK }).manifest) as Manifest
+    const ckpt = join(mnt.dir, 'src.ckpt')
+    const first = await incremental(src, dst, m, ckpt)
+    assert.match(spawnSync('lsattr', [ckpt], { encoding: 'utf8' }).stdout, /^\S*C\S* /)
+    scribble(src, 2 * CHUNK, 100, 0x33)
+    const second = await incremental(src, dst, first.m, ckpt)
+    assert.is(second.r.incremental?.checkpoint?.unreadBytes, SIZE - CHUNK)
+    assert.ok(cmpFiles(src, dst))
+  }))
+})
+
+test('the checkpoint keeps the source\'s data to root alone (mode 0600); a damaged binding or a manifest whose root is not its digests\' is not trusted', async () => {
+  await withTempDir('ckpt-bind', (tmp) => withImageFs(tmp, 'xfs', async (mnt) => {
+    const { src, dst, ckpt, m } = await seed(mnt.dir)
+    const first = await incremental(src, dst, m, ckpt)
+    assert.is(statSync(ckpt).mode & 0o777, 0o600)
+    // Chunk 5's digest edited in the manifest, its root left as it was.
+    const edited: Manifest = { ...first.m, digests: Buffer.from(first.m.digests) }
+    edited.digests.fill(0xab, 5 * edited.digestBytes, 6 * edited.digestBytes)
+    const r1 = await incremental(src, dst, edited, ckpt)
+    assert.is(r1.r.incremental?.checkpoint?.used, false)
+    assert.match(r1.r.incremental?.checkpoint?.reason ?? '', 'is not the digest of its chunk digests')
+    assert.is(r1.r.incremental?.writtenBytes, CHUNK)
+    writeFileSync(`${ckpt}.json`, 'null')
+    const r2 = await incremental(src, dst, r1.m, ckpt)
+    assert.match(r2.r.incremental?.checkpoint?.reason ?? '', 'not a version 1 checkpoint binding')
+    assert.ok(cmpFiles(src, dst))
+  }))
+})
+
+test('chunks a checkpoint answers cost no rate budget: --rate limits only what is read', async () => {
+  await withTempDir('ckpt-rate', (tmp) => withImageFs(tmp, 'xfs', async (mnt) => {
+    const { src, dst, ckpt, m } = await seed(mnt.dir)
+    const first = await incremental(src, dst, m, ckpt)
+    const slow = await createClient({ threads: 2, chunkBytes: CHUNK, rateBytesPerSec: MiB })
+    try {
+      const job = slow.copy({ path: src }, [{ path: dst }], { since: first.m, checkpoint: ckpt })
+      const r = await job.result
+      assert.is(r.incremental?.checkpoint?.unreadBytes, SIZE)
+      // Counted against 1 MiB/s, the 24 MiB would have taken 24 s.
+      assert.ok(r.elapsedMs < 10_000, `took ${r.elapsedMs} ms`)
+    } finally {
+      await slow.destroy()
+    }
+  }))
+})
+
 test('one run at a time per checkpoint; what a killed run left (PATH.next, PATH.lock) does not stop the next', async () => {
   await withTempDir('ckpt-lock', (tmp) => withImageFs(tmp, 'xfs', async (mnt) => {
     const { src, dst, ckpt, m } = await seed(mnt.dir)
@@ -197,8 +253,8 @@ test('on a file system that cannot clone: NO_SUPPORT, the destination untouched,
     const m = await client.hash(dst, { chunkBytes: CHUNK }).manifest
     scribble(src, 0, 10, 0x42)
     const ckpt = join(dir, 'src.ckpt')
-    refuses(() => client.copy({ path: src }, [{ path: dst }], { since: m as Manifest, checkpoint: ckpt }), 'NO_SUPPORT', /cannot clone/)
-    assert.not.ok(existsSync(`${ckpt}.next`) || existsSync(ckpt))
+    refuses(() => client.copy({ path: src }, [{ path: dst }], { since: m as Manifest, checkpoint: ckpt }), 'NO_SUPPORT', /need XFS with reflink or btrfs/)
+    assert.not.ok(existsSync(`${ckpt}.next`) || existsSync(ckpt) || existsSync(`${ckpt}.lock`))
     assert.not.ok(cmpFiles(src, dst), 'the destination was written')
   })
 })

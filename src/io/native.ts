@@ -72,6 +72,8 @@ export interface NativeAddon {
   copyFileRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): number
   fiemap(fd: number, offsetBytes: number, lengthBytes: number): Float64Array
   tryLock(fd: number): boolean
+  inodeFlags(fd: number): number
+  setInodeFlags(fd: number, flags: number): void
   readonly constants: NativeConstants
 }
 
@@ -88,6 +90,7 @@ const ADDON_FUNCTIONS = [
   'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'preadCached', 'cachedPages', 'pwrite',
   'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange', 'preallocate',
   'punchHole', 'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange', 'fiemap', 'tryLock',
+  'inodeFlags', 'setInodeFlags',
 ] as const
 
 /**
@@ -316,6 +319,22 @@ export class NativeBackend implements IoBackend {
       this.#addon.cloneRange(srcFd, srcOffsetBytes, dstFd, dstOffsetBytes, lengthBytes)
     } catch (err) {
       throw this.#paths.annotate(this.#paths.annotate(err, dstFd), srcFd)
+    }
+  }
+
+  inodeFlags(fd: number): number {
+    try {
+      return this.#addon.inodeFlags(fd)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  setInodeFlags(fd: number, flags: number): void {
+    try {
+      this.#addon.setInodeFlags(fd, flags)
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
     }
   }
 

@@ -157,6 +157,10 @@ export interface IoBackend {
    * when `fd` is closed or the process ends. Absent with node:fs.
    */
   tryLock?(fd: number): boolean
+  /** ioctl FS_IOC_GETFLAGS: the inode's attribute flags (chattr's: FS_NOCOW_FL 0x800000 and the like). Absent with node:fs. */
+  inodeFlags?(fd: number): number
+  /** ioctl FS_IOC_SETFLAGS. Absent with node:fs. */
+  setInodeFlags?(fd: number, flags: number): void
   /**
    * copy_file_range(2) with explicit offsets (the descriptors' positions do
    * not move): copies in the kernel, looping until `lengthBytes` are copied

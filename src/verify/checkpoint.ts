@@ -3,9 +3,10 @@ import nodePath from 'node:path'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import { syncParentDir, writeFileDurably } from '../io/durable.js'
-import type { Manifest } from './manifest.js'
+import { isUnknown, type Manifest } from './manifest.js'
 import type { ChunkResult, Task } from '../protocol.js'
 import { passTurnWhenDue } from '../chunk/order.js'
+import { Xxh3Simd } from './xxh3-simd.js'
 
 /*
  * Checkpoints for incremental copies (`copy --since M --checkpoint PATH`),
@@ -33,6 +34,10 @@ import { passTurnWhenDue } from '../chunk/order.js'
  * One run at a time per checkpoint: each holds flock on PATH.lock from the
  * clone to the binding (the kernel lets go if the process dies), so two
  * runs can never bind one's clone to the other's manifest.
+ *
+ * Only XFS and btrfs (statfs): their extent maps give real device
+ * addresses. Others may clone yet report addresses that prove nothing (an
+ * SMB mount reports each extent at its file offset).
  */
 
 /** FIEMAP extent flags (linux/fiemap.h). */
@@ -47,6 +52,11 @@ const EXTENT_SHARED = 0x2000
 const UNTRUSTED = 0x2 | 0x4 | 0x8 | 0x80 | 0x100 | 0x200 | 0x400
 /** Flags that may differ between two files sharing a block. */
 const IGNORED = EXTENT_LAST | EXTENT_MERGED | EXTENT_SHARED
+
+const XFS_MAGIC = 0x58465342
+const BTRFS_MAGIC = 0x9123683e
+/** chattr +C: btrfs clones only between files that agree on it. */
+const FS_NOCOW_FL = 0x00800000
 
 const BINDING_FORMAT = 'blockcopy-checkpoint'
 const BINDING_VERSION = 1
@@ -125,31 +135,74 @@ function bad(message: string): BlockcopyError {
   return new BlockcopyError('INVALID_ARGUMENT', `checkpoint: ${message}`, 'checkpoint')
 }
 
+function noSupport(message: string): BlockcopyError {
+  return new BlockcopyError('NO_SUPPORT', `checkpoint: ${message}`, 'checkpoint')
+}
+
 const identity = (st: fs.BigIntStats) => ({ dev: String(st.dev), ino: String(st.ino), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) })
 
-/** Why the binding at `path` does not hold for `m` and the checkpoint as it is now, or null if it does. */
-function bindingProblem(path: string, m: Manifest): string | null {
-  let st: fs.BigIntStats
+/** The manifest's root as its digests give it (a caller may have edited one and not the other). */
+function rootOf(m: Manifest): string {
+  return Xxh3Simd.createSync(m.algo).init().update(m.digests).digest('hex')
+}
+
+/**
+ * Why the last checkpoint, open as `fd` (-1: there is none), cannot vouch
+ * for `m`, or null if it can: PATH.json must bind exactly this manifest and
+ * exactly this file as it is now.
+ */
+function bindingProblem(path: string, fd: number, m: Manifest): string | null {
+  if (fd < 0) return `no checkpoint at ${path} yet`
+  let b: Partial<Binding> | null
   try {
-    st = fs.statSync(path, { bigint: true })
-  } catch {
-    return `no checkpoint at ${path} yet`
-  }
-  let b: Binding
-  try {
-    b = JSON.parse(fs.readFileSync(`${path}.json`, 'utf8')) as Binding
+    b = JSON.parse(fs.readFileSync(`${path}.json`, 'utf8')) as Partial<Binding> | null
   } catch {
     return `${path}.json is missing or damaged`
   }
-  if (b.format !== BINDING_FORMAT || b.version !== BINDING_VERSION) return `${path}.json is not a version ${BINDING_VERSION} checkpoint binding`
-  if (b.algo !== m.algo || b.chunkBytes !== m.chunkBytes || b.sizeBytes !== m.sizeBytes || b.root !== m.root) {
-    return `${path} was taken for another manifest (root ${b.root}, this one ${m.root})`
+  if (typeof b !== 'object' || b === null || b.format !== BINDING_FORMAT || b.version !== BINDING_VERSION) {
+    return `${path}.json is not a version ${BINDING_VERSION} checkpoint binding`
   }
-  const now = identity(st)
+  if (rootOf(m) !== m.root) return `the manifest's root ${m.root} is not the digest of its chunk digests`
+  if (b.algo !== m.algo || b.chunkBytes !== m.chunkBytes || b.sizeBytes !== m.sizeBytes || b.root !== m.root) {
+    return `${path} was taken for another manifest (root ${String(b.root)}, this one ${m.root})`
+  }
+  const now = identity(fs.fstatSync(fd, { bigint: true }))
   if (now.dev !== b.dev || now.ino !== b.ino || now.mtimeNs !== b.mtimeNs || now.ctimeNs !== b.ctimeNs) {
     return `${path} was changed, replaced or moved since it was taken`
   }
   return null
+}
+
+/** The names a checkpoint at `path` uses beside it. */
+const namesOf = (path: string) => [path, `${path}.next`, `${path}.json`, `${path}.lock`]
+
+/** Checks `path` against the copy's files; throws INVALID_ARGUMENT or NO_SUPPORT, creating nothing. */
+function checkPath(source: string, dest: string, path: unknown): asserts path is string {
+  if (typeof path !== 'string' || path === '') throw bad('must be the path of a file to keep the checkpoint in')
+  const src = fs.statSync(source, { bigint: true })
+  if (!src.isFile()) throw bad(`${source} is not a regular file; only files can be cloned`)
+  const type = fs.statfsSync(source).type
+  if (type !== XFS_MAGIC && type !== BTRFS_MAGIC) {
+    throw noSupport(`${source} is on a file system (type 0x${type.toString(16)}) whose extent maps cannot prove a chunk unchanged; checkpoints need XFS with reflink or btrfs`)
+  }
+  const dir = nodePath.dirname(nodePath.resolve(path))
+  const dirStat = fs.statSync(dir, { throwIfNoEntry: false })
+  if (!dirStat) throw bad(`directory ${dir} does not exist`)
+  if (!dirStat.isDirectory()) throw bad(`${dir} is not a directory`)
+  // Across file systems a clone fails (EXDEV); btrfs subvolumes have their own st_dev yet clone between them.
+  const dirFs = fs.statfsSync(dir).type
+  if (fs.statSync(dir, { bigint: true }).dev !== src.dev && (type !== BTRFS_MAGIC || dirFs !== BTRFS_MAGIC)) {
+    throw bad(`${path} must be on the file system of ${source}: a clone cannot cross file systems`)
+  }
+  const dst = fs.statSync(dest, { bigint: true, throwIfNoEntry: false })
+  for (const name of namesOf(path)) {
+    const st = fs.statSync(name, { bigint: true, throwIfNoEntry: false })
+    const same = (other: fs.BigIntStats | undefined, p: string) =>
+      nodePath.resolve(name) === nodePath.resolve(p) || (st !== undefined && other !== undefined && st.ino === other.ino && st.dev === other.dev)
+    if (same(src, source)) throw bad(`${name} is the source itself`)
+    if (same(dst, dest)) throw bad(`${name} is the destination itself`)
+    if (st && !st.isFile()) throw bad(`${name} exists and is not a regular file`)
+  }
 }
 
 /** A checkpoint for one incremental copy: this run's clone, and which chunks it shares with the last. */
@@ -162,65 +215,57 @@ export class Checkpoint {
   private ended = false
 
   private constructor(
-    private readonly io: IoBackend, private readonly lockFd: number,
-    path: string, clonePath: string, unchanged: Uint8Array | null, reason: string | null,
+    private readonly lockFd: number, private readonly cloneFd: number,
+    path: string, unchanged: Uint8Array | null, reason: string | null,
   ) {
-    this.clonePath = clonePath
+    this.clonePath = `${path}.next`
     this.unchanged = unchanged
     this.info = { path, used: unchanged !== null, reason, unreadBytes: 0 }
   }
 
   /**
-   * Checks `path` against the copy's source and destination, then clones the
-   * source to PATH.next and compares it with the last checkpoint. Throws
-   * INVALID_ARGUMENT or NO_SUPPORT (nothing left behind) before anything is
-   * written to the destination.
+   * Checks `path` against the copy's source and destination, takes its lock,
+   * clones the source to PATH.next and compares the clone with the last
+   * checkpoint. Throws INVALID_ARGUMENT or NO_SUPPORT (leaving no clone)
+   * before anything is written to the destination.
    */
   static take(io: IoBackend, source: string, dest: string, path: unknown, m: Manifest): Checkpoint {
-    if (typeof path !== 'string' || path === '') throw bad('must be the path of a file to keep the checkpoint in')
-    const src = fs.statSync(source, { bigint: true })
-    if (!src.isFile()) throw bad(`${source} is not a regular file; only files can be cloned`)
-    const dir = nodePath.dirname(nodePath.resolve(path))
-    let dirStat: fs.BigIntStats
+    checkPath(source, dest, path)
+    const { fiemap, tryLock } = io
+    if (!fiemap || !tryLock || !io.inodeFlags || !io.setInodeFlags) throw noSupport('needs the native addon (extent maps, locks); it is not loaded')
+    const lockFd = fs.openSync(`${path}.lock`, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
+    let cloneFd = -1
+    let oldFd = -1
     try {
-      dirStat = fs.statSync(dir, { bigint: true })
-    } catch {
-      throw bad(`directory ${dir} does not exist`)
-    }
-    if (!dirStat.isDirectory()) throw bad(`${dir} is not a directory`)
-    if (dirStat.dev !== src.dev) throw bad(`${path} must be on the file system of ${source}: a clone cannot cross file systems`)
-    for (const p of [path, `${path}.next`]) {
-      const st = fs.statSync(p, { bigint: true, throwIfNoEntry: false })
-      if (!st) continue
-      if (!st.isFile()) throw bad(`${p} exists and is not a regular file`)
-      if (st.ino === src.ino && st.dev === src.dev) throw bad(`${p} is the source itself`)
-      const d = fs.statSync(dest, { bigint: true, throwIfNoEntry: false })
-      if (d && st.ino === d.ino && st.dev === d.dev) throw bad(`${p} is the destination itself`)
-    }
-    if (!io.fiemap || !io.tryLock) throw new BlockcopyError('NO_SUPPORT', 'checkpoint: needs the native addon (extent maps, locks); it is not loaded', 'checkpoint')
-    const lockFd = io.open(`${path}.lock`, { write: true, create: true, direct: false })
-    let taken = false
-    try {
-      if (!io.tryLock(lockFd)) throw bad(`${path} is in use by another copy (${path}.lock is locked): one copy at a time per checkpoint`)
-      const clonePath = `${path}.next`
-      const reason = bindingProblem(path, m)
+      if (!tryLock.call(io, lockFd)) throw bad(`${path} is in use by another copy (${path}.lock is locked): one copy at a time per checkpoint`)
+      // One descriptor for the binding's check and the extent map: nothing can swap PATH in between.
+      oldFd = openIfFile(path)
+      let why = bindingProblem(path, oldFd, m)
       // Under the lock, a PATH.next is what a killed run left: cloneFile replaces it.
-      cloneFile(io, source, clonePath)
-      try {
-        const size = fs.statSync(clonePath).size
-        let unchanged: Uint8Array | null = null
-        let why = reason
-        if (why === null && size !== m.sizeBytes) why = `the source has ${size} bytes now, the manifest ${m.sizeBytes}`
-        if (why === null) unchanged = sameExtents(extentsOf(io, path, size), extentsOf(io, clonePath, size), size, m.chunkBytes)
-        taken = true
-        return new Checkpoint(io, lockFd, path, clonePath, unchanged, why)
-      } catch (err) {
-        fs.rmSync(clonePath, { force: true })
-        throw err
+      cloneFd = cloneFile(io, source, `${path}.next`)
+      const size = fs.fstatSync(cloneFd).size
+      // Mapped every run, so a file system without extent maps fails here, before anything is bound.
+      const next = fiemap.call(io, cloneFd, 0, size)
+      if (why === null && size !== m.sizeBytes) why = `the source has ${size} bytes now, the manifest ${m.sizeBytes}`
+      const unchanged = why === null ? sameExtents(fiemap.call(io, oldFd, 0, size), next, size, m.chunkBytes) : null
+      const taken = new Checkpoint(lockFd, cloneFd, path, unchanged, why)
+      cloneFd = -1
+      return taken
+    } catch (err) {
+      if (cloneFd >= 0) {
+        fs.closeSync(cloneFd)
+        fs.rmSync(`${path}.next`, { force: true })
       }
+      fs.closeSync(lockFd)
+      throw err
     } finally {
-      if (!taken) io.close(lockFd)
+      if (oldFd >= 0) fs.closeSync(oldFd)
     }
+  }
+
+  /** Whether chunk `index` will be answered without any I/O (the rate limit leaves such chunks out). */
+  skips(index: number, since: { writeAll: boolean; manifest: Manifest }): boolean {
+    return this.unchanged?.[index] === 1 && !since.writeAll && !isUnknown(since.manifest, index)
   }
 
   /**
@@ -229,8 +274,8 @@ export class Checkpoint {
    * for a task the workers must run. Never for a chunk the manifest does not
    * know or when every chunk must be written (`since.writeAll`).
    */
-  skip(t: Task, since: { writeAll: boolean }): Promise<ChunkResult> | null {
-    if (t.kind !== 'copy' || this.unchanged?.[t.chunkIndex] !== 1 || !t.since?.digest || since.writeAll) return null
+  skip(t: Task, since: { writeAll: boolean; manifest: Manifest }): Promise<ChunkResult> | null {
+    if (t.kind !== 'copy' || !t.since?.digest || !this.skips(t.chunkIndex, since)) return null
     this.info.unreadBytes += t.lengthBytes
     const r: ChunkResult = {
       chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: t.since.digest, readErr: false, writeErr: 0, errors: [], directBytes: 0,
@@ -253,59 +298,77 @@ export class Checkpoint {
         throw toSystemError(err, 'rename', path)
       }
       await syncParentDir(path)
+      // This run's clone by its own descriptor, whatever PATH names by now.
       const binding: Binding = {
         format: BINDING_FORMAT, version: BINDING_VERSION, algo: m.algo, chunkBytes: m.chunkBytes, sizeBytes: m.sizeBytes, root: m.root,
-        ...identity(await fs.promises.stat(path, { bigint: true })),
+        ...identity(fs.fstatSync(this.cloneFd, { bigint: true })),
       }
       await writeFileDurably(`${path}.json`, `${JSON.stringify(binding)}\n`)
     } finally {
-      this.io.close(this.lockFd)
+      this.release()
     }
   }
 
-  /** The copy failed or was cancelled: this run's clone goes; the last checkpoint stays as it was. */
+  /** The copy failed or was cancelled: this run's clone goes; the last checkpoint stays as it was. Never throws. */
   abandon(): void {
     if (this.ended) return
     this.ended = true
     try {
       fs.rmSync(this.clonePath, { force: true })
+    } catch (err) {
+      process.emitWarning(`blockcopy: could not remove ${this.clonePath} (${String(err)}); the next run replaces it`)
     } finally {
-      this.io.close(this.lockFd)
+      this.release()
+    }
+  }
+
+  private release(): void {
+    for (const fd of [this.cloneFd, this.lockFd]) {
+      try {
+        fs.closeSync(fd)
+      } catch {
+        // Closing cannot lose data here: the clone was synced, the lock goes with the descriptor.
+      }
     }
   }
 }
 
-/** FIEMAP of the file at `path` over [0, size). */
-function extentsOf(io: IoBackend, path: string, size: number): Float64Array {
-  const fd = io.open(path, { write: false, create: false, direct: false })
+/** PATH opened read-only, or -1 if there is no such file. */
+function openIfFile(path: string): number {
   try {
-    return (io.fiemap as NonNullable<IoBackend['fiemap']>).call(io, fd, 0, size)
-  } finally {
-    io.close(fd)
+    return fs.openSync(path, fs.constants.O_RDONLY)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return -1
+    throw toSystemError(err, 'open', path)
   }
 }
 
-/** Clones the whole of `source` to a new file at `to` (replacing one a crashed run left); NO_SUPPORT where the file system cannot. */
-function cloneFile(io: IoBackend, source: string, to: string): void {
+/**
+ * Clones the whole of `source` to a new file at `to` (mode 0600: it holds
+ * the source's data), replacing one a crashed run left, and syncs it.
+ * Returns its descriptor, open read-write.
+ */
+function cloneFile(io: IoBackend, source: string, to: string): number {
   fs.rmSync(to, { force: true })
-  const from = io.open(source, { write: false, create: false, direct: false })
+  const from = fs.openSync(source, fs.constants.O_RDONLY)
   let fd = -1
   try {
-    fd = io.open(to, { write: true, create: true, exclusive: true, direct: false })
+    fd = fs.openSync(to, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
+    // btrfs clones only between files that agree on No_COW (chattr +C), which must be set while the file is empty.
+    const nocow = (io.inodeFlags as (fd: number) => number).call(io, from) & FS_NOCOW_FL
+    if (nocow) (io.setInodeFlags as (fd: number, f: number) => void).call(io, fd, (io.inodeFlags as (fd: number) => number).call(io, fd) | nocow)
     io.cloneRange(from, 0, fd, 0, fs.fstatSync(from).size)
     // The clone's extent map on disk before anything is bound to it.
     fs.fsyncSync(fd)
+    return fd
   } catch (err) {
-    if (fd >= 0) io.close(fd)
-    fd = -1
+    if (fd >= 0) fs.closeSync(fd)
     fs.rmSync(to, { force: true })
     const code = err instanceof SystemError ? err.code : ''
-    if (code === 'EOPNOTSUPP' || code === 'EXDEV' || code === 'EINVAL' || code === 'ENOTTY') {
-      throw new BlockcopyError('NO_SUPPORT', `checkpoint: the file system of ${source} cannot clone it (${code}); checkpoints need XFS with reflink or btrfs`, 'checkpoint')
-    }
+    if (code === 'EXDEV') throw bad(`${to} must be on the file system of ${source}: a clone cannot cross file systems`)
+    if (code === 'EOPNOTSUPP') throw noSupport(`the file system of ${source} cannot clone it (EOPNOTSUPP; XFS needs mkfs.xfs -m reflink=1)`)
     throw err
   } finally {
-    if (fd >= 0) io.close(fd)
-    io.close(from)
+    fs.closeSync(from)
   }
 }
