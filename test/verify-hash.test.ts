@@ -66,6 +66,22 @@ test('hash of an unaligned 5 MiB + 123 file gives the xxh3 of each chunk and the
   await assertMatchesFile(m, file, size, MiB, 'xxh3')
 })
 
+test('a file big enough for tasks of many chunks (and a short last task) gives every chunk its own digest', async () => {
+  // 4 workers × 8 tasks each: 300 MiB + 12345 makes tasks of 9 chunks, the last one 3 chunks and a tail.
+  const file = join(dir, 'big.img')
+  const size = 300 * MiB + 12345
+  writeRandomFile(file, size, 8)
+  const job = client.hash(file)
+  let events = 0
+  job.on('progress', () => {
+    events++
+  })
+  const m = await job.manifest
+  assert.ok(m)
+  assert.is(events, Math.ceil(size / (9 * MiB)), 'one progress event per task of 9 chunks')
+  await assertMatchesFile(m, file, size, MiB, 'xxh3')
+})
+
 test('xxh128 with 64 KiB chunks gives 16-byte digests that match, and the manifest file reads back equal', async () => {
   const file = join(dir, 'src.img')
   const size = 3 * MiB + 4097
