@@ -40,8 +40,8 @@ interface Run {
   m: Manifest
 }
 
-async function incremental(src: string, dst: string, since: Manifest, checkpoint: string): Promise<Run> {
-  const job = client.copy({ path: src }, [{ path: dst }], { since, checkpoint })
+async function incremental(src: string, dst: string, since: Manifest, checkpoint: string, sequentialWrites = false): Promise<Run> {
+  const job = client.copy({ path: src }, [{ path: dst }], { since, checkpoint, sequentialWrites })
   const r = await job.result
   const m = await job.manifest
   assert.is(r.ok, true, JSON.stringify(r.errors))
@@ -89,6 +89,14 @@ for (const kind of ['xfs', 'btrfs'] as const) {
       const third = await incremental(src, dst, second.m, ckpt)
       assert.is(third.r.incremental?.checkpoint?.unreadBytes, SIZE)
       assert.is(third.r.incremental?.writtenBytes, 0)
+      assert.ok(cmpFiles(src, dst))
+
+      // Writes in chunk order: skipped chunks pass their turn on to the next.
+      scribble(src, 7 * CHUNK, 1, 0x61)
+      scribble(src, 20 * CHUNK, 1, 0x62)
+      const fourth = await incremental(src, dst, third.m, ckpt, true)
+      assert.is(fourth.r.incremental?.checkpoint?.unreadBytes, SIZE - 2 * CHUNK)
+      assert.is(fourth.r.incremental?.writtenBytes, 2 * CHUNK)
       assert.ok(cmpFiles(src, dst))
     }))
   })
