@@ -39,6 +39,7 @@ test('on ext4: direct I/O aligned to 512 (statx), no clone (EOPNOTSUPP), copy_fi
       assert.equal(c.copyFileRange, { supported: true })
       assert.equal(c.zeroOut, { supported: true, method: 'FALLOC_FL_ZERO_RANGE' })
       assert.equal(c.sparse, { supported: true })
+      assert.match(c.checkpoint.supported ? '' : c.checkpoint.reason, /^no clone: EOPNOTSUPP/)
       assert.equal([c.logicalBlockBytes, c.physicalBlockBytes, c.replicateBlockBytes], [512, 4096, 512])
       assert.equal(c.io, { kind: 'native' })
     }
@@ -62,6 +63,7 @@ test('on XFS with reflink: clone works with 4096-byte blocks, and replicateBlock
       assert.is(c?.replicateBlockBytes, 4096)
       assert.equal(c?.direct, { supported: true, memAlignBytes: 512, offsetAlignBytes: 512, alignSource: 'statx DIOALIGN' })
       assert.equal([c?.copyFileRange.supported, c?.zeroOut.method, c?.sparse.supported], [true, 'FALLOC_FL_ZERO_RANGE', true])
+      assert.equal(c?.checkpoint, { supported: true })
     }
     assert.is(file?.sizeBytes, 3 * MiB)
     assert.is(replicateBlockSize(nativeBackend(), join(mnt.dir, 'f')), 4096)
@@ -82,6 +84,7 @@ test('on btrfs: clone with 4096-byte blocks, direct I/O aligned to the file syst
     assert.equal(c?.clone, { supported: true, blockBytes: 4096 })
     assert.equal(c?.direct, { supported: true, memAlignBytes: 4096, offsetAlignBytes: 4096, alignSource: 'f_bsize' })
     assert.equal([c?.copyFileRange.supported, c?.zeroOut.method, c?.sparse.supported, c?.replicateBlockBytes], [true, 'FALLOC_FL_ZERO_RANGE', true, 4096])
+    assert.equal(c?.checkpoint, { supported: true })
   }))
 })
 
@@ -122,6 +125,7 @@ test('a loop block device: its own size and sector sizes, BLKZEROOUT, no clone, 
       assert.match(c.copyFileRange.supported ? '' : c.copyFileRange.reason, /^EINVAL from copy_file_range/)
       assert.equal(c.zeroOut, { supported: true, method: 'BLKZEROOUT' })
       assert.is(c.sparse.supported, false)
+      assert.equal(c.checkpoint, { supported: false, reason: 'a block device cannot be cloned' })
       assert.ok(readRange(device, 0, 6 * MiB).equals(before))
     } finally {
       await detachLoop(device)
@@ -167,7 +171,7 @@ test('with the fs backend every offload is unsupported, saying the native addon 
     writeFileSync(join(dir, 'f'), Buffer.alloc(5000, 1))
     const c = probeCapabilities(new FsBackend('test: no addon'), join(dir, 'f'))
     assert.equal([c.sizeBytes, c.replicateBlockBytes, c.io.kind, c.zeroOut.method], [5000, 512, 'fs', 'write zeros'])
-    for (const s of [c.direct, c.clone, c.copyFileRange, c.zeroOut, c.sparse]) {
+    for (const s of [c.direct, c.clone, c.copyFileRange, c.zeroOut, c.sparse, c.checkpoint]) {
       assert.match(s.supported ? '' : s.reason, /native addon is not loaded \(test: no addon\)/)
     }
   })
@@ -205,6 +209,7 @@ test('blockcopy caps --json prints the same answers as the library; the table na
       assert.match(table.stdout, new RegExp(`^${join(mnt.dir, 'f')}  \\(file\\)\\n`))
       assert.match(table.stdout, /clone \(reflink\) +yes {2}block 4096 B/)
       assert.match(table.stdout, /clone \(reflink\) +no {3}block devices have no reflink/)
+      assert.match(table.stdout, /checkpoint +yes {2}copy --since --checkpoint reads only what changed/)
       const bad = cli(['caps', join(dir, 'nope', 'f'), '--json'])
       assert.is(bad.status, 2)
       assert.equal(JSON.parse(bad.stdout).error.code, 'NOT_FOUND_VOLUME')

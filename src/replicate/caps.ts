@@ -17,6 +17,7 @@ import {
   probeZeroOutDevice,
 } from './caps-probes.js'
 import { Scratch } from './scratch.js'
+import { extentMapsProve } from '../verify/checkpoint.js'
 
 /**
  * Whether an operation works here; `reason` (present exactly when it does
@@ -61,6 +62,8 @@ export interface Capabilities {
   copyFileRange: Support
   zeroOut: ZeroOutSupport
   sparse: Support
+  /** An incremental copy from this file can keep a checkpoint (copy `checkpoint`): clone, and extent maps that prove (XFS, btrfs). */
+  checkpoint: Support
 }
 
 const FILE_LOGICAL_BYTES = 512
@@ -110,6 +113,7 @@ function probeChecked(io: IoBackend, facts: PathFacts): Capabilities {
       copyFileRange: probeCopyFileRangeDevice(io, facts.path),
       zeroOut: probeZeroOutDevice(io, g.rdev),
       sparse: { supported: false, reason: 'a block device has no holes' },
+      checkpoint: { supported: false, reason: 'a block device cannot be cloned' },
     }
   }
   return withScratch(facts, (scratch) => {
@@ -121,8 +125,18 @@ function probeChecked(io: IoBackend, facts: PathFacts): Capabilities {
       copyFileRange: probeCopyFileRange(io, scratch),
       zeroOut: probeZeroOut(io, scratch),
       sparse: probeSparse(io, scratch),
+      checkpoint: checkpointSupport(io, facts, clone),
     }
   })
+}
+
+/** A checkpoint needs clones, extent maps that give device addresses, and the addon's FIEMAP. */
+function checkpointSupport(io: IoBackend, facts: PathFacts, clone: Support): Support {
+  if (!clone.supported) return { supported: false, reason: `no clone: ${clone.reason}` }
+  const type = fs.statfsSync(facts.exists ? facts.path : path.dirname(path.resolve(facts.path))).type
+  if (!extentMapsProve(type)) return { supported: false, reason: `extent maps on this file system (type 0x${type.toString(16)}) prove nothing; XFS or btrfs only` }
+  if (!io.fiemap) return { supported: false, reason: 'needs the native addon (FIEMAP)' }
+  return { supported: true }
 }
 
 /**

@@ -106,6 +106,11 @@ export function sameExtents(a: Float64Array, b: Float64Array, sizeBytes: number,
   return same
 }
 
+/** Whether a file system of this statfs type gives extent maps that prove a chunk unchanged (XFS, btrfs). */
+export function extentMapsProve(fsType: number): boolean {
+  return fsType === XFS_MAGIC || fsType === BTRFS_MAGIC
+}
+
 /** What PATH.json holds. */
 interface Binding {
   format: string
@@ -182,7 +187,7 @@ function checkPath(source: string, dest: string, path: unknown): asserts path is
   const src = fs.statSync(source, { bigint: true })
   if (!src.isFile()) throw bad(`${source} is not a regular file; only files can be cloned`)
   const type = fs.statfsSync(source).type
-  if (type !== XFS_MAGIC && type !== BTRFS_MAGIC) {
+  if (!extentMapsProve(type)) {
     throw noSupport(`${source} is on a file system (type 0x${type.toString(16)}) whose extent maps cannot prove a chunk unchanged; checkpoints need XFS with reflink or btrfs`)
   }
   const dir = nodePath.dirname(nodePath.resolve(path))
