@@ -102,19 +102,19 @@ export class CopyClient {
     const mapped = mapOptions(options ?? {})
     const bad = badBlockOptions(options ?? {})
     let resume: ReturnType<typeof openMap> | null = null
-    // Incremental copies with a checkpoint copy from this run's clone of the source.
+    // An incremental copy with a checkpoint reads this run's clone of the
+    // source, taken once every argument has passed its checks.
     let checkpoint: Checkpoint | null = null
-    if (inc && options?.checkpoint !== undefined) {
-      inspectPath(this.io, from.path, 'from.path', false)
-      checkpoint = Checkpoint.take(this.io, from.path, to[0]?.path as string, options.checkpoint, inc.since.manifest)
-    }
     let spec
     try {
-      spec = openCopy(this.io, checkpoint ? { ...from, path: checkpoint.clonePath } : from, to, o, (c) => {
+      spec = openCopy(this.io, from, to, o, (c) => {
         if (mapped) resume = openMap(mapped, c, o.chunkBytes)
+        if (!inc || options?.checkpoint === undefined) return
+        checkpoint = Checkpoint.take(this.io, c.source.path, to[0]?.path as string, options.checkpoint, inc.since.manifest)
+        return inspectPath(this.io, checkpoint.clonePath, 'checkpoint', false)
       })
     } catch (err) {
-      checkpoint?.abandon()
+      (checkpoint as Checkpoint | null)?.abandon()
       throw err
     }
     const beforeWrite = options?.beforeWrite

@@ -64,6 +64,9 @@ export function checkDirectMode(value: unknown, argument: string): DirectMode {
   return value
 }
 
+/** The default chunk size. */
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024
+
 /** The default worker count: twice the cores, at least 2, at most 8. */
 export function defaultThreads(): number {
   return Math.min(8, Math.max(2, os.availableParallelism() * 2))
@@ -72,7 +75,7 @@ export function defaultThreads(): number {
 /** Applies defaults and checks every client option, naming the one at fault. */
 export function clientSettings(options: ClientOptions = {}): ClientSettings {
   const threads = intOption(options.threads ?? defaultThreads(), 'threads', 1, 64)
-  const chunkBytes = checkChunkBytes(options.chunkBytes ?? 1024 * 1024, 'chunkBytes')
+  const chunkBytes = checkChunkBytes(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, 'chunkBytes')
   const need = threads * 2 * (chunkBytes + PAGE_BYTES)
   const memoryBytes = intOption(options.memoryBytes ?? Math.max(64 * 1024 * 1024, need), 'memoryBytes', 1, Number.MAX_SAFE_INTEGER)
   if (memoryBytes < need) {

@@ -236,7 +236,7 @@ export interface CopyFacts {
   dests: Array<{ facts: PathFacts; offset: number }>
 }
 
-export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOptions, check?: (c: CopyFacts) => void): JobSpec {
+export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOptions, check?: (c: CopyFacts) => PathFacts | void): JobSpec {
   if (typeof from !== 'object' || from === null) throw new BlockcopyError('INVALID_ARGUMENT', 'from: a region { path, offset, length } is required', 'from')
   checkDestCount(to)
   const srcOffset = checkByteCount(from.offset ?? 0, 'from.offset')
@@ -267,11 +267,12 @@ export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOp
     checkNoOverlap(source, d, 'a destination may not overlap its source')
     for (const e of dests.slice(0, i)) checkNoOverlap(e, d, 'destinations may not overlap each other')
   })
-  check?.({ source: srcFacts, srcOffset, length, dests: dests.map((d) => ({ facts: d.facts, offset: d.offset })) })
-  const srcAlign = probeDirect(io, srcFacts, o.direct, 'from.path')
+  // `check` may name another file to read in the source's place: a checkpoint's clone of it.
+  const read = check?.({ source: srcFacts, srcOffset, length, dests: dests.map((d) => ({ facts: d.facts, offset: d.offset })) }) ?? srcFacts
+  const srcAlign = probeDirect(io, read, o.direct, 'from.path')
   const aligns = dests.map((d) => probeDirect(io, d.facts, o.direct, `${d.argument}.path`))
   const [src, ...outs] = openAll(io, [
-    { facts: srcFacts, write: false, align: srcAlign },
+    { facts: read, write: false, align: srcAlign },
     ...dests.map((d, i) => ({ facts: d.facts, write: true, align: aligns[i] ?? 0 })),
   ], o.direct)
   return {

@@ -139,6 +139,22 @@ test('without --threads, verify starts the default workers for each file it read
   assert.is(verifyThreads(undefined, 9), '8')
   // --threads as given, whatever the files (parseWhole checks it later).
   assert.is(verifyThreads('3', 5), '3')
+  // An explicit --memory caps them at what its buffers hold, but never below one file's default.
+  const page = 4096
+  assert.is(verifyThreads(undefined, 2, { memoryBytes: 6 * 2 * (MiB + page), chunkBytes: MiB }), String(Math.max(one, Math.min(6, 2 * one, 8))))
+  assert.is(verifyThreads(undefined, 2, { memoryBytes: 2 * (MiB + page), chunkBytes: MiB }), String(one))
+})
+
+test('verify SRC REPLICA with an explicit --memory that holds one file\'s workers runs, as hash does', () => {
+  const src = join(dir, 'm-src.img')
+  const replica = join(dir, 'm-replica.img')
+  writeRandomFile(src, 3 * MiB, 4)
+  copyFileSync(src, replica)
+  const one = defaultThreads()
+  const memory = `${one * 2 * (1024 + 4)}KiB`
+  assert.is(runCli(['hash', src, '--memory', memory, '--progress', 'none']).status, 0)
+  const r = runCli(['verify', src, replica, '--memory', memory, '--progress', 'none'])
+  assert.is(r.status, 0, r.stderr)
 })
 
 test.run()

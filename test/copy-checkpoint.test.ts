@@ -11,6 +11,8 @@ import type { CopyResult } from '../src/job.js'
 import { sameExtents } from '../src/verify/checkpoint.js'
 import { runCli } from './helpers/cli.js'
 import { withImageFs, withTempDir } from './helpers/native.js'
+import { mountXfs } from './helpers/mounts.js'
+import { logSkip } from './helpers/root.js'
 import { refuses } from './helpers/refuses.js'
 import { cmpFiles, writeRandomFile } from './helpers/tmp.js'
 
@@ -68,7 +70,7 @@ for (const kind of ['xfs', 'btrfs'] as const) {
       const first = await incremental(src, dst, m, ckpt)
       assert.equal(first.r.incremental?.checkpoint, { path: ckpt, used: false, reason: `no checkpoint at ${ckpt} yet`, unreadBytes: 0 })
       assert.is(first.r.incremental?.writtenBytes, 0)
-      assert.ok(existsSync(ckpt) && existsSync(`${ckpt}.json`) && !existsSync(`${ckpt}.next`))
+      assert.ok(existsSync(ckpt) && existsSync(`${ckpt}.json`) && !existsSync(`${ckpt}.next`) && !existsSync(`${ckpt}.lock`))
 
       // Writes in three chunks (one across a chunk boundary), left dirty in the page cache.
       const edits = [[3 * CHUNK + 100, 10], [10 * CHUNK - 5, 10], [SIZE - 7, 7]] as const
@@ -248,7 +250,10 @@ test('bad checkpoint arguments are refused before anything is written', async ()
     refuses(() => copy(src), 'INVALID_ARGUMENT', /the source itself/)
     refuses(() => copy(dst), 'INVALID_ARGUMENT', /the destination itself/)
     refuses(() => copy(join(tmp, 'c')), 'INVALID_ARGUMENT', /file system of/)
+    // The destination is the source itself: refused as without a checkpoint, not copied from the clone onto the source.
+    refuses(() => client.copy({ path: src }, [{ path: src }], { since: m, checkpoint: join(mnt.dir, 'c') }), 'INVALID_ARGUMENT', /may not overlap its source/)
     assert.is(statSync(dst).mtimeMs, before)
+    for (const name of ['c', 'c.next', 'c.lock', 'c.json']) assert.not.ok(existsSync(join(mnt.dir, name)), `${name} was left behind`)
   }))
 })
 
@@ -264,6 +269,20 @@ test('on a file system that cannot clone: NO_SUPPORT, the destination untouched,
     refuses(() => client.copy({ path: src }, [{ path: dst }], { since: m as Manifest, checkpoint: ckpt }), 'NO_SUPPORT', /need XFS with reflink or btrfs/)
     assert.not.ok(existsSync(`${ckpt}.next`) || existsSync(ckpt) || existsSync(`${ckpt}.lock`))
     assert.not.ok(cmpFiles(src, dst), 'the destination was written')
+  })
+})
+
+test('XFS made without reflink: NO_SUPPORT, with no clone or lock file left behind', async () => {
+  await withTempDir('ckpt-noreflink', async (tmp) => {
+    const mnt = await mountXfs(join(tmp, 'xfs.img'), join(tmp, 'xfs'), 320 * MiB, false)
+    if (typeof mnt === 'string') return logSkip(mnt)
+    try {
+      const { src, dst, ckpt, m } = await seed(mnt.dir)
+      refuses(() => client.copy({ path: src }, [{ path: dst }], { since: m, checkpoint: ckpt }), 'NO_SUPPORT', /cannot clone it \(EOPNOTSUPP; XFS needs mkfs.xfs -m reflink=1\)/)
+      for (const name of [ckpt, `${ckpt}.next`, `${ckpt}.lock`, `${ckpt}.json`]) assert.not.ok(existsSync(name), `${name} was left behind`)
+    } finally {
+      await mnt.unmount()
+    }
   })
 })
 
@@ -285,6 +304,11 @@ test('the CLI: --checkpoint reports what it spared reading, --json has it in inc
     const bad = runCli(['copy', src, dst, '--checkpoint', ckpt, '--progress', 'none'])
     assert.is(bad.status, 2)
     assert.match(bad.stderr, '--checkpoint: only applies with --since')
+    const before = readFileSync(manifest)
+    const onManifest = runCli(['copy', src, dst, '--since', manifest, '--checkpoint', manifest, '--progress', 'none'])
+    assert.is(onManifest.status, 2)
+    assert.match(onManifest.stderr, 'must not be the --since manifest')
+    assert.ok(readFileSync(manifest).equals(before), 'the manifest was written')
   }))
 })
 

@@ -81,7 +81,7 @@ function blockcopyHashGroup(c: ContenderContext): HashContender[] {
       name: 'hash-library',
       label: 'client.hash (cached)',
       phase: 'cached',
-      command: (file) => [...c.library, file],
+      command: (file) => [...c.library, file, ...c.blockcopyArgs],
       check: 'manifest-json',
       timing: 'reported',
       note: 'the same manifest through the library: createClient, client.hash, destroy, timed inside a running Node process',

@@ -1,7 +1,9 @@
 import { Command, CommanderError, Option } from 'commander'
 import { existsSync } from 'node:fs'
+import path from 'node:path'
 import { BlockcopyError } from '../errors.js'
 import { allUnknown, readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
+import { checkpointFiles } from '../verify/checkpoint.js'
 import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
@@ -101,6 +103,9 @@ function program(setExit: (code: number) => void): Command {
     const to = destRegions(dsts, f)
     if (f.force && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--force: only applies with --since', 'force')
     if (f.checkpoint !== undefined && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--checkpoint: only applies with --since', 'checkpoint')
+    if (f.checkpoint !== undefined && f.since !== undefined && checkpointFiles(f.checkpoint).includes(path.resolve(f.since))) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `--checkpoint: ${f.checkpoint} and the files beside it must not be the --since manifest`, 'checkpoint')
+    }
     const since = f.since === undefined ? undefined : await readSinceManifest(f.since)
     setExit(await withClient(f, async (client) => {
       const controller = new AbortController()

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander'
 import { BlockcopyError } from '../errors.js'
-import { defaultThreads } from '../options.js'
+import { DEFAULT_CHUNK_BYTES, defaultThreads } from '../options.js'
+import { PAGE_BYTES } from '../regions.js'
 import { formatBytes, parseSize } from '../units.js'
 import { readManifest, type Manifest } from '../verify/manifest.js'
 import type { VerifyRange } from '../verify/verify-plan.js'
@@ -32,8 +33,13 @@ function parseRange(text: string, n: number): VerifyRange {
  * 2.5-2.65 s with 4 workers, 2.2 s with 8, against fio's 2.6-2.9 s with 4
  * reads in flight per file). At most 8, as the default.
  */
-export function verifyThreads(flag: string | undefined, files: number): string {
-  return flag ?? String(Math.min(8, defaultThreads() * Math.max(1, files)))
+export function verifyThreads(flag: string | undefined, files: number, fit?: { memoryBytes: number; chunkBytes: number }): string {
+  if (flag !== undefined) return flag
+  const one = defaultThreads()
+  let threads = Math.min(8, one * Math.max(1, files))
+  // An explicit --memory: no more workers than its buffers hold (two of chunk + a page each), and never fewer than one file's.
+  if (fit) threads = Math.max(one, Math.min(threads, Math.floor(fit.memoryBytes / (2 * (fit.chunkBytes + PAGE_BYTES)))))
+  return String(threads)
 }
 
 /** The process exit code: read errors over differences, qemu-img compare's 0 / 1 / >1. */
@@ -106,7 +112,9 @@ export function registerVerify(prog: Command, setExit: (code: number) => void): 
         throw new BlockcopyError('INVALID_ARGUMENT', manifest ? 'REPLICA: at least one is required' : 'REPLICA: give SRC and at least one REPLICA (or --manifest M REPLICA...)', 'replicas')
       }
       const ranges = f.range.map((t, i) => parseRange(t, i + 1))
-      const threads = verifyThreads(f.threads, replicas.length + (source === null ? 0 : 1))
+      const fit = f.memory === undefined ? undefined
+        : { memoryBytes: parseSize(f.memory, 'memoryBytes'), chunkBytes: f.chunk === undefined ? DEFAULT_CHUNK_BYTES : parseSize(f.chunk, 'chunkBytes') }
+      const threads = verifyThreads(f.threads, replicas.length + (source === null ? 0 : 1), fit)
       setExit(await withClient({ ...f, threads }, async (client) => {
         const controller = new AbortController()
         const job = client.verify(source, replicas, {

@@ -3,6 +3,7 @@ import nodePath from 'node:path'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import { syncParentDir, writeFileDurably } from '../io/durable.js'
+import { dropLock, takeLock } from '../io/lockfile.js'
 import { isUnknown, type Manifest } from './manifest.js'
 import type { ChunkResult, Task } from '../protocol.js'
 import { passTurnWhenDue } from '../chunk/order.js'
@@ -33,7 +34,8 @@ import { Xxh3Simd } from './xxh3-simd.js'
  *
  * One run at a time per checkpoint: each holds flock on PATH.lock from the
  * clone to the binding (the kernel lets go if the process dies), so two
- * runs can never bind one's clone to the other's manifest.
+ * runs can never bind one's clone to the other's manifest; it removes
+ * PATH.lock as it lets go.
  *
  * Only XFS and btrfs (statfs): their extent maps give real device
  * addresses. Others may clone yet report addresses that prove nothing (an
@@ -181,6 +183,9 @@ function bindingProblem(path: string, fd: number, m: Manifest): string | null {
 /** The names a checkpoint at `path` uses beside it. */
 const namesOf = (path: string) => [path, `${path}.next`, `${path}.json`, `${path}.lock`]
 
+/** Every file a checkpoint at `path` uses, resolved: none may be another file of the copy's. */
+export const checkpointFiles = (path: string): string[] => namesOf(nodePath.resolve(path))
+
 /** Checks `path` against the copy's files; throws INVALID_ARGUMENT or NO_SUPPORT, creating nothing. */
 function checkPath(source: string, dest: string, path: unknown): asserts path is string {
   if (typeof path !== 'string' || path === '') throw bad('must be the path of a file to keep the checkpoint in')
@@ -238,11 +243,11 @@ export class Checkpoint {
     checkPath(source, dest, path)
     const { fiemap, tryLock } = io
     if (!fiemap || !tryLock || !io.inodeFlags || !io.setInodeFlags) throw noSupport('needs the native addon (extent maps, locks); it is not loaded')
-    const lockFd = fs.openSync(`${path}.lock`, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
+    const lockFd = takeLock(`${path}.lock`, (fd) => tryLock.call(io, fd))
+    if (lockFd === null) throw bad(`${path} is in use by another copy (${path}.lock is locked): one copy at a time per checkpoint`)
     let cloneFd = -1
     let oldFd = -1
     try {
-      if (!tryLock.call(io, lockFd)) throw bad(`${path} is in use by another copy (${path}.lock is locked): one copy at a time per checkpoint`)
       // One descriptor for the binding's check and the extent map: nothing can swap PATH in between.
       oldFd = openIfFile(path)
       let why = bindingProblem(path, oldFd, m)
@@ -261,7 +266,7 @@ export class Checkpoint {
         fs.closeSync(cloneFd)
         fs.rmSync(`${path}.next`, { force: true })
       }
-      fs.closeSync(lockFd)
+      dropLock(`${path}.lock`, lockFd)
       throw err
     } finally {
       if (oldFd >= 0) fs.closeSync(oldFd)
@@ -328,13 +333,12 @@ export class Checkpoint {
   }
 
   private release(): void {
-    for (const fd of [this.cloneFd, this.lockFd]) {
-      try {
-        fs.closeSync(fd)
-      } catch {
-        // Closing cannot lose data here: the clone was synced, the lock goes with the descriptor.
-      }
+    try {
+      fs.closeSync(this.cloneFd)
+    } catch {
+      // Closing cannot lose data here: the clone was synced before it was bound.
     }
+    dropLock(`${this.info.path}.lock`, this.lockFd)
   }
 }
 

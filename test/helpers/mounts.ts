@@ -118,12 +118,12 @@ async function mountImage(
 }
 
 /**
- * Makes an XFS with reflink on a sparse image of at least 320 MiB (mkfs.xfs
- * refuses less than 300 MB) and mounts it on dir. Returns a skip reason
- * instead when not root or mkfs.xfs is missing.
+ * Makes an XFS with reflink (or, with reflink false, without) on a sparse
+ * image of at least 320 MiB (mkfs.xfs refuses less than 300 MB) and mounts
+ * it on dir. Returns a skip reason instead when not root or mkfs.xfs is missing.
  */
-export async function mountXfs(imageFile: string, dir: string, sizeBytes: number): Promise<ImageMount | string> {
-  return mountImage('xfs', ['-q', '-f', '-m', 'reflink=1'], imageFile, dir, Math.max(sizeBytes, 320 * MiB))
+export async function mountXfs(imageFile: string, dir: string, sizeBytes: number, reflink = true): Promise<ImageMount | string> {
+  return mountImage('xfs', ['-q', '-f', '-m', `reflink=${reflink ? 1 : 0}`], imageFile, dir, Math.max(sizeBytes, 320 * MiB))
 }
 
 /**

@@ -1,0 +1,46 @@
+import fs from 'node:fs'
+
+/*
+ * Lock files for one process at a time (a checkpoint's PATH.lock): flock on
+ * a file that is removed as the lock is let go, so none is left behind. A
+ * lock is only good while the path still names the locked file: a process
+ * that opened the file just before another removed it may lock a file no
+ * one else will ever see, so after locking, the path is checked to name the
+ * same inode, and the lock taken again on the new file if not.
+ */
+
+/**
+ * Opens (creating, mode 0600) the lock file at `path` and takes its lock
+ * with `tryLock` (flock LOCK_EX | LOCK_NB on the descriptor): the
+ * descriptor, which holds the lock until dropLock, or null when another
+ * process holds it.
+ */
+export function takeLock(path: string, tryLock: (fd: number) => boolean): number | null {
+  for (;;) {
+    const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
+    let held = false
+    try {
+      if (!tryLock(fd)) return null
+      const now = fs.statSync(path, { bigint: true, throwIfNoEntry: false })
+      const mine = fs.fstatSync(fd, { bigint: true })
+      held = now !== undefined && now.ino === mine.ino && now.dev === mine.dev
+    } finally {
+      if (!held) fs.closeSync(fd)
+    }
+    if (held) return fd
+  }
+}
+
+/** Removes the lock file while still holding it, then lets go. Never throws. */
+export function dropLock(path: string, fd: number): void {
+  try {
+    fs.rmSync(path, { force: true })
+  } catch {
+    // A lock file left behind is harmless: the next process locks it again.
+  }
+  try {
+    fs.closeSync(fd)
+  } catch {
+    // The lock goes with the descriptor, closed or not.
+  }
+}
