@@ -15,8 +15,7 @@ import type { Throttle } from './throttle.js'
 import { chunkWork, type WorkPlan } from './jobs/work.js'
 import { closeAll, preallocate, syncAll } from './jobs/files.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
-import { goodParts } from './chunk/scrape.js'
-import { notWritten, tallyChunks } from './jobs/results.js'
+import { completedParts, notWritten, tallyChunks } from './jobs/results.js'
 import { TimingCollector, type JobTiming } from './jobs/timing.js'
 
 export type { WorkPlan } from './jobs/work.js'
@@ -257,8 +256,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     job.doneBytes = doneBytes
     if (good) ok[r.chunkIndex] = 1
     if (r.badRanges) {
-      // Every readable block of the chunk was copied; the bad ones are recorded at their offsets.
-      const parts = r.writeErr === 0 && skipMask === 0 ? goodParts(spec.srcOffset + c.offset, c.length, r.badRanges) : []
+      // The readable parts every destination got are completed; the bad blocks are recorded at their offsets.
+      const parts = completedParts(spec, c, r, skipMask)
       for (let k = 0; k < parts.length; k += 2) {
         partial.push({ offset: (parts[k] as number) - spec.srcOffset, length: parts[k + 1] as number })
         spec.journal?.copied(parts[k] as number, parts[k + 1] as number)

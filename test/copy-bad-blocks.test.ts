@@ -95,6 +95,48 @@ test('EIO in one 4 KiB block: exactly that block is - in the map and the result,
   }
 })
 
+/** Byte ranges of the copy the result names: completed, or failed on some destination or the source; merged. */
+function accounted(r: { completed: Array<{ offset: number; length: number }>; errors: Array<{ offset: number; length: number }> }): number[][] {
+  const spans = [...r.completed, ...r.errors].map((e) => [e.offset, e.offset + e.length]).sort((a, b) => (a[0] as number) - (b[0] as number))
+  const out: number[][] = []
+  for (const [a, b] of spans as Array<[number, number]>) {
+    const last = out[out.length - 1]
+    if (last && a <= (last[1] as number)) last[1] = Math.max(last[1] as number, b)
+    else out.push([a, b])
+  }
+  return out
+}
+
+for (const [where, writeAt] of [['after', BAD + 64 * KiB], ['before', BAD - 8 * KiB]] as const) {
+  test(`a bad block and a write that fails ${where} it in the same chunk: every byte is completed or named, and what is completed is exact`, async () => {
+    const s = await setup()
+    if (typeof s === 'string') return logSkip(s)
+    try {
+      const dst = join(s.fault.mountDir, 'dst.img')
+      writeFileSync(join(s.fault.backingDir, 'dst.img'), Buffer.alloc(SIZE, 0xee))
+      s.fault.setRules([
+        { op: 'read', path: 'src.img', offset: BAD, length: 4 * KiB, errno: 'EIO' },
+        { op: 'write', path: 'dst.img', offset: writeAt, length: 4 * KiB, errno: 'EIO' },
+      ])
+      const r = await client.copy({ path: s.src }, [{ path: dst }], { ignoreErrors: true }).result
+      assert.equal(accounted(r), [[0, SIZE]], 'no byte unaccounted for')
+      const chunk = BAD - (BAD % MiB)
+      if (where === 'after') {
+        // Written before the failed write, the part ahead of the bad block is done.
+        assert.ok(r.completed.some((e) => e.offset <= chunk && e.offset + e.length >= BAD), JSON.stringify(r.completed))
+      } else {
+        // Never tried after the failed write, the part behind the bad block is named.
+        assert.ok(r.errors.some((e) => e.dest === 0 && e.code === 'DEST_STOPPED' && e.offset === BAD + 4 * KiB), JSON.stringify(r.errors))
+      }
+      for (const e of r.completed) {
+        assert.ok(cmpFiles(join(s.fault.backingDir, 'src.img'), join(s.fault.backingDir, 'dst.img'), { aOffset: e.offset, bOffset: e.offset, length: e.length }), `${e.offset}+${e.length}`)
+      }
+    } finally {
+      await s.fault.unmount()
+    }
+  })
+}
+
 test('fillBad zero: the bad block reads back as zeros; without ignoreErrors the whole chunk fails as before', async () => {
   const s = await setup()
   if (typeof s === 'string') return logSkip(s)

@@ -127,15 +127,26 @@ function writeDest(ctx: WorkerContext, t: CopyTask, d: ChunkEnd, i: number, base
   if (runs && t.sparse) {
     return writeSparse(ctx.io, P, d, i, t.sparse.holeFromBytes[i] ?? -1, runs, t.lengthBytes, buf, at, res)
   }
-  for (const [rel, len] of writtenParts(t, res)) {
+  const parts = writtenParts(t, res)
+  for (let k = 0; k < parts.length; k++) {
+    const [rel, len] = parts[k] as [number, number]
     const w = writeRange(ctx.io, d, d.offsetBytes + rel, len, buf, at + rel, res)
     if (typeof w === 'number') {
       res.directBytes += w
-    } else {
-      res.writeErr |= 1 << i
-      res.errors.push({ dest: i, ...w })
-      break
+      continue
     }
+    res.writeErr |= 1 << i
+    res.errors.push({ dest: i, ...w })
+    // The chunk's later parts (between bad blocks) are not tried on this
+    // destination: each is named, so no byte of it goes unaccounted for.
+    for (const [r, n] of parts.slice(k + 1)) {
+      const offset = d.offsetBytes + r
+      res.errors.push({
+        dest: i, offset, length: n, code: 'DEST_STOPPED', errno: 0, syscall: 'pwrite',
+        message: `DEST_STOPPED: ${d.path} bytes ${offset}..${offset + n} were not written: a write to it earlier in this chunk failed (${w.code})`,
+      })
+    }
+    break
   }
   return 0
 }

@@ -1,7 +1,28 @@
 import type { ChunkDigest, Extent, JobSpec } from '../job.js'
-import type { RangeFailure } from '../protocol.js'
+import type { ChunkResult, RangeFailure } from '../protocol.js'
+import { goodParts } from '../chunk/scrape.js'
 import type { WorkPlan } from './work.js'
 import { DIGEST_BYTES } from '../verify/xxh3.js'
+
+/**
+ * A chunk with bad blocks: its readable parts that reached every
+ * destination (absolute source offsets, flat pairs). A write that failed on
+ * one destination part-way through the chunk takes out only what it and the
+ * parts after it did not write there (the errors name those), so the parts
+ * written everywhere before it still count as completed.
+ */
+export function completedParts(spec: JobSpec, c: Extent, r: ChunkResult, skipMask: number): number[] {
+  if (skipMask !== 0 || !r.badRanges) return []
+  const at = spec.srcOffset + c.offset
+  const gaps: Array<[number, number]> = []
+  for (let k = 0; k + 1 < r.badRanges.length; k += 2) gaps.push([r.badRanges[k] as number, r.badRanges[k + 1] as number])
+  for (const e of r.errors) {
+    // A destination's error, in its own offsets, back to the source's.
+    if (e.dest >= 0) gaps.push([at + e.offset - ((spec.destOffsets[e.dest] ?? 0) + c.offset), e.length])
+  }
+  gaps.sort((x, y) => x[0] - y[0])
+  return goodParts(at, c.length, gaps.flat())
+}
 
 /** Failures for the destinations a chunk skipped because they had failed before: each the chunk's whole range there. */
 export function notWritten(spec: JobSpec, mask: number, c: Extent): RangeFailure[] {
