@@ -135,7 +135,7 @@ export class CopyClient {
     const m = inc.since.manifest
     const dest = spec.dests[0]
     const ckpt = checkpoint as Checkpoint | null
-    if (ckpt) inc.since.checkpoint = ckpt.info
+    if (ckpt) inc.since.checkpoint = ckpt
     const job = this.start({
       ...spec,
       since: inc.since,

@@ -372,7 +372,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     const skippedBytes = tally.skippedBytes
     result.incremental = {
       writtenBytes: result.completedBytes - skippedBytes, skippedBytes, writeAll: spec.since.writeAll, reason: spec.since.reason,
-      ...(spec.since.checkpoint ? { checkpoint: spec.since.writeAll ? { ...spec.since.checkpoint, used: false, reason: 'every chunk was written (force)' } : { ...spec.since.checkpoint } } : {}),
+      ...(spec.since.checkpoint ? { checkpoint: spec.since.checkpoint.report(spec.since.writeAll) } : {}),
     }
   }
   if (timing) result.timing = timing.finish(syncMs)

@@ -72,11 +72,16 @@ export function defaultThreads(): number {
   return Math.min(8, Math.max(2, os.availableParallelism() * 2))
 }
 
+/** What each worker's two buffers take for chunks of `chunkBytes` (a page more each, for alignment). */
+export function workerBufferBytes(chunkBytes: number): number {
+  return 2 * (chunkBytes + PAGE_BYTES)
+}
+
 /** Applies defaults and checks every client option, naming the one at fault. */
 export function clientSettings(options: ClientOptions = {}): ClientSettings {
   const threads = intOption(options.threads ?? defaultThreads(), 'threads', 1, 64)
   const chunkBytes = checkChunkBytes(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, 'chunkBytes')
-  const need = threads * 2 * (chunkBytes + PAGE_BYTES)
+  const need = threads * workerBufferBytes(chunkBytes)
   const memoryBytes = intOption(options.memoryBytes ?? Math.max(64 * 1024 * 1024, need), 'memoryBytes', 1, Number.MAX_SAFE_INTEGER)
   if (memoryBytes < need) {
     throw new BlockcopyError(

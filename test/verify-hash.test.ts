@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createXXHash128, createXXHash3, type IHasher } from 'hash-wasm'
-import { chunkDigest, createClient, readManifest, wholeFileDigest, writeManifest, type CopyClient, type Manifest } from '../src/index.js'
+import { chunkDigest, createClient, readManifest, wholeFileDigest, writeManifest, type CopyClient, type CopyResult, type Manifest } from '../src/index.js'
 import { mountFaultFsIn } from './helpers/faultfs.js'
 import { attachLoop, detachLoop } from './helpers/loop.js'
 import { logSkip, skipUnlessRoot } from './helpers/root.js'
@@ -48,17 +48,23 @@ async function assertMatchesFile(m: Manifest, file: string, sizeBytes: number, c
   assert.is(m.root, digestOf(h, Buffer.from(want.join(''), 'hex')))
 }
 
+/** Hashes file with the suite's client, counting its progress events and keeping the last doneBytes. */
+async function hashWatched(file: string): Promise<{ m: Manifest | null; r: CopyResult; doneBytes: number; events: number }> {
+  const job = client.hash(file)
+  let doneBytes = 0
+  let events = 0
+  job.on('progress', (p) => {
+    doneBytes = p.doneBytes
+    events++
+  })
+  return { m: await job.manifest, r: await job.result, doneBytes, events }
+}
+
 test('hash of an unaligned 5 MiB + 123 file gives the xxh3 of each chunk and the root over them', async () => {
   const file = join(dir, 'src.img')
   const size = 5 * MiB + 123
   writeRandomFile(file, size, 1)
-  const job = client.hash(file)
-  let doneBytes = 0
-  job.on('progress', (p) => {
-    doneBytes = p.doneBytes
-  })
-  const m = await job.manifest
-  const r = await job.result
+  const { m, r, doneBytes } = await hashWatched(file)
   assert.ok(m, JSON.stringify(r.errors))
   assert.is(doneBytes, size)
   assert.is(r.kind, 'hash')
@@ -71,12 +77,7 @@ test('a file big enough for tasks of many chunks (and a short last task) gives e
   const file = join(dir, 'big.img')
   const size = 300 * MiB + 12345
   writeRandomFile(file, size, 8)
-  const job = client.hash(file)
-  let events = 0
-  job.on('progress', () => {
-    events++
-  })
-  const m = await job.manifest
+  const { m, events } = await hashWatched(file)
   assert.ok(m)
   assert.is(events, Math.ceil(size / (9 * MiB)), 'one progress event per task of 9 chunks')
   await assertMatchesFile(m, file, size, MiB, 'xxh3')

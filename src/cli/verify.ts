@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander'
 import { BlockcopyError } from '../errors.js'
-import { DEFAULT_CHUNK_BYTES, defaultThreads } from '../options.js'
-import { PAGE_BYTES } from '../regions.js'
+import { DEFAULT_CHUNK_BYTES, defaultThreads, workerBufferBytes } from '../options.js'
 import { formatBytes, parseSize } from '../units.js'
 import { readManifest, type Manifest } from '../verify/manifest.js'
 import type { VerifyRange } from '../verify/verify-plan.js'
@@ -37,8 +36,8 @@ export function verifyThreads(flag: string | undefined, files: number, fit?: { m
   if (flag !== undefined) return flag
   const one = defaultThreads()
   let threads = Math.min(8, one * Math.max(1, files))
-  // An explicit --memory: no more workers than its buffers hold (two of chunk + a page each), and never fewer than one file's.
-  if (fit) threads = Math.max(one, Math.min(threads, Math.floor(fit.memoryBytes / (2 * (fit.chunkBytes + PAGE_BYTES)))))
+  // An explicit --memory: no more workers than its buffers hold, and never fewer than one file's.
+  if (fit) threads = Math.max(one, Math.min(threads, Math.floor(fit.memoryBytes / workerBufferBytes(fit.chunkBytes))))
   return String(threads)
 }
 

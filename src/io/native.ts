@@ -175,6 +175,25 @@ export class NativeBackend implements IoBackend {
     this.#addon = addon
   }
 
+  /** Runs an addon call on `fd`; what it throws names the file. */
+  #on<T>(fd: number, call: () => T): T {
+    try {
+      return call()
+    } catch (err) {
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
+  /** The same, with null for a call this kernel or file system does not offer (ENOSYS, EOPNOTSUPP). */
+  #onIfOffered<T>(fd: number, call: () => T): T | null {
+    try {
+      return call()
+    } catch (err) {
+      if (NOT_SUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) return null
+      throw this.#paths.annotate(err, fd)
+    }
+  }
+
   // Writers open O_RDWR, not O_WRONLY: zero-out (BLKZEROOUT, fallocate) and
   // read-back verification both need a descriptor that can do more than write.
   open(path: string, options: OpenOptions): number {
@@ -205,110 +224,56 @@ export class NativeBackend implements IoBackend {
   }
 
   pread(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): number {
-    try {
-      return this.#addon.pread(fd, buf, bufOffset, lengthBytes, positionBytes)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.pread(fd, buf, bufOffset, lengthBytes, positionBytes))
   }
 
   preadCached(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): number | null {
-    try {
-      return this.#addon.preadCached(fd, buf, bufOffset, lengthBytes, positionBytes)
-    } catch (err) {
-      if (NOT_SUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) return null
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#onIfOffered(fd, () => this.#addon.preadCached(fd, buf, bufOffset, lengthBytes, positionBytes))
   }
 
   cachedPages(fd: number, positionBytes: number, lengthBytes: number): number | null {
-    try {
-      return this.#addon.cachedPages(fd, positionBytes, lengthBytes)
-    } catch (err) {
-      // ENOSYS (before Linux 6.5), EOPNOTSUPP: this kernel or file cannot tell.
-      if (NOT_SUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) return null
-      throw this.#paths.annotate(err, fd)
-    }
+    // ENOSYS (before Linux 6.5), EOPNOTSUPP: this kernel or file cannot tell.
+    return this.#onIfOffered(fd, () => this.#addon.cachedPages(fd, positionBytes, lengthBytes))
   }
 
   pwrite(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): void {
-    try {
-      this.#addon.pwrite(fd, buf, bufOffset, lengthBytes, positionBytes)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    this.#on(fd, () => this.#addon.pwrite(fd, buf, bufOffset, lengthBytes, positionBytes))
   }
 
   fdatasync(fd: number): void {
-    try {
-      this.#addon.fdatasync(fd)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    this.#on(fd, () => this.#addon.fdatasync(fd))
   }
 
   directAlignment(fd: number): DirectAlignment {
-    try {
-      return this.#addon.directAlignment(fd)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.directAlignment(fd))
   }
 
   blockInfo(fd: number): BlockInfo {
-    try {
-      return this.#addon.blockInfo(fd)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.blockInfo(fd))
   }
 
   zeroRange(fd: number, offsetBytes: number, lengthBytes: number): boolean {
-    try {
-      return this.#addon.zeroRange(fd, offsetBytes, lengthBytes)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.zeroRange(fd, offsetBytes, lengthBytes))
   }
 
   preallocate(fd: number, offsetBytes: number, lengthBytes: number): boolean {
-    try {
-      return this.#addon.preallocate(fd, offsetBytes, lengthBytes)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.preallocate(fd, offsetBytes, lengthBytes))
   }
 
   punchHole(fd: number, offsetBytes: number, lengthBytes: number): boolean {
-    try {
-      return this.#addon.punchHole(fd, offsetBytes, lengthBytes)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.punchHole(fd, offsetBytes, lengthBytes))
   }
 
   fsBlockBytes(fd: number): number {
-    try {
-      return this.#addon.fsBlockBytes(fd)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.fsBlockBytes(fd))
   }
 
   seekData(fd: number, offsetBytes: number): number {
-    try {
-      return this.#addon.seekData(fd, offsetBytes)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.seekData(fd, offsetBytes))
   }
 
   seekHole(fd: number, offsetBytes: number): number {
-    try {
-      return this.#addon.seekHole(fd, offsetBytes)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.seekHole(fd, offsetBytes))
   }
 
   // Errors name the destination: the ioctl is issued on it, and EINVAL or
@@ -323,35 +288,19 @@ export class NativeBackend implements IoBackend {
   }
 
   inodeFlags(fd: number): number {
-    try {
-      return this.#addon.inodeFlags(fd)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.inodeFlags(fd))
   }
 
   setInodeFlags(fd: number, flags: number): void {
-    try {
-      this.#addon.setInodeFlags(fd, flags)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    this.#on(fd, () => this.#addon.setInodeFlags(fd, flags))
   }
 
   tryLock(fd: number): boolean {
-    try {
-      return this.#addon.tryLock(fd)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.tryLock(fd))
   }
 
   fiemap(fd: number, offsetBytes: number, lengthBytes: number): Float64Array {
-    try {
-      return this.#addon.fiemap(fd, offsetBytes, lengthBytes)
-    } catch (err) {
-      throw this.#paths.annotate(err, fd)
-    }
+    return this.#on(fd, () => this.#addon.fiemap(fd, offsetBytes, lengthBytes))
   }
 
   copyFileRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): number {

@@ -241,9 +241,8 @@ export class Checkpoint {
    */
   static take(io: IoBackend, source: string, dest: string, path: unknown, m: Manifest): Checkpoint {
     checkPath(source, dest, path)
-    const { fiemap, tryLock } = io
-    if (!fiemap || !tryLock || !io.inodeFlags || !io.setInodeFlags) throw noSupport('needs the native addon (extent maps, locks); it is not loaded')
-    const lockFd = takeLock(`${path}.lock`, (fd) => tryLock.call(io, fd))
+    if (!offersCheckpoints(io)) throw noSupport('needs the native addon (extent maps, locks); it is not loaded')
+    const lockFd = takeLock(`${path}.lock`, (fd) => io.tryLock(fd))
     if (lockFd === null) throw bad(`${path} is in use by another copy (${path}.lock is locked): one copy at a time per checkpoint`)
     let cloneFd = -1
     let oldFd = -1
@@ -255,9 +254,9 @@ export class Checkpoint {
       cloneFd = cloneFile(io, source, `${path}.next`)
       const size = fs.fstatSync(cloneFd).size
       // Mapped every run, so a file system without extent maps fails here, before anything is bound.
-      const next = fiemap.call(io, cloneFd, 0, size)
+      const next = io.fiemap(cloneFd, 0, size)
       if (why === null && size !== m.sizeBytes) why = `the source has ${size} bytes now, the manifest ${m.sizeBytes}`
-      const unchanged = why === null ? sameExtents(fiemap.call(io, oldFd, 0, size), next, size, m.chunkBytes) : null
+      const unchanged = why === null ? sameExtents(io.fiemap(oldFd, 0, size), next, size, m.chunkBytes) : null
       const taken = new Checkpoint(lockFd, cloneFd, path, unchanged, why)
       cloneFd = -1
       return taken
@@ -271,6 +270,11 @@ export class Checkpoint {
     } finally {
       if (oldFd >= 0) fs.closeSync(oldFd)
     }
+  }
+
+  /** What the copy's result says of this checkpoint; with `writeAll` (force) every chunk was written, so it was not used. */
+  report(writeAll: boolean): CheckpointInfo {
+    return writeAll ? { ...this.info, used: false, reason: 'every chunk was written (force)' } : { ...this.info }
   }
 
   /** Whether chunk `index` will be answered without any I/O (the rate limit leaves such chunks out). */
@@ -342,6 +346,13 @@ export class Checkpoint {
   }
 }
 
+/** A backend with the calls a checkpoint needs (the addon's; node:fs has none of them). */
+type CheckpointIo = IoBackend & Required<Pick<IoBackend, 'fiemap' | 'tryLock' | 'inodeFlags' | 'setInodeFlags'>>
+
+function offersCheckpoints(io: IoBackend): io is CheckpointIo {
+  return io.fiemap !== undefined && io.tryLock !== undefined && io.inodeFlags !== undefined && io.setInodeFlags !== undefined
+}
+
 /** PATH opened read-only, or -1 if there is no such file. */
 function openIfFile(path: string): number {
   try {
@@ -357,15 +368,15 @@ function openIfFile(path: string): number {
  * the source's data), replacing one a crashed run left, and syncs it.
  * Returns its descriptor, open read-write.
  */
-function cloneFile(io: IoBackend, source: string, to: string): number {
+function cloneFile(io: CheckpointIo, source: string, to: string): number {
   fs.rmSync(to, { force: true })
   const from = fs.openSync(source, fs.constants.O_RDONLY)
   let fd = -1
   try {
     fd = fs.openSync(to, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
     // btrfs clones only between files that agree on No_COW (chattr +C), which must be set while the file is empty.
-    const nocow = (io.inodeFlags as (fd: number) => number).call(io, from) & FS_NOCOW_FL
-    if (nocow) (io.setInodeFlags as (fd: number, f: number) => void).call(io, fd, (io.inodeFlags as (fd: number) => number).call(io, fd) | nocow)
+    const nocow = io.inodeFlags(from) & FS_NOCOW_FL
+    if (nocow) io.setInodeFlags(fd, io.inodeFlags(fd) | nocow)
     io.cloneRange(from, 0, fd, 0, fs.fstatSync(from).size)
     // The clone's extent map on disk before anything is bound to it.
     fs.fsyncSync(fd)

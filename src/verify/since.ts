@@ -4,7 +4,7 @@ import { promisify } from 'node:util'
 import { BlockcopyError } from '../errors.js'
 import type { CopyResult, VerifyMode } from '../job.js'
 import type { Region } from '../regions.js'
-import type { CheckpointInfo } from './checkpoint.js'
+import type { Checkpoint } from './checkpoint.js'
 import { buildManifest, chunkDigest, isManifest, isUnknown, type Manifest } from './manifest.js'
 import { createHasher } from './xxh3.js'
 
@@ -34,8 +34,8 @@ export interface Since {
   writeAll: boolean
   /** Why writeAll was set, for the result. */
   reason: string | null
-  /** With a checkpoint: what it found (filled in as the job runs). */
-  checkpoint?: CheckpointInfo
+  /** With a checkpoint: the one this run copies from. */
+  checkpoint?: Checkpoint
 }
 
 /** What `since` changes in a copy's options, after checks. */
