@@ -3,7 +3,9 @@
  * targets): every round runs each contender once, in an order rotated per
  * round, each as its own process, from the page cache it is measured on:
  *   cached: xxhsum -H3, blockcopy hash, client.hash (the library, timed
- *           inside its process), blockcopy hash --xxhsum, with the
+ *           inside its process), the floor of blockcopy's stack (the same
+ *           manifest by commander, Piscina and the same WebAssembly, none of
+ *           the engine), blockcopy hash --xxhsum, with the
  *           whole file read just before (a run during which anything on the
  *           machine dropped the caches is discarded and run again);
  *   cold:   fio's sequential O_DIRECT read, blockcopy hash, with caches
@@ -167,7 +169,8 @@ async function main(o: Options): Promise<number> {
   if (!hasGnuTime(GNU_TIME)) throw new UsageError(`peak RSS is measured with GNU time at ${GNU_TIME}: apt-get install time`)
   const cache = probeCacheMode()
   const library = [process.execPath, join(repoRoot, 'bench', 'lib', 'hash-library.mjs')]
-  let contenders = makeHashContenders({ blockcopy: [process.execPath, bin], library, blockcopyArgs: o.blockcopyArgs })
+  const floor = [process.execPath, join(repoRoot, 'bench', 'lib', 'hash-floor.mjs')]
+  let contenders = makeHashContenders({ blockcopy: [process.execPath, bin], library, floor, blockcopyArgs: o.blockcopyArgs })
   if (o.only) {
     const unknown = o.only.filter((n) => !contenders.some((c) => c.name === n))
     if (unknown.length > 0) throw new UsageError(`--only: no contender ${unknown.join(', ')} (choose from ${contenders.map((c) => c.name).join(',')})`)
@@ -243,6 +246,7 @@ async function main(o: Options): Promise<number> {
       const b = byName.get(t.peer)
       if (!a || !b) return { ...t, status: 'n/a' as const }
       const ratio = b.medianMs / a.medianMs
+      if (t.info) return { ...t, ratio, status: 'INFO' as const }
       return { ...t, ratio, status: ratio >= t.atLeast ? ('PASS' as const) : ('FAIL' as const) }
     })
 
@@ -261,7 +265,7 @@ async function main(o: Options): Promise<number> {
       '',
       ...table,
       '',
-      'targets (ratio of median throughputs):',
+      'targets (ratio of median throughputs; INFO lines are no target):',
       ...targets.map((t) => `  ${t.status.padEnd(4)}  ${t.label}: ${'ratio' in t ? `${fmt(t.ratio as number, 2)}x` : 'not run'}`),
       '',
       `digests: ${Object.entries(results).map(([k, v]) => `${k} ${v}`).join(', ')}`,
