@@ -29,6 +29,15 @@ export interface FileRef {
   directFd: number
   /** Direct I/O alignment for offsets, lengths and buffer addresses (divides pageBytes); 0 when off. */
   alignBytes: number
+  /**
+   * Reads take the unaligned head and tail of a range with O_DIRECT too,
+   * through the aligned blocks around them, instead of from the page cache.
+   * Set for a block device with direct I/O on: whatever changes the device
+   * beneath this host's cache (another host on a shared LUN, DRBD, a loop
+   * device's backing file) leaves that cache stale, and a verify that read
+   * a range's edges from it called a changed device identical.
+   */
+  uncachedEdges: boolean
 }
 
 /** A file and the absolute offset of this chunk's first byte in it. */

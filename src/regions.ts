@@ -168,7 +168,7 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
     }
     const info = io.blockInfo(fd)
     return {
-      path: facts.path, fd, directFd, alignBytes: directFd >= 0 ? align : 0,
+      path: facts.path, fd, directFd, alignBytes: directFd >= 0 ? align : 0, uncachedEdges: info.isBlockDevice && directFd >= 0,
       isBlockDevice: info.isBlockDevice, sizeBytes: info.sizeBytes, created: !facts.exists,
     }
   } catch (err) {
@@ -176,6 +176,11 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
     if (directFd >= 0) io.close(directFd)
     throw err
   }
+}
+
+/** What a task carries of an open file: plain numbers and a path, nothing else of OpenFile. */
+export function fileRef(f: OpenFile): FileRef {
+  return { path: f.path, fd: f.fd, directFd: f.directFd, alignBytes: f.alignBytes, uncachedEdges: f.uncachedEdges }
 }
 
 /** Closes a job's descriptors; never throws (the data was already synced or reported). */

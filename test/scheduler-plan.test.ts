@@ -109,7 +109,7 @@ test('a worker that throws ends its chunk as a WORKER_FAILED error instead of ha
 
 test('a hash chunk whose worker died is a failed read, not a success', async () => {
   const results: ChunkResult[] = []
-  const src = { path: 'x', fd: 3, directFd: -1, alignBytes: 0, offsetBytes: 4096 }
+  const src = { path: 'x', fd: 3, directFd: -1, alignBytes: 0, uncachedEdges: false, offsetBytes: 4096 }
   await schedule({
     count: 1, inflight: 1, stopOnError: true, onResult: (r) => results.push(r),
     run: () => Promise.reject(new Error('gone')), makeTask: (i) => ({ kind: 'hash', chunkIndex: i, lengthBytes: 10, src, algo: 'xxh3', chunkBytes: 10, probeCache: false }),

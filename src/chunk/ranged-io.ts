@@ -1,4 +1,4 @@
-import { splitAligned } from '../io/align.js'
+import { alignDown, alignUp, splitAligned, type AlignedSegment } from '../io/align.js'
 import type { IoBackend } from '../io/types.js'
 import { toSystemError } from '../errors.js'
 import { classify, pause, RETRY_FIRST_MS, RETRY_LIMIT } from '../error-classes.js'
@@ -14,6 +14,36 @@ function failure(err: unknown, syscall: string, f: FileRef, positionBytes: numbe
 
 // A failed segment ends the range: everything from it to the end of the
 // range is reported, since none of it was done.
+
+/**
+ * An aligned area for the edges of ranges read with O_DIRECT (uncachedEdges):
+ * two alignment blocks, the most an unaligned head or tail spans. One per
+ * thread and backend, allocated on first use and kept.
+ */
+let edgeArea: { io: IoBackend; buf: Buffer } | null = null
+
+function edgeBuffer(io: IoBackend, alignBytes: number): Buffer {
+  if (edgeArea?.io !== io || edgeArea.buf.length < 2 * alignBytes) edgeArea = { io, buf: io.allocAligned(2 * alignBytes, alignBytes) }
+  return edgeArea.buf
+}
+
+/**
+ * One segment of a range into buf at `at`: the aligned middle directly, an
+ * unaligned edge through the page cache, or, with uncachedEdges, directly as
+ * the aligned blocks around it, of which only the segment's bytes are kept.
+ * Returns the segment's bytes read (fewer at the end of the file).
+ */
+function readSegment(io: IoBackend, f: FileRef, s: AlignedSegment, buf: Buffer, at: number): number {
+  if (s.direct) return io.pread(f.directFd, buf, at, s.lengthBytes, s.positionBytes)
+  if (!f.uncachedEdges || f.directFd < 0) return io.pread(f.fd, buf, at, s.lengthBytes, s.positionBytes)
+  const start = alignDown(s.positionBytes, f.alignBytes)
+  const area = edgeBuffer(io, f.alignBytes)
+  const n = io.pread(f.directFd, area, 0, alignUp(s.positionBytes + s.lengthBytes, f.alignBytes) - start, start)
+  const skip = s.positionBytes - start
+  const got = Math.max(0, Math.min(s.lengthBytes, n - skip))
+  area.copy(buf, at, skip, skip + got)
+  return got
+}
 
 /**
  * Reads file bytes [position, position + length) into buf at bufOffset.
@@ -32,7 +62,7 @@ export function readRange(
     // short read is continued by io.pread itself, so one here is the end of the file.
     for (let attempt = 0; ; attempt++) {
       try {
-        n = io.pread(s.direct ? f.directFd : f.fd, buf, at, s.lengthBytes, s.positionBytes)
+        n = readSegment(io, f, s, buf, at)
         break
       } catch (err) {
         const fail = failure(err, 'pread', f, s.positionBytes, positionBytes + lengthBytes - s.positionBytes)
@@ -47,7 +77,7 @@ export function readRange(
         message: `SHORT_READ: ${f.path} ended at byte ${s.positionBytes + n}, before the end of the range`,
       }
     }
-    if (s.direct) direct += n
+    if (s.direct || (f.uncachedEdges && f.directFd >= 0)) direct += n
   }
   return direct
 }

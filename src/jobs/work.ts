@@ -1,11 +1,9 @@
 import type { Extent, JobSpec } from '../job.js'
-import type { FileRef, Task, VerifyLevel } from '../protocol.js'
-import type { OpenFile } from '../regions.js'
+import type { Task, VerifyLevel } from '../protocol.js'
+import { fileRef as ref } from '../regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
 import { previousDigest } from '../verify/since.js'
 import { passTurnWhenDue } from '../chunk/order.js'
-
-const ref = (f: OpenFile): FileRef => ({ path: f.path, fd: f.fd, directFd: f.directFd, alignBytes: f.alignBytes })
 
 /** The tasks of a job: how many, each one, and the part of the range each covers. */
 export interface WorkPlan {

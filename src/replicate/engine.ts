@@ -8,7 +8,7 @@ import { checkChunkBytes, checkDirectMode, type ClientSettings } from '../option
 import { markDone, newBarrier, poison } from '../chunk/order.js'
 import { alignUp } from '../io/align.js'
 import type { FileRef, TaskOrder, VerifyLevel } from '../protocol.js'
-import { closeFile, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
+import { closeFile, fileRef, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
 import { cloneSupport } from './caps.js'
 import { checkRanges, overlapsItself, planClones, planRanges, type RangesPlan, type ReplicateRange } from './ranges.js'
 import { Scratch } from './scratch.js'
@@ -41,10 +41,6 @@ function cloneRefusal(io: IoBackend, src: PathFacts, dest: PathFacts, ranges: Re
   if (bad >= 0) return `ranges[${bad}] is not aligned to the clone block size of ${block} bytes`
   if (src.identity === dest.identity && overlapsItself(ranges)) return 'a clone within one file cannot overlap its own source'
   return null
-}
-
-function fileRef(f: OpenFile): FileRef {
-  return { path: f.path, fd: f.fd, directFd: f.directFd, alignBytes: f.alignBytes }
 }
 
 /**
@@ -101,7 +97,7 @@ export function openReplicate(
     scratch?.close()
     throw err
   }
-  const staging: FileRef = { path: `a scratch file in ${scratch?.dir ?? ''}`, fd: stagingFd, directFd: -1, alignBytes: 0 }
+  const staging: FileRef = { path: `a scratch file in ${scratch?.dir ?? ''}`, fd: stagingFd, directFd: -1, alignBytes: 0, uncachedEdges: false }
   const phases = inPlace ? [{ plan: inPlace, from: fileRef(src), to: fileRef(out) }] : stagedPhases(checked, chunkBytes, s.bufferBytes, fileRef(src), staging, fileRef(out))
   const work = (level: VerifyLevel): WorkPlan => workOf(phases, method, level)
   const totalBytes = phases[phases.length - 1]?.plan.totalBytes ?? 0

@@ -3,7 +3,7 @@ import type { IoBackend } from '../io/types.js'
 import type { CopyResult, Job, JobSpec, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, type ClientSettings } from '../options.js'
 import type { HashAlgo } from '../protocol.js'
-import { inspectPath, openForJob, probeDirect, type DirectMode } from '../regions.js'
+import { fileRef, inspectPath, openForJob, probeDirect, type DirectMode } from '../regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
 import { buildManifest, type Manifest } from './manifest.js'
 
@@ -60,7 +60,7 @@ export function openHash(io: IoBackend, path: string, o: HashOptions, s: ClientS
   const share = Math.floor(src.sizeBytes / (s.threads * TASKS_PER_WORKER))
   const group = Math.max(1, Math.floor(Math.min(TASK_BYTES_MAX, Math.max(TASK_BYTES_MIN, share)) / chunkBytes))
   const plan: ChunkPlan = { anchorOffsetBytes: 0, totalBytes: src.sizeBytes, chunkBytes: chunkBytes * group }
-  const ref = { path: src.path, fd: src.fd, directFd: src.directFd, alignBytes: src.alignBytes }
+  const ref = fileRef(src)
   const work = (): WorkPlan => ({
     count: chunkCount(plan),
     extent: (i) => chunkAt(plan, i),

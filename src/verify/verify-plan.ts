@@ -2,8 +2,8 @@ import { BlockcopyError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import type { JobSpec, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings } from '../options.js'
-import type { CompareTask, FileRef } from '../protocol.js'
-import { closeFile, inspectPath, openForJob, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
+import type { CompareTask } from '../protocol.js'
+import { closeFile, fileRef as ref, inspectPath, openForJob, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
 import { chunkDigest, isManifest, unknownCount, type Manifest } from './manifest.js'
 
@@ -149,8 +149,6 @@ export function openVerify(
     throw err
   }
 }
-
-const ref = (f: OpenFile): FileRef => ({ path: f.path, fd: f.fd, directFd: f.directFd, alignBytes: f.alignBytes })
 
 /** The ranges end to end, each cut into chunks on absolute multiples of the chunk size (a manifest's own chunks). */
 function compareWork(
