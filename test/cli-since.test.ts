@@ -60,6 +60,18 @@ test('writes only what changed, says so, and updates the manifest for the next r
   assert.is(r.manifest, m)
 })
 
+test('a manifest of 16 MiB chunks, the largest: the workers are sized for them without --chunk', async () => {
+  assert.is(cli(['copy', src, dst]).status, 0)
+  assert.is(cli(['hash', dst, '--chunk', '16MiB', '-o', m]).status, 0)
+  poke(src, 100)
+  const run = cli(['copy', src, dst, '--since', m, '--json'])
+  assert.is(run.status, 0, run.stderr)
+  const r = JSON.parse(run.stdout) as CopyResult
+  assert.equal(r.incremental, { writtenBytes: SIZE, skippedBytes: 0, writeAll: false, reason: null })
+  assert.ok(cmpFiles(src, dst))
+  assert.is((await readManifest(m)).chunkBytes, 16 * MiB)
+})
+
 test('a destination changed behind the manifest\'s back is refused (exit 2, untouched); --force writes every chunk', () => {
   seed()
   poke(src, 100)

@@ -82,6 +82,12 @@ test('--manifest: replicas checked without the source, differences in whole chun
   assert.match(run.stdout, /^1 of 2 replicas identical to manifest /)
   assert.match(run.stdout, /bytes 3145728-4194303 \(1\.00 MiB, whole chunks\)/)
   assert.is(cli(['verify', '--manifest', m, a]).status, 0)
+  // The largest chunk a manifest can have: the workers are sized for it without --chunk.
+  const big = join(dir, 'big.manifest')
+  assert.is(cli(['hash', src, '--chunk', '16MiB', '-o', big]).status, 0)
+  const bigRun = cli(['verify', '--manifest', big, a])
+  assert.is(bigRun.status, 0, bigRun.stderr)
+  assert.match(bigRun.stdout, /^1 of 1 replica identical to manifest .*: 5\.00 MiB compared/)
 
   const bytes = readFileSync(m)
   bytes[70] = (bytes[70] as number) ^ 1
@@ -97,6 +103,7 @@ test('sizes that differ are a difference, named; --range compares only the bytes
   writeFileSync(short, readFileSync(src).subarray(0, 4 * MiB))
   const run = cli(['verify', src, short])
   assert.is(run.status, 1)
+  assert.match(run.stdout, /: 4\.00 MiB of 5\.00 MiB compared in/)
   assert.match(run.stdout, /short\.img: size 4194304 bytes, SRC .* 5242883 \(only the bytes both have were compared\)/)
   assert.is(cli(['verify', src, short, '--range', '0:4MiB']).status, 0)
   assert.is(cli(['verify', src, short, '--range', '1MiB:1MiB', '--range', '3MiB:1MiB']).status, 0)
@@ -126,6 +133,8 @@ test('a read error is exit 3, with the unreadable range listed', async () => {
     const run = cli(['verify', src, join(fs.mountDir, 'r.img')])
     assert.is(run.status, 3, run.stdout + run.stderr)
     assert.match(run.stdout, /UNKNOWN {5}.*r\.img: 1 range could not be read/)
+    // The summary counts the bytes compared, not the bytes asked for.
+    assert.match(run.stdout, /^0 of 1 replica identical to SRC .*: \d+\.\d\d MiB of 5\.00 MiB compared in/)
     assert.match(run.stdout, /unreadable bytes \d+-\d+: EIO/)
   } finally {
     await fs.unmount()

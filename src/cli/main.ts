@@ -107,7 +107,9 @@ function program(setExit: (code: number) => void): Command {
       throw new BlockcopyError('INVALID_ARGUMENT', `--checkpoint: ${f.checkpoint} and the files beside it must not be the --since manifest`, 'checkpoint')
     }
     const since = f.since === undefined ? undefined : await readSinceManifest(f.since)
-    setExit(await withClient(f, async (client) => {
+    // The workers' buffers are sized for the manifest's chunks (up to 16 MiB) unless --chunk says otherwise.
+    const engine = since && f.chunk === undefined ? { ...f, chunk: String(since.chunkBytes) } : f
+    setExit(await withClient(engine, async (client) => {
       const controller = new AbortController()
       const file = since ? f.since : undefined
       const job = client.copy(from, to, {

@@ -81,8 +81,12 @@ function printReport(r: VerifyReport, refName: string, all: boolean): void {
   const out: string[] = []
   const identical = r.replicas.filter((x) => x.identical).length
   const secs = r.elapsedMs / 1000
-  const rate = secs > 0 ? `${formatBytes(Math.round(r.totalBytes / secs))}/s` : '-'
-  out.push(`${identical} of ${plural(r.replicas.length, 'replica')} identical to ${refName}: ${formatBytes(r.totalBytes)} compared in ${secs.toFixed(2)} s (${rate} of the reference)`)
+  // What was compared, not what was asked: a read error, a shorter replica or a cancel leaves some of it out.
+  const least = Math.min(...r.replicas.map((x) => x.comparedBytes))
+  const most = Math.max(...r.replicas.map((x) => x.comparedBytes))
+  const compared = least >= r.totalBytes ? formatBytes(r.totalBytes) : `${formatBytes(least)} of ${formatBytes(r.totalBytes)}`
+  const rate = secs > 0 ? `${formatBytes(Math.round(most / secs))}/s` : '-'
+  out.push(`${identical} of ${plural(r.replicas.length, 'replica')} identical to ${refName}: ${compared} compared in ${secs.toFixed(2)} s (${rate} of the reference)`)
   for (const e of r.sourceErrors) out.push(`  ${refName} unreadable at bytes ${e.offset}-${e.offset + e.length - 1}: ${e.message} (not compared there)`)
   for (const x of r.replicas) out.push(...replicaLines(x, r, refName, all))
   if (r.cancelled) out.push('interrupted: not every range was compared')
@@ -111,10 +115,12 @@ export function registerVerify(prog: Command, setExit: (code: number) => void): 
         throw new BlockcopyError('INVALID_ARGUMENT', manifest ? 'REPLICA: at least one is required' : 'REPLICA: give SRC and at least one REPLICA (or --manifest M REPLICA...)', 'replicas')
       }
       const ranges = f.range.map((t, i) => parseRange(t, i + 1))
+      // A manifest's chunks are the compare's chunks: the workers' buffers are sized for them, whatever --chunk says.
+      const chunk = manifest ? String(manifest.chunkBytes) : f.chunk
       const fit = f.memory === undefined ? undefined
-        : { memoryBytes: parseSize(f.memory, 'memoryBytes'), chunkBytes: f.chunk === undefined ? DEFAULT_CHUNK_BYTES : parseSize(f.chunk, 'chunkBytes') }
+        : { memoryBytes: parseSize(f.memory, 'memoryBytes'), chunkBytes: chunk === undefined ? DEFAULT_CHUNK_BYTES : parseSize(chunk, 'chunkBytes') }
       const threads = verifyThreads(f.threads, replicas.length + (source === null ? 0 : 1), fit)
-      setExit(await withClient({ ...f, threads }, async (client) => {
+      setExit(await withClient({ ...f, chunk, threads }, async (client) => {
         const controller = new AbortController()
         const job = client.verify(source, replicas, {
           signal: controller.signal, ...(manifest ? { manifest } : {}), ...(ranges.length > 0 ? { ranges } : {}),
