@@ -13,7 +13,7 @@ import type { MapJournal, MapSummary } from './journal/journal.js'
 import { finishJournal, journalSyncFailures } from './journal/resume.js'
 import type { Throttle } from './throttle.js'
 import { chunkWork, type WorkPlan } from './jobs/work.js'
-import { closeAll, preallocate, syncAll } from './jobs/files.js'
+import { closeAll, closeUnwritten, preallocate, syncAll } from './jobs/files.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
 import { completedParts, notWritten, tallyChunks } from './jobs/results.js'
 import { TimingCollector, type JobTiming } from './jobs/timing.js'
@@ -285,7 +285,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     try {
       await spec.prepare()
     } catch (err) {
-      closeAll(spec, io)
+      closeUnwritten(spec, io)
       throw err
     }
   }
@@ -294,7 +294,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
       // Saved before the first write: a run killed at once leaves a valid map.
       await spec.journal.start(spec.dests)
     } catch (err) {
-      closeAll(spec, io)
+      closeUnwritten(spec, io)
       throw err
     }
   }

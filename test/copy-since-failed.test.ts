@@ -1,4 +1,4 @@
-import { copyFileSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -136,6 +136,16 @@ test('beforeWrite runs after the check and before any write; a throw fails the j
   assert.is(ok.ok, true)
   assert.is(calls, 1)
   assert.throws(() => client.copy({ path: src }, [{ path: dst }], { beforeWrite: 'soon' as never }), /beforeWrite: must be a function/)
+
+  // A destination the job created is removed again when beforeWrite fails; one that existed is kept.
+  const fresh = join(dir, 'fresh.img')
+  const forced = client.copy({ path: src }, [{ path: fresh }], { since: m, force: true, beforeWrite: () => { throw new Error('no room') } })
+  await refusesAsync(forced.result, null, /no room/)
+  assert.not.ok(existsSync(fresh), 'the created destination is gone')
+  const plain = client.copy({ path: src }, [{ path: fresh }], { beforeWrite: () => { throw new Error('no room') } })
+  await refusesAsync(plain.result, null, /no room/)
+  assert.not.ok(existsSync(fresh), 'also for a plain copy')
+  assert.ok(existsSync(dst), 'an existing destination is kept')
 })
 
 test('a destination that fails its check: MANIFEST_MISMATCH, job.manifest null, and no descriptor left open', async () => {

@@ -1,8 +1,7 @@
 import { Command, CommanderError, Option } from 'commander'
-import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { BlockcopyError } from '../errors.js'
-import { allUnknown, readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
+import { BlockcopyError, toSystemError, type SystemError } from '../errors.js'
+import { allUnknown } from '../verify/manifest.js'
 import { checkpointFiles } from '../verify/checkpoint.js'
 import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
@@ -11,6 +10,7 @@ import { JobRecorder } from '../jobs/recorder.js'
 import { detach, detachedJobId, jobKindOf, registerJobs } from './jobs.js'
 import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
 import { printResult } from './report.js'
+import { SinceFile } from './since-file.js'
 import { registerCaps } from './caps.js'
 import { registerBench } from './bench.js'
 import { registerReplicate } from './replicate.js'
@@ -66,14 +66,6 @@ function resumeCommand(): string {
   return ['blockcopy', ...process.argv.slice(2)].map(quote).join(' ')
 }
 
-/** The manifest of --since: it must exist (seed it with `blockcopy hash DST -o M`). */
-async function readSinceManifest(file: string): Promise<Manifest> {
-  if (!existsSync(file)) {
-    throw new BlockcopyError('NOT_FOUND_VOLUME', `--since: ${file} does not exist; make it from the destination with blockcopy hash DST -o ${file}`, 'since')
-  }
-  return readManifest(file)
-}
-
 function program(setExit: (code: number) => void): Command {
   const prog = new Command('blockcopy')
     .description('Copy, zero and verify byte ranges of files and block devices, with O_DIRECT and xxh3')
@@ -106,44 +98,64 @@ function program(setExit: (code: number) => void): Command {
     if (f.checkpoint !== undefined && f.since !== undefined && checkpointFiles(f.checkpoint).includes(path.resolve(f.since))) {
       throw new BlockcopyError('INVALID_ARGUMENT', `--checkpoint: ${f.checkpoint} and the files beside it must not be the --since manifest`, 'checkpoint')
     }
-    const since = f.since === undefined ? undefined : await readSinceManifest(f.since)
-    // The workers' buffers are sized for the manifest's chunks (up to 16 MiB) unless --chunk says otherwise.
-    const engine = since && f.chunk === undefined ? { ...f, chunk: String(since.chunkBytes) } : f
-    setExit(await withClient(engine, async (client) => {
-      const controller = new AbortController()
-      const file = since ? f.since : undefined
-      const job = client.copy(from, to, {
-        verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true, sparse: f.sparse === true,
-        signal: controller.signal,
-        ...(since ? { since, force: f.force === true } : {}),
-        ...(since && f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
-        // --chunk must agree with the manifest's chunks, so it is checked against them.
-        ...(since && f.chunk !== undefined ? { chunkBytes: parseSize(f.chunk, 'chunkBytes') } : {}),
-        // Once the destination passed its check and before any chunk is
-        // written, the manifest on disk marks every chunk unknown: a run
-        // killed part-way leaves the next one nothing to skip wrongly.
-        ...(since && file ? { beforeWrite: async () => writeManifest(file, await allUnknown(since)) } : {}),
-        ...(f.map === undefined ? {} : { map: f.map }),
-        ...(f.mapInterval === undefined ? {} : { mapIntervalMs: parseWhole(f.mapInterval, 'mapIntervalMs') }),
-        ...(f.retryBad === undefined ? {} : { retryBad: parseWhole(f.retryBad, 'retryBad') }),
-        ...(f.fillBad === undefined ? {} : { fillBad: f.fillBad }),
+    const held = f.since === undefined ? null : await SinceFile.open(f.since, src, dsts)
+    try {
+      setExit(await copyWith(held))
+    } finally {
+      held?.release()
+    }
+
+    async function copyWith(sinceFile: SinceFile | null): Promise<number> {
+      const since = sinceFile?.manifest
+      // The workers' buffers are sized for the manifest's chunks (up to 16 MiB) unless --chunk says otherwise.
+      const engine = since && f.chunk === undefined ? { ...f, chunk: String(since.chunkBytes) } : f
+      return withClient(engine, async (client) => {
+        const controller = new AbortController()
+        const job = client.copy(from, to, {
+          verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true, sparse: f.sparse === true,
+          signal: controller.signal,
+          ...(since ? { since, force: f.force === true } : {}),
+          ...(since && f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
+          // --chunk must agree with the manifest's chunks, so it is checked against them.
+          ...(since && f.chunk !== undefined ? { chunkBytes: parseSize(f.chunk, 'chunkBytes') } : {}),
+          // Once the destination passed its check and before any chunk is
+          // written, the manifest on disk marks every chunk unknown: a run
+          // killed part-way leaves the next one nothing to skip wrongly.
+          ...(since && sinceFile ? { beforeWrite: async () => sinceFile.write(await allUnknown(since)) } : {}),
+          ...(f.map === undefined ? {} : { map: f.map }),
+          ...(f.mapInterval === undefined ? {} : { mapIntervalMs: parseWhole(f.mapInterval, 'mapIntervalMs') }),
+          ...(f.retryBad === undefined ? {} : { retryBad: parseWhole(f.retryBad, 'retryBad') }),
+          ...(f.fillBad === undefined ? {} : { fillBad: f.fillBad }),
+        })
+        const result = await runJob(job, f, controller)
+        // What the destination holds now, success or not (unknown where a failure may have cut a chunk short).
+        const next = await job.manifest
+        let unsaved: SystemError | null = null
+        if (next && sinceFile) {
+          try {
+            await sinceFile.write(next)
+          } catch (err) {
+            unsaved = toSystemError(err, 'write', sinceFile.path)
+          }
+        }
+        printResult(result, {
+          source: src, destinations: dsts, json: f.json === true, backend: client.backend,
+          ...(next && sinceFile && !unsaved ? { manifest: f.since } : {}),
+        })
+        if (unsaved) {
+          // The manifest on disk is the one written before the first chunk: every chunk unknown, so the next run writes them all.
+          process.stderr.write(`blockcopy: ${unsaved.message}; it still marks every chunk unknown, so the next run writes every chunk (or make it again: blockcopy hash DST -o ${f.since ?? ''})\n`)
+          return EXIT.ioErrors
+        }
+        if (result.map && result.map.pendingBytes > 0) {
+          process.stderr.write(`blockcopy: map ${result.map.path} saved; run the same command again to copy what is left: ${resumeCommand()}\n`)
+        } else if (result.map && result.map.badBytes > 0) {
+          const cmd = resumeCommand().replace(/ --retry-bad \S+/, '')
+          process.stderr.write(`blockcopy: map ${result.map.path} saved with ${result.map.badBytes} bytes of bad blocks; to read them again: ${cmd} --retry-bad 3\n`)
+        }
+        return exitCodeFor(result)
       })
-      const result = await runJob(job, f, controller)
-      // What the destination holds now, success or not (unknown where a failure may have cut a chunk short).
-      const next = await job.manifest
-      if (next && file) await writeManifest(file, next)
-      printResult(result, {
-        source: src, destinations: dsts, json: f.json === true, backend: client.backend,
-        ...(next && file ? { manifest: file } : {}),
-      })
-      if (result.map && result.map.pendingBytes > 0) {
-        process.stderr.write(`blockcopy: map ${result.map.path} saved; run the same command again to copy what is left: ${resumeCommand()}\n`)
-      } else if (result.map && result.map.badBytes > 0) {
-        const cmd = resumeCommand().replace(/ --retry-bad \S+/, '')
-        process.stderr.write(`blockcopy: map ${result.map.path} saved with ${result.map.badBytes} bytes of bad blocks; to read them again: ${cmd} --retry-bad 3\n`)
-      }
-      return exitCodeFor(result)
-    }))
+    }
   })
 
   addCommon(

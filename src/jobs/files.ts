@@ -15,6 +15,23 @@ export function closeAll(spec: JobSpec, io: IoBackend): void {
 }
 
 /**
+ * closeAll for a job that ends before its first write (its prepare or its
+ * map's first save failed): the destinations it created are removed too, as
+ * a refused job leaves none behind.
+ */
+export function closeUnwritten(spec: JobSpec, io: IoBackend): void {
+  closeAll(spec, io)
+  for (const d of spec.dests) {
+    if (!d.created) continue
+    try {
+      fs.rmSync(d.path, { force: true })
+    } catch {
+      // The failure that ended the job is what the caller must see; an empty file left is the lesser harm.
+    }
+  }
+}
+
+/**
  * Allocates each file destination's range up front, extending the file to
  * the end of the range, so parallel O_DIRECT writes are overwrites of
  * allocated blocks inside the file: ext4 serialises direct writes that

@@ -18,6 +18,12 @@ export function badBlockOptions(o: CopyOptions): { tries: number; fill: boolean 
     throw new BlockcopyError('INVALID_ARGUMENT', `fillBad: must be 'keep' or 'zero', got ${String(o.fillBad)}`, 'fillBad')
   }
   const retry = o.retryBad ?? 0
+  // An incremental copy leaves a chunk it cannot read as it was, marked
+  // unknown in its manifest; it does not split bad blocks out of it.
+  // (retryBad needs a map, which an incremental copy refuses: mapOptions.)
+  if (o.since !== undefined && o.fillBad === 'zero') {
+    throw new BlockcopyError('INVALID_ARGUMENT', "fillBad: an incremental copy (since) does not split bad blocks out of a chunk, so it cannot zero them; an unreadable chunk stays as it was, marked unknown in the manifest", 'fillBad')
+  }
   if (!o.ignoreErrors && retry === 0) {
     if (o.fillBad !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'fillBad: only applies with ignoreErrors or retryBad (bad blocks are only split out then)', 'fillBad')
     return null

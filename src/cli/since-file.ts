@@ -1,0 +1,82 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
+import { loadBackend } from '../io/index.js'
+import { dropLock, takeLock } from '../io/lockfile.js'
+import { readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
+
+const bad = (why: string) => new BlockcopyError('INVALID_ARGUMENT', `--since: ${why}`, 'since')
+
+/**
+ * The manifest file of `copy --since M`, held for one run. Two runs on one
+ * manifest at once would each write a manifest of its own chunks only, and
+ * the later one would call the earlier one's chunks unchanged: every run
+ * after that would skip them, and report success over a destination that
+ * differs. So a run takes M.lock (flock, removed as it lets go) before it
+ * reads M, and keeps it until the next manifest is written.
+ */
+export class SinceFile {
+  private constructor(
+    /** M with its symlinks resolved: the next manifest replaces the file, not a link to it. */
+    readonly path: string,
+    readonly manifest: Manifest,
+    private lockFd: number | null,
+  ) {}
+
+  /**
+   * Checks M before anything is created: it exists, is a regular file, is
+   * neither SRC nor a DST (by inode, so no other name of them either), and
+   * its directory, where the next manifest is written and renamed over it,
+   * can be written. Then takes the lock and reads M. The lock file is all it
+   * creates, and release() removes it.
+   */
+  static async open(file: string, src: string, dsts: string[]): Promise<SinceFile> {
+    if (!fs.existsSync(file)) throw new BlockcopyError('NOT_FOUND_VOLUME', `--since: ${file} does not exist; make it from the destination with blockcopy hash DST -o ${file}`, 'since')
+    const real = fs.realpathSync(file)
+    const st = fs.statSync(real)
+    if (!st.isFile()) throw bad(`${file} is not a regular file (a manifest is one, written by blockcopy hash DST -o ${file})`)
+    const others: Array<[string, string]> = [[src, 'SRC'], ...dsts.map((d, i): [string, string] => [d, dsts.length > 1 ? `DST ${i + 1}` : 'DST'])]
+    for (const [p, name] of others) {
+      const o = fs.statSync(p, { throwIfNoEntry: false })
+      if (o && o.dev === st.dev && o.ino === st.ino) throw bad(`${file} is ${name} itself; the manifest must be a file of its own`)
+    }
+    const dir = path.dirname(real)
+    try {
+      fs.accessSync(dir, fs.constants.W_OK)
+    } catch (err) {
+      throw bad(`the next manifest is written in ${dir} and renamed over ${real}, but that directory cannot be written (${toSystemError(err, 'access', dir).code})`)
+    }
+    const io = loadBackend()
+    let lockFd: number | null = null
+    if (io.tryLock) {
+      const tryLock = io.tryLock.bind(io)
+      lockFd = takeLock(`${real}.lock`, tryLock)
+      if (lockFd === null) throw bad(`${file} is in use by another copy (${real}.lock is locked): one incremental copy at a time per manifest`)
+    } else {
+      process.stderr.write(`blockcopy: --since: ${file} cannot be locked without the native addon (${io.info.reason ?? 'not loaded'}); run one copy at a time with it\n`)
+    }
+    try {
+      return new SinceFile(real, await readManifest(real), lockFd)
+    } catch (err) {
+      if (lockFd !== null) dropLock(`${real}.lock`, lockFd)
+      throw err
+    }
+  }
+
+  /** Writes `m` durably in place of M; a failure is a SystemError naming M. */
+  async write(m: Manifest): Promise<void> {
+    try {
+      await writeManifest(this.path, m)
+    } catch (err) {
+      const e = toSystemError(err, 'write', this.path)
+      throw new SystemError(`${e.code}: --since: cannot write the manifest ${this.path}: ${e.message.replace(`${e.code}: `, '')}`, e.code, e.errno, e.syscall, this.path)
+    }
+  }
+
+  /** Lets go of the lock and removes the lock file. */
+  release(): void {
+    if (this.lockFd === null) return
+    dropLock(`${this.path}.lock`, this.lockFd)
+    this.lockFd = null
+  }
+}
