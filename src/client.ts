@@ -98,7 +98,11 @@ export class CopyClient {
     this.alive()
     const inc = sinceOptions(options ?? {}, from, to)
     const o = copyOptions(inc ? { ...options, chunkBytes: inc.chunkBytes, verify: inc.verify } : options, this.settings)
-    if (inc) checkDestSize(inc, inspectPath(this.io, to[0]?.path as string, 'to[0].path', true))
+    if (inc) {
+      // The source first: a missing one is NOT_FOUND_VOLUME, not a destination that does not match.
+      inspectPath(this.io, from?.path, 'from.path', false)
+      checkDestSize(inc, inspectPath(this.io, to[0]?.path as string, 'to[0].path', true))
+    }
     const mapped = mapOptions(options ?? {})
     const bad = badBlockOptions(options ?? {})
     let resume: ReturnType<typeof openMap> | null = null

@@ -34,13 +34,13 @@ test('copy --sparse --json leaves the holes, reports holeBytes, and the copy is 
   })
 })
 
-test('copy --sparse says in its summary how much was left as holes; without it, nothing is', async () => {
+test('copy --sparse says in its summary how much was punched or zeroed out instead of written; without it, nothing is', async () => {
   await withTempDir('cli-sparse', (dir) => {
     const src = join(dir, 'src.img')
     writeSparseFile(src, 16 * MiB, [{ offset: 4 * MiB, length: MiB }])
     const sparse = cli(['copy', src, join(dir, 'a.img'), '--sparse', '--threads', '2', '--progress', 'none'])
     assert.is(sparse.status, 0, sparse.stderr)
-    assert.match(sparse.stdout, /^sparse: 15(\.0+)? MiB left as holes, not written$/m)
+    assert.match(sparse.stdout, /^sparse: 15(\.0+)? MiB punched or zeroed out, not written$/m)
     const plain = cli(['copy', src, join(dir, 'b.img'), '--threads', '2', '--progress', 'none'])
     assert.is(plain.status, 0, plain.stderr)
     assert.not.match(plain.stdout, /holes/)

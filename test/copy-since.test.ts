@@ -152,6 +152,7 @@ test('bad input is refused before anything is written', async () => {
   // An unreadable chunk of an incremental copy stays as it was, marked unknown: no bad blocks split out to zero.
   refuses(() => client.copy({ path: src }, [{ path: dst }], { since: m, ignoreErrors: true, fillBad: 'zero' }), 'INVALID_ARGUMENT', /^fillBad: an incremental copy \(since\) does not split bad blocks out of a chunk/)
   refuses(() => client.copy({ path: src }, [{ path: other }], { since: m }), 'MANIFEST_MISMATCH', /other\.img does not exist, but the manifest describes 262144 bytes/)
+  refuses(() => client.copy({ path: join(dir, 'gone.img') }, [{ path: other }], { since: m }), 'NOT_FOUND_VOLUME', /^from\.path: .*gone\.img/)
   assert.throws(() => statSync(other), 'nothing created')
 })
 

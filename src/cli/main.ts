@@ -44,7 +44,7 @@ function addCommon(cmd: Command): Command {
   return addEngineOptions(
     cmd
       .option('--dst-offset <size>', 'destination offset; once for all destinations or once per DST', collect, [])
-      .option('--length <size>', 'bytes to process (default: the rest of the source)'),
+      .option('--length <size>', 'bytes to process (default: the rest of the source; for zero, the rest of each destination)'),
   )
 }
 

@@ -41,7 +41,7 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
     const m = r.map
     lines.push(`map ${m.path}: ${formatBytes(m.rescuedBytes)} done${m.resumedBytes > 0 ? ` (${formatBytes(m.resumedBytes)} by earlier runs)` : ''}, ${formatBytes(m.pendingBytes)} left, ${formatBytes(m.badBytes)} bad`)
   }
-  if (r.holeBytes > 0) lines.push(`sparse: ${formatBytes(r.holeBytes)} left as holes, not written`)
+  if (r.holeBytes > 0) lines.push(`sparse: ${formatBytes(r.holeBytes)} punched or zeroed out, not written`)
   if (r.verify !== 'none') lines.push(`verify: ${r.verify}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)
   if (r.digest) lines.push(`xxh3 of chunk digests (${formatBytes(r.chunkBytes)} chunks): ${r.digest}`)
   if (r.cancelled) lines.push(`cancelled: ${formatBytes(r.completedBytes)} done; completed extents: ${r.completed.map((e) => `${e.offset}+${e.length}`).join(' ') || 'none'}`)
