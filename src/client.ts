@@ -146,7 +146,8 @@ export class CopyClient {
       ...(ckpt ? { ioFree: (i: number) => ckpt.skips(i, inc.since) } : {}),
       hashAlgo: m.algo,
       prepare: async () => {
-        await sampleCheck(inc, spec.source as { fd: number }, dest as { fd: number; path: string })
+        if (!spec.source || !dest) throw new Error('incremental copy: the job has no source or destination to check')
+        await sampleCheck(inc, this.io, spec.source, dest)
         await beforeWrite?.()
       },
       // The destination becomes the source: a file takes the source's size

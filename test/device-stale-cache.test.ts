@@ -115,4 +115,38 @@ test('copy and hash of such a device give the bytes it holds now, edges and tail
   if (skip) logSkip(skip)
 })
 
+test('an incremental copy checks a device destination as it is now: a first chunk changed beneath its cache is refused', async () => {
+  const why = skipUnlessRoot('attaches loop devices')
+  if (why) return logSkip(why)
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, SIZE, 33)
+  const backing = join(dir, 'backing.img')
+  copyFileSync(src, backing)
+  const dev = await attachLoop(backing)
+  const hold = openSync(dev, 'r')
+  try {
+    const m = await client.hash(dev).manifest
+    assert.ok(m)
+    readRange(dev, 0, SIZE)
+    // Chunk 0, which the check always samples, changes beneath the device's cache.
+    const changed = (readRange(backing, 10, 1)[0] as number) ^ 0x77
+    poke(backing, changed, 10)
+    const seen = Buffer.alloc(1)
+    readSync(hold, seen, 0, 1, 10)
+    if (seen[0] === changed) return logSkip('the device cache was dropped before the test could see it stale')
+    const job = client.copy({ path: src }, [{ path: dev }], { since: m })
+    try {
+      await job.result
+      assert.unreachable('the changed destination is refused')
+    } catch (err) {
+      assert.is((err as { code?: string }).code, 'MANIFEST_MISMATCH', String(err))
+      assert.match(String(err), /chunk 0 of /)
+    }
+  } finally {
+    closeSync(hold)
+    await detachLoop(dev)
+  }
+  assert.not.ok(readRange(backing, 0, SIZE).equals(readRange(src, 0, SIZE)), 'nothing written: the change is still there')
+})
+
 test.run()

@@ -3,7 +3,10 @@ import { randomInt } from 'node:crypto'
 import { promisify } from 'node:util'
 import { BlockcopyError } from '../errors.js'
 import type { CopyResult, VerifyMode } from '../job.js'
-import type { Region } from '../regions.js'
+import { alignUp } from '../io/align.js'
+import type { IoBackend } from '../io/types.js'
+import type { FileRef } from '../protocol.js'
+import { PAGE_BYTES, type Region } from '../regions.js'
 import type { Checkpoint } from './checkpoint.js'
 import { buildManifest, chunkDigest, isManifest, isUnknown, type Manifest } from './manifest.js'
 import { createHasher } from './xxh3.js'
@@ -114,14 +117,26 @@ export function sampleChunks(m: Manifest): number[] {
 
 const read = promisify(fs.read)
 
-async function readChunk(fd: number, buf: Buffer, offset: number, length: number): Promise<Buffer> {
+/** A file the sample check reads: a block device with direct I/O on is read with it, never from its page cache. */
+type Sampled = Pick<FileRef, 'fd' | 'directFd' | 'alignBytes' | 'uncachedEdges'>
+
+/**
+ * Reads [offset, +length) of `f` into buf (without blocking the thread). A
+ * block device is read with O_DIRECT in whole alignment blocks (its page
+ * cache is stale when the device changed beneath this host, as in
+ * src/chunk/ranged-io.ts): buf is then aligned and long enough.
+ */
+async function readChunk(f: Sampled, buf: Buffer, offset: number, length: number): Promise<Buffer> {
+  const direct = f.uncachedEdges && f.directFd >= 0
+  const fd = direct ? f.directFd : f.fd
+  const want = direct ? alignUp(length, f.alignBytes) : length
   let done = 0
-  while (done < length) {
-    const { bytesRead } = await read(fd, buf, done, length - done, offset + done)
+  while (done < want) {
+    const { bytesRead } = await read(fd, buf, done, want - done, offset + done)
     if (bytesRead === 0) break
     done += bytesRead
   }
-  return buf.subarray(0, done)
+  return buf.subarray(0, Math.min(done, length))
 }
 
 /**
@@ -130,7 +145,7 @@ async function readChunk(fd: number, buf: Buffer, offset: number, length: number
  * that failed part-way already wrote it). Refuses on the first one that
  * matches neither, unless forced; forced, every chunk will be written.
  */
-export async function sampleCheck(s: SinceOptions, src: { fd: number }, dest: { fd: number; path: string }): Promise<void> {
+export async function sampleCheck(s: SinceOptions, io: IoBackend, src: Sampled, dest: Sampled & { path: string }): Promise<void> {
   const m = s.since.manifest
   if (s.since.writeAll) return
   const hasher = await createHasher(m.algo)
@@ -139,15 +154,16 @@ export async function sampleCheck(s: SinceOptions, src: { fd: number }, dest: { 
     hasher.update(b)
     return hasher.digest('hex')
   }
-  const buf = Buffer.alloc(m.chunkBytes)
+  const direct = [src, dest].some((f) => f.uncachedEdges && f.directFd >= 0)
+  const buf = direct ? io.allocAligned(alignUp(m.chunkBytes, PAGE_BYTES), PAGE_BYTES) : Buffer.alloc(m.chunkBytes)
   // The job's own descriptors: nothing is opened here, so nothing can leak.
   for (const i of sampleChunks(m)) {
     const offset = i * m.chunkBytes
     const length = Math.min(m.chunkBytes, m.sizeBytes - offset)
     const want = chunkDigest(m, i)
-    const now = digest(await readChunk(dest.fd, buf, offset, length))
+    const now = digest(await readChunk(dest, buf, offset, length))
     if (now === want) continue
-    if (now === digest(await readChunk(src.fd, buf, offset, length))) continue
+    if (now === digest(await readChunk(src, buf, offset, length))) continue
     const why = `chunk ${i} of ${dest.path} (bytes ${offset}..${offset + length}) has digest ${now}, the manifest ${want}`
     if (!s.force) throw mismatch(why)
     s.since.writeAll = true
