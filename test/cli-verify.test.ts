@@ -82,6 +82,13 @@ test('--manifest: replicas checked without the source, differences in whole chun
   assert.match(run.stdout, /^1 of 2 replicas identical to manifest /)
   assert.match(run.stdout, /bytes 3145728-4194303 \(1\.00 MiB, whole chunks\)/)
   assert.is(cli(['verify', '--manifest', m, a]).status, 0)
+  // A shorter replica: the chunk it has only part of is listed, and the summary says why.
+  const short = join(dir, 'short.img')
+  writeFileSync(short, readFileSync(src).subarray(0, 3 * MiB + 100))
+  const shortRun = cli(['verify', '--manifest', m, short])
+  assert.is(shortRun.status, 1)
+  assert.match(shortRun.stdout, /size 3145828 bytes, manifest .* 5242883 \(only the bytes both have were compared; its last, partial chunk is listed, as it cannot match a whole chunk's digest\)/)
+  assert.match(shortRun.stdout, /bytes 3145728-3145827 \(100 B, whole chunks\)/)
   // The largest chunk a manifest can have: the workers are sized for it without --chunk.
   const big = join(dir, 'big.manifest')
   assert.is(cli(['hash', src, '--chunk', '16MiB', '-o', big]).status, 0)

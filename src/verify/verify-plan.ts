@@ -112,11 +112,12 @@ export function openVerify(
   const direct = checkDirectMode(o.direct ?? s.direct, 'direct')
   const srcFacts = source === null ? null : inspectPath(io, source, 'source', false)
   const facts = replicaPaths.map((p, i) => inspectPath(io, p, `replicas[${i}]`, false))
-  const seen = new Map<string, string>(srcFacts ? [[srcFacts.identity, 'source']] : [])
+  // Named by path, so the message reads the same through the library and the CLI.
+  const seen = new Map<string, string>(srcFacts ? [[srcFacts.identity, `the source ${srcFacts.path}`]] : [])
   facts.forEach((f, i) => {
     const other = seen.get(f.identity)
     if (other) throw bad(`replicas[${i}]`, `${f.path} is the same file or device as ${other}; comparing it with itself proves nothing`)
-    seen.set(f.identity, `replicas[${i}]`)
+    seen.set(f.identity, `the replica ${f.path}`)
   })
   const referenceBytes = srcFacts ? srcFacts.sizeBytes : (manifest as Manifest).sizeBytes
   const refName = srcFacts ? `source ${srcFacts.path}` : 'the manifest'
