@@ -35,9 +35,11 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`)
 
 const USAGE = `usage: npm run bench:hash -- [options]
 
-Hashes one file with xxhsum -H3, blockcopy hash and blockcopy hash --xxhsum
-from a cached page cache, and reads it with fio (O_DIRECT) and blockcopy hash
-from a cold one, interleaved; prints times, ratios and the targets.
+Hashes one file with xxhsum -H3, blockcopy hash, client.hash, the floor of
+blockcopy's stack (bench/lib/hash-floor.mjs) and blockcopy hash --xxhsum
+from a cached page cache, and reads it with fio (O_DIRECT), blockcopy hash
+and blockcopy verify from a cold one, interleaved; prints times, ratios and
+the targets.
 
   --size SIZE             file size (default 2GiB)
   --runs N                timed runs per contender (default 3)
