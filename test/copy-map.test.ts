@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -148,6 +148,52 @@ test('bad input: a map of another range or source, a missing destination for a m
   refuses(() => client.copy({ path: src }, [{ path: dst }], { map: join(dir, 'junk.map') }), 'INVALID_ARGUMENT', /junk\.map line 1: current status/)
   assert.is(readFileSync(map, 'utf8'), before, 'the map is untouched')
   assert.is(statSync(dst).size, 4 * MiB)
+})
+
+test('the map is a file of its own: not the source, not a destination (even one still to be created), in a directory that can be written', async () => {
+  const fresh = join(dir, 'fresh.img')
+  refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: fresh }), 'INVALID_ARGUMENT', /^map: .*fresh\.img is to\[0\]\.path .*fresh\.img itself; the map must be a file of its own/)
+  assert.not.ok(existsSync(fresh), 'nothing created')
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: src }), 'INVALID_ARGUMENT', /^map: .*src\.img is from\.path .*itself/)
+  const alias = join(dir, 'alias.img')
+  writeFileSync(dst, '')
+  linkSync(dst, alias)
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: alias }), 'INVALID_ARGUMENT', /^map: .*alias\.img is to\[0\]\.path .*dst\.img itself/)
+  const mapDir = join(dir, 'maps')
+  mkdirSync(mapDir)
+  if (spawnSync('chattr', ['+i', mapDir]).status !== 0) return logSkip('no immutable attribute here')
+  try {
+    refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: join(mapDir, 'm.map') }), 'INVALID_ARGUMENT', /^map: .*m\.map is saved by writing in .*maps, which cannot be written \(E(PERM|ACCES)\)/)
+    assert.not.ok(existsSync(fresh), 'nothing created')
+  } finally {
+    spawnSync('chattr', ['-i', mapDir])
+  }
+})
+
+test('a map records where its destinations start: resuming to other offsets, or other destinations, is refused', async () => {
+  const controller = new AbortController()
+  const job = client.copy({ path: src }, [{ path: dst, offset: 0 }], { map, signal: controller.signal })
+  job.once('progress', () => controller.abort())
+  const r = await job.result
+  assert.ok(r.cancelled || r.ok)
+  assert.match(readFileSync(map, 'utf8'), /^# blockcopy dest-offsets 0$/m)
+  refuses(() => client.copy({ path: src }, [{ path: dst, offset: MiB }], { map }), 'INVALID_ARGUMENT', /^map: .*copy\.map was made for 1 destination\(s\) at offsets 0; this copy writes 1 at 1048576/)
+  const two = join(dir, 'two.img')
+  writeRandomFile(two, SIZE, 5)
+  refuses(() => client.copy({ path: src }, [{ path: dst }, { path: two }], { map }), 'INVALID_ARGUMENT', /was made for 1 destination\(s\) at offsets 0; this copy writes 2 at 0, 0/)
+  // The same destinations resume, and end byte-exact.
+  const done = await client.copy({ path: src }, [{ path: dst, offset: 0 }], { map }).result
+  assert.is(done.ok, true, JSON.stringify(done.errors))
+  assert.ok(cmpFiles(src, dst))
+})
+
+test('a map reached through a symlink is saved where the link points; the link stays a link', async () => {
+  const real = join(dir, 'real.map')
+  symlinkSync(real, map)
+  const r = await client.copy({ path: src }, [{ path: dst }], { map: join(dir, 'copy.map') }).result
+  assert.is(r.ok, true)
+  assert.ok(lstatSync(map).isSymbolicLink())
+  assert.match(readFileSync(real, 'utf8'), /^# Finished$/m)
 })
 
 test.run()

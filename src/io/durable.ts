@@ -20,9 +20,11 @@ export async function syncParentDir(path: string): Promise<void> {
 /**
  * Replaces `path` with `bytes` durably and atomically: a temporary file
  * beside it, fsynced, renamed over it, then the directory fsynced. A crash
- * leaves the old file or the new one, never a mix.
+ * leaves the old file or the new one, never a mix. A symlink is followed:
+ * the file it names is replaced, and the link stays.
  */
-export async function writeFileDurably(path: string, bytes: string | Uint8Array): Promise<void> {
+export async function writeFileDurably(given: string, bytes: string | Uint8Array): Promise<void> {
+  const path = followLinks(given)
   const tmp = `${path}.tmp-${process.pid}`
   const fh = await fs.promises.open(tmp, 'w', 0o644)
   try {
@@ -67,4 +69,20 @@ function isRunning(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/**
+ * The file a path names once its symlinks are followed, even when the last
+ * link dangles (a file still to be created through it): what a durable
+ * write must replace, so that the link stays a link.
+ */
+export function followLinks(path: string): string {
+  let p = path
+  for (let hops = 0; hops < 40; hops++) {
+    if (fs.existsSync(p)) return fs.realpathSync(p)
+    const st = fs.lstatSync(p, { throwIfNoEntry: false })
+    if (!st?.isSymbolicLink()) return p
+    p = nodePath.resolve(nodePath.dirname(p), fs.readlinkSync(p))
+  }
+  return p
 }

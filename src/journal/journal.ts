@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import nodePath from 'node:path'
 import { BlockcopyError, toSystemError } from '../errors.js'
 import type { RangeFailure } from '../protocol.js'
-import { fdatasync, removeStaleTemps, syncParentDir, writeFileDurably } from '../io/durable.js'
+import { fdatasync, followLinks, removeStaleTemps, syncParentDir, writeFileDurably } from '../io/durable.js'
 import type { Extent } from '../job.js'
 import type { OpenFile } from '../regions.js'
 import { bytesByStatus, formatMap, freshMap, parseMap, rangesWith, setStatus, type BlockStatus, type RescueMap } from './mapfile.js'
@@ -65,10 +65,12 @@ export class MapJournal {
    * is INVALID_ARGUMENT naming it.
    */
   static open(
-    path: string, range: { offset: number; length: number; sourceSize: number },
+    path: string, range: { offset: number; length: number; sourceSize: number; destOffsets: number[] },
     o: { retryBad: boolean; commandLine: string; intervalMs: number },
   ): MapJournal {
     if (typeof path !== 'string' || path.length === 0) throw new BlockcopyError('INVALID_ARGUMENT', 'map: must be a file path', 'map')
+    // A symlink is followed: the map it names is the one saved over, not the link.
+    path = followLinks(path)
     let text: string | null = null
     try {
       text = fs.readFileSync(path, 'utf8')
@@ -78,9 +80,16 @@ export class MapJournal {
         throw new BlockcopyError('NOT_FOUND_VOLUME', `map: the directory of ${path} does not exist`, 'map')
       }
     }
+    // Saved by writing a file beside it and renaming it over: its directory must take both.
+    const dir = nodePath.dirname(nodePath.resolve(path))
+    try {
+      fs.accessSync(dir, fs.constants.W_OK)
+    } catch (err) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} is saved by writing in ${dir}, which cannot be written (${(err as NodeJS.ErrnoException).code ?? 'EACCES'})`, 'map')
+    }
     if (text === null) {
       if (o.retryBad) throw new BlockcopyError('INVALID_ARGUMENT', `retryBad: needs an existing map with bad blocks; ${path} does not exist`, 'retryBad')
-      return new MapJournal(path, freshMap(range.offset, range.length, range.sourceSize), false, o.commandLine, o.intervalMs)
+      return new MapJournal(path, freshMap(range.offset, range.length, range.sourceSize, range.destOffsets), false, o.commandLine, o.intervalMs)
     }
     const map = parseMap(text, path)
     const first = map.blocks[0]
@@ -93,7 +102,15 @@ export class MapJournal {
     if (map.sourceSize !== null && map.sourceSize !== range.sourceSize) {
       throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} was made for a source of ${map.sourceSize} bytes; this source has ${range.sourceSize}: it is the map of another copy`, 'map')
     }
+    if (map.destOffsets !== null && map.destOffsets.join(' ') !== range.destOffsets.join(' ')) {
+      throw new BlockcopyError(
+        'INVALID_ARGUMENT',
+        `map: ${path} was made for ${map.destOffsets.length} destination(s) at offsets ${map.destOffsets.join(', ')}; this copy writes ${range.destOffsets.length} at ${range.destOffsets.join(', ')}: the bytes it records as done are not where this copy would look (give the same destinations, or remove the map to start over)`,
+        'map',
+      )
+    }
     map.sourceSize = range.sourceSize
+    map.destOffsets = range.destOffsets
     return new MapJournal(path, map, o.retryBad, o.commandLine, o.intervalMs)
   }
 

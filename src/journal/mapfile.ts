@@ -34,6 +34,13 @@ export interface RescueMap {
   blocks: MapBlock[]
   /** `# blockcopy source-size N`: the size of the source the map was made for, when a blockcopy wrote it. */
   sourceSize: number | null
+  /**
+   * `# blockcopy dest-offsets A B ...`: where each destination's range
+   * starts, when a blockcopy wrote it (maps before 2026-11-30 have none). A
+   * resumed copy must write to the same places, or bytes the map calls done
+   * would be missing where it now writes.
+   */
+  destOffsets: number[] | null
 }
 
 function bad(path: string, line: number, why: string): BlockcopyError {
@@ -54,11 +61,14 @@ export function parseMap(text: string, path: string): RescueMap {
   let head: { pos: number; status: string; pass: number } | null = null
   const blocks: MapBlock[] = []
   let sourceSize: number | null = null
+  let destOffsets: number[] | null = null
   lines.forEach((raw, i) => {
     const n = i + 1
     const line = raw.trim()
     const size = /^#\s*blockcopy source-size (\S+)/.exec(line)
     if (size) sourceSize = parseNumber(size[1], path, n, 'source size')
+    const offsets = /^#\s*blockcopy dest-offsets((?:\s+\S+)+)\s*$/.exec(line)
+    if (offsets) destOffsets = (offsets[1] as string).trim().split(/\s+/).map((v) => parseNumber(v, path, n, 'destination offset'))
     if (line === '' || line.startsWith('#')) return
     const f = line.split(/\s+/)
     if (!head) {
@@ -80,7 +90,7 @@ export function parseMap(text: string, path: string): RescueMap {
   })
   if (!head) throw bad(path, lines.length, 'no current_pos / current_status line: not a ddrescue mapfile')
   const h = head as { pos: number; status: string; pass: number }
-  return { currentPos: h.pos, currentStatus: h.status, currentPass: h.pass, blocks: merged(blocks), sourceSize }
+  return { currentPos: h.pos, currentStatus: h.status, currentPass: h.pass, blocks: merged(blocks), sourceSize, destOffsets }
 }
 
 const hex = (v: number) => `0x${v.toString(16).toUpperCase().padStart(8, '0')}`
@@ -95,6 +105,7 @@ export function formatMap(m: RescueMap, commandLine: string, startTime: Date, no
     `# Current time: ${time(now)}`,
     ...(m.currentStatus === '+' ? ['# Finished'] : []),
     ...(m.sourceSize === null ? [] : [`# blockcopy source-size ${m.sourceSize}`]),
+    ...(m.destOffsets === null || m.destOffsets.length === 0 ? [] : [`# blockcopy dest-offsets ${m.destOffsets.join(' ')}`]),
     '# current_pos  current_status  current_pass',
     `${hex(m.currentPos)}     ${m.currentStatus}               ${m.currentPass}`,
     '#      pos        size  status',
@@ -154,6 +165,6 @@ export function bytesByStatus(m: RescueMap): Record<BlockStatus, number> {
 }
 
 /** A new map: the whole range non-tried. */
-export function freshMap(pos: number, size: number, sourceSize: number): RescueMap {
-  return { currentPos: pos, currentStatus: '?', currentPass: 1, blocks: size > 0 ? [{ pos, size, status: '?' }] : [], sourceSize }
+export function freshMap(pos: number, size: number, sourceSize: number, destOffsets: number[] | null = null): RescueMap {
+  return { currentPos: pos, currentStatus: '?', currentPass: 1, blocks: size > 0 ? [{ pos, size, status: '?' }] : [], sourceSize, destOffsets }
 }

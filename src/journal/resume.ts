@@ -1,4 +1,7 @@
+import fs from 'node:fs'
+import nodePath from 'node:path'
 import { BlockcopyError } from '../errors.js'
+import type { PathFacts } from '../regions.js'
 import type { CopyOptions, CopyFacts } from '../plan.js'
 import { cutOnGrid, MapJournal } from './journal.js'
 import type { CopyResult, Extent } from '../job.js'
@@ -49,13 +52,32 @@ export function mapOptions(o: CopyOptions): MapOptions | null {
 }
 
 /**
+ * The map must be a file of its own: saving it renames a new file over its
+ * path, so a map that is the source or a destination (by any name: a hard
+ * link, a symlink, or the path of one still to be created) would replace
+ * that file, and the copied bytes would go to an inode no name reaches.
+ */
+function checkMapIsItsOwn(mapPath: string, c: CopyFacts): void {
+  const st = fs.statSync(mapPath, { throwIfNoEntry: false })
+  const mapIdentity = st ? (st.isBlockDevice() ? `dev:${st.rdev}` : `ino:${st.dev}:${st.ino}`) : `new:${nodePath.resolve(mapPath)}`
+  const files: Array<[PathFacts, string]> = [[c.source, 'from.path'], ...c.dests.map((d, i): [PathFacts, string] => [d.facts, `to[${i}].path`])]
+  for (const [f, argument] of files) {
+    if (f.identity === mapIdentity || nodePath.resolve(f.path) === nodePath.resolve(mapPath)) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${mapPath} is ${argument} ${f.path} itself; the map must be a file of its own`, 'map')
+    }
+  }
+}
+
+/**
  * Reads (or starts) the map once the copy's regions are checked, before any
  * file is opened or created, and checks it against them: a map that has
  * bytes as copied needs destinations that exist and reach that far.
  * Returns the journal and the extents still to copy.
  */
 export function openMap(m: MapOptions, c: CopyFacts, chunkBytes: number): { journal: MapJournal; extents: Extent[] } {
-  const journal = MapJournal.open(m.path, { offset: c.srcOffset, length: c.length, sourceSize: c.source.sizeBytes }, {
+  checkMapIsItsOwn(m.path, c)
+  const destOffsets = c.dests.map((d) => d.offset)
+  const journal = MapJournal.open(m.path, { offset: c.srcOffset, length: c.length, sourceSize: c.source.sizeBytes, destOffsets }, {
     retryBad: m.retryBad > 0, commandLine: process.argv.slice(1).join(' '), intervalMs: m.intervalMs,
   })
   const doneEnd = journal.doneEnd
