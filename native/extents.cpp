@@ -29,12 +29,15 @@ int SysPhysicalBlockSize(int fd, unsigned* bytes) {
   return ::ioctl(fd, BLKPBSZGET, bytes) < 0 ? -errno : 0;
 }
 
-// Kernels before 6.1 do not know STATX_DIOALIGN and simply leave it out of
-// stx_mask; that, like a file system without direct I/O, means "none".
-int SysDioAlign(int fd, uint32_t* memAlign, uint32_t* offsetAlign) {
+// Kernels before 6.1, and file systems that do not say (btrfs, tmpfs on
+// 6.18), leave STATX_DIOALIGN out of stx_mask: *known is false and the
+// alignments 0. Where it is known, 0 means this file has no direct I/O
+// (ext4 with data=journal opens O_DIRECT and goes through the page cache).
+int SysDioAlign(int fd, uint32_t* memAlign, uint32_t* offsetAlign, bool* reported) {
   struct statx stx = {};
   if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) < 0) return -errno;
   bool known = (stx.stx_mask & STATX_DIOALIGN) != 0;
+  *reported = known;
   *memAlign = known ? stx.stx_dio_mem_align : 0;
   *offsetAlign = known ? stx.stx_dio_offset_align : 0;
   return 0;
@@ -96,6 +99,7 @@ Napi::Value DirectAlignment(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   uint32_t memAlign = 0, offsetAlign = 0;
+  bool reported = false;
   if (S_ISBLK(st.st_mode)) {
     // The logical block size is always a safe buffer alignment too, even
     // where the queue's DMA alignment is smaller.
@@ -106,8 +110,9 @@ Napi::Value DirectAlignment(const Napi::CallbackInfo& info) {
       return env.Undefined();
     }
     memAlign = offsetAlign = static_cast<uint32_t>(logical);
+    reported = true;
   } else if (S_ISREG(st.st_mode)) {
-    rc = SysDioAlign(fd, &memAlign, &offsetAlign);
+    rc = SysDioAlign(fd, &memAlign, &offsetAlign, &reported);
     if (rc < 0 && rc != -ENOSYS) {
       ThrowErrno(env, rc, "statx");
       return env.Undefined();
@@ -116,6 +121,7 @@ Napi::Value DirectAlignment(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("memAlignBytes", Napi::Number::New(env, memAlign));
   out.Set("offsetAlignBytes", Napi::Number::New(env, offsetAlign));
+  out.Set("reported", Napi::Boolean::New(env, reported));
   return out;
 }
 

@@ -15,7 +15,7 @@ int SysBlockSize64(int fd, uint64_t* bytes);          // BLKGETSIZE64
 int SysLogicalBlockSize(int fd, int* bytes);          // BLKSSZGET
 int SysPhysicalBlockSize(int fd, unsigned* bytes);    // BLKPBSZGET
 // statx DIOALIGN; both zero when the file system reports none.
-int SysDioAlign(int fd, uint32_t* memAlign, uint32_t* offsetAlign);
+int SysDioAlign(int fd, uint32_t* memAlign, uint32_t* offsetAlign, bool* reported);
 int SysFsBlockSize(int fd, int64_t* bytes);           // fstatfs f_bsize
 // lseek SEEK_DATA / SEEK_HOLE: the offset found, or -errno (-ENXIO: none).
 int64_t SysSeek(int fd, int64_t offset, int whence);

@@ -98,6 +98,8 @@ function openOrThrow(io: IoBackend, p: string, write: boolean, create: boolean, 
 /** Direct-I/O alignment of an open O_DIRECT descriptor, or 0 when the engine cannot honour it. */
 function usableAlignment(io: IoBackend, directFd: number): number {
   const a = io.directAlignment(directFd)
+  // Reported 0: the file system opens O_DIRECT but does not do it.
+  if (a.reported && (a.memAlignBytes === 0 || a.offsetAlignBytes === 0)) return 0
   const need = Math.max(a.memAlignBytes, a.offsetAlignBytes, 1)
   // The page size: no page is shared by direct and buffered I/O (src/io/align.ts).
   return need <= PAGE_BYTES ? PAGE_BYTES : 0
@@ -164,6 +166,10 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
       if (align === 0 && directFd >= 0) {
         io.close(directFd)
         directFd = -1
+        // The probe before creating it could not tell (an O_TMPFILE can answer otherwise); openAll removes what it created.
+        if (mode === 'always') {
+          throw new BlockcopyError('NO_SUPPORT', `direct: --direct always, but ${facts.path} opens O_DIRECT and does no direct I/O (statx DIOALIGN is 0)`, 'direct')
+        }
       }
     }
     const info = io.blockInfo(fd)
@@ -174,6 +180,8 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
   } catch (err) {
     io.close(fd)
     if (directFd >= 0) io.close(directFd)
+    // A file this call created goes again: refused input leaves none behind.
+    if (write && !facts.exists) fs.rmSync(facts.path, { force: true })
     throw err
   }
 }

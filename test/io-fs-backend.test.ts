@@ -95,7 +95,7 @@ test('the fs backend has no alignment and no zero-out, and rejects the same argu
     const io = new FsBackend()
     const fd = io.open(path, { write: true, create: false, direct: false })
     try {
-      assert.equal(io.directAlignment(fd), { memAlignBytes: 0, offsetAlignBytes: 0 })
+      assert.equal(io.directAlignment(fd), { memAlignBytes: 0, offsetAlignBytes: 0, reported: false })
       assert.is(io.zeroRange(fd, 0, 4096), false)
       assert.ok(readRange(path, 0, 12345).equals(Buffer.alloc(12345, 1)))
       const st = statSync(path)

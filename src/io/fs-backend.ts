@@ -182,7 +182,7 @@ export class FsBackend implements IoBackend {
   }
 
   directAlignment(_fd: number): DirectAlignment {
-    return { memAlignBytes: 0, offsetAlignBytes: 0 }
+    return { memAlignBytes: 0, offsetAlignBytes: 0, reported: false }
   }
 
   blockInfo(fd: number): BlockInfo {

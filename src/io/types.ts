@@ -33,10 +33,17 @@ export interface OpenOptions {
 
 /** Direct-I/O alignment of an open descriptor, from statx DIOALIGN or BLKSSZGET. */
 export interface DirectAlignment {
-  /** Required alignment of buffer addresses, bytes (0: direct I/O unsupported). */
+  /** Required alignment of buffer addresses, bytes (0: unsupported, or not reported). */
   memAlignBytes: number
-  /** Required alignment of file offsets and lengths, bytes (0: unsupported). */
+  /** Required alignment of file offsets and lengths, bytes (0: unsupported, or not reported). */
   offsetAlignBytes: number
+  /**
+   * Whether the kernel said (statx STATX_DIOALIGN, BLKSSZGET): then 0 means
+   * the file has no direct I/O, though it opens O_DIRECT (ext4 with
+   * data=journal). Unreported (kernels before 6.1; btrfs and tmpfs on 6.18),
+   * 0 means nothing.
+   */
+  reported: boolean
 }
 
 /** What an open descriptor refers to. */

@@ -82,6 +82,9 @@ export function probeDirect(
       ? (opened = io.open(target.path, { write: false, create: false, direct: true }))
       : scratch.create(fs.constants.O_DIRECT)
     const a = io.directAlignment(fd)
+    if (a.reported && (a.memAlignBytes === 0 || a.offsetAlignBytes === 0)) {
+      return { ...none, reason: 'the file system opens O_DIRECT but does no direct I/O for this file (statx DIOALIGN is 0): it would go through the page cache' }
+    }
     let source: AlignSource = target.isBlockDevice ? 'BLKSSZGET' : 'statx DIOALIGN'
     let mem = a.memAlignBytes
     let offset = a.offsetAlignBytes

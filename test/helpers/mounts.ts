@@ -16,7 +16,7 @@ export interface ImageMount {
   /** The loop device, '/dev/loopN'. */
   device: string
   image: string
-  fsType: 'xfs' | 'btrfs'
+  fsType: 'xfs' | 'btrfs' | 'ext4'
   /** Unmounts dir and detaches the loop device; safe to call twice. */
   unmount(): Promise<void>
 }
@@ -71,16 +71,17 @@ export async function unmount(dir: string): Promise<void> {
 
 /** Creates a sparse image, makes a file system on it, loop-attaches and mounts it. */
 async function mountImage(
-  fsType: 'xfs' | 'btrfs',
+  fsType: 'xfs' | 'btrfs' | 'ext4',
   mkfsArgs: string[],
   imageFile: string,
   dir: string,
   sizeBytes: number,
+  mountOptions: string[] = [],
 ): Promise<ImageMount | string> {
   const mkfs = `mkfs.${fsType}`
   const why = skipUnlessRoot(`mounts ${fsType}`)
   if (why) return why
-  if (!hasProgram(mkfs)) return `${mkfs} is not installed (apt-get install ${fsType}-progs)`
+  if (!hasProgram(mkfs)) return `${mkfs} is not installed (apt-get install ${fsType === 'ext4' ? 'e2fsprogs' : `${fsType}-progs`})`
   const fd = openSync(imageFile, 'w')
   try {
     ftruncateSync(fd, sizeBytes)
@@ -95,7 +96,7 @@ async function mountImage(
   mkdirSync(dir, { recursive: true })
   const device = await attachLoop(imageFile)
   try {
-    await run('mount', ['-t', fsType, device, dir])
+    await run('mount', ['-t', fsType, ...(mountOptions.length > 0 ? ['-o', mountOptions.join(',')] : []), device, dir])
   } catch (err) {
     await detachLoop(device)
     const message = stderrOf(err)
@@ -132,4 +133,12 @@ export async function mountXfs(imageFile: string, dir: string, sizeBytes: number
  */
 export async function mountBtrfs(imageFile: string, dir: string, sizeBytes: number): Promise<ImageMount | string> {
   return mountImage('btrfs', ['-q', '-f'], imageFile, dir, Math.max(sizeBytes, 256 * MiB))
+}
+
+/**
+ * Makes an ext4 on a sparse image and mounts it on dir with `options` (say
+ * data=journal). Returns a skip reason instead when not root or mkfs.ext4 is missing.
+ */
+export async function mountExt4(imageFile: string, dir: string, sizeBytes: number, options: string[] = []): Promise<ImageMount | string> {
+  return mountImage('ext4', ['-q', '-F'], imageFile, dir, sizeBytes, options)
 }
