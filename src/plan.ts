@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import { BlockcopyError } from './errors.js'
 import type { IoBackend } from './io/types.js'
 import type { JobSpec, NotifyFn, VerifyMode } from './job.js'
+import { checkChunkCount } from './scheduler.js'
 import type { Manifest } from './verify/manifest.js'
 import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings } from './options.js'
 import {
@@ -252,6 +253,7 @@ export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOp
       'from.length',
     )
   }
+  checkChunkCount(length, o.chunkBytes, 'from.length')
   const source: Checked = { facts: srcFacts, offset: srcOffset, length, argument: 'from' }
   const dests = to.map((r, i): Checked => {
     if (typeof r !== 'object' || r === null) throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}]: a region { path, offset } is required`, `to[${i}]`)
@@ -313,6 +315,7 @@ export function openZero(io: IoBackend, to: Region[], o: CheckedOptions): JobSpe
     return c
   })
   const first = dests[0] as Checked
+  checkChunkCount(first.length, o.chunkBytes, 'length')
   dests.forEach((d, i) => {
     if (d.length !== first.length) {
       throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: every destination zeroes the same length (${first.length}), got ${d.length}`, `to[${i}].length`)

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { BlockcopyError, toSystemError } from './errors.js'
 import { systemPageBytes } from './io/page.js'
 import type { IoBackend } from './io/types.js'
+import { followLinks } from './io/durable.js'
 import type { FileRef } from './protocol.js'
 
 /** A byte range of a file or block device. */
@@ -67,11 +68,14 @@ export function inspectPath(io: IoBackend, p: string, argument: string, mayCreat
     const e = toSystemError(err, 'stat', p)
     if (e.code !== 'ENOENT') throw e
     if (!mayCreate) throw new BlockcopyError('NOT_FOUND_VOLUME', `${argument}: ${p} does not exist`, argument)
-    const dir = path.dirname(path.resolve(p))
+    // Where the file will be created: through a dangling symlink, in the directory it names.
+    const target = path.resolve(followLinks(p))
+    const dir = path.dirname(target)
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
       throw new BlockcopyError('NOT_FOUND_VOLUME', `${argument}: directory ${dir} does not exist, so ${p} cannot be created`, argument)
     }
-    return { path: p, exists: false, isBlockDevice: false, sizeBytes: 0, identity: `new:${path.resolve(p)}` }
+    // Two names of one file still to be created (a symlinked directory, a dangling link) are one identity.
+    return { path: p, exists: false, isBlockDevice: false, sizeBytes: 0, identity: `new:${path.join(fs.realpathSync(dir), path.basename(target))}` }
   }
   if (st.isBlockDevice()) {
     const fd = openOrThrow(io, p, false, false)

@@ -1,3 +1,4 @@
+import { BlockcopyError } from './errors.js'
 import type { ChunkResult, RangeFailure, Task } from './protocol.js'
 import type { Throttle } from './throttle.js'
 
@@ -11,6 +12,20 @@ export interface ChunkPlan {
   anchorOffsetBytes: number
   totalBytes: number
   chunkBytes: number
+}
+
+/** Chunks a job may have: its results are indexed in 32-bit typed arrays. */
+export const MAX_CHUNKS = 2 ** 32 - 1
+
+/**
+ * Refuses a range of more than MAX_CHUNKS chunks (over 256 TiB in chunks of
+ * 64 KiB), naming `argument`, before anything is created.
+ */
+export function checkChunkCount(totalBytes: number, chunkBytes: number, argument: string): void {
+  const chunks = Math.ceil(totalBytes / chunkBytes) + 1
+  if (chunks > MAX_CHUNKS) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: ${totalBytes} bytes in chunks of ${chunkBytes} make more than 2^32 chunks; use a larger chunk size or a shorter range`, argument)
+  }
 }
 
 export function chunkCount(plan: ChunkPlan): number {

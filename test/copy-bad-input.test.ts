@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -64,6 +64,14 @@ test('two destinations overlapping each other are refused', () => {
   const dst = join(dir, 'dst.img')
   refuses(() => client.copy({ path: src }, [{ path: dst }, { path: dst, offset: 4096 }]), 'INVALID_ARGUMENT', /to\[1\].*overlap to\[0\].*destinations may not overlap/)
   assert.not.ok(existsSync(dst))
+  // The same file still to be created, by two names: through a symlinked directory, and through a dangling link.
+  mkdirSync(join(dir, 'real'))
+  symlinkSync(join(dir, 'real'), join(dir, 'lnk'))
+  const a = join(dir, 'real', 'n.img')
+  refuses(() => client.copy({ path: src }, [{ path: a }, { path: join(dir, 'lnk', 'n.img'), offset: 4096 }]), 'INVALID_ARGUMENT', /to\[1\].*overlap to\[0\].*destinations may not overlap/)
+  symlinkSync(a, join(dir, 'dangling'))
+  refuses(() => client.copy({ path: src }, [{ path: a }, { path: join(dir, 'dangling'), offset: 1000 }]), 'INVALID_ARGUMENT', /to\[1\].*overlap to\[0\].*destinations may not overlap/)
+  assert.not.ok(existsSync(a), 'nothing created')
 })
 
 test('chunk sizes outside 64 KiB to 16 MiB, or not a multiple of 4 KiB, are refused', async () => {
@@ -112,6 +120,28 @@ test('unknown verify modes and non-integer offsets are refused', () => {
   refuses(() => client.copy({ path: src, offset: 1.5 }, [{ path: dst }]), 'INVALID_ARGUMENT', /from\.offset: must be a whole number of bytes/)
   refuses(() => client.copy({ path: src }, [{ path: dst, offset: -4096 }]), 'INVALID_ARGUMENT', /to\[0\]\.offset: must be a whole number/)
   assert.not.ok(existsSync(dst))
+})
+
+test('a range of more than 2^32 chunks is refused before anything is created', async () => {
+  const why = skipUnlessRoot('mounts tmpfs, which holds a sparse file of 2^52 bytes')
+  if (why) return logSkip(why)
+  const mnt = join(dir, 'tmpfs')
+  mkdirSync(mnt)
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt])
+  try {
+    const huge = join(mnt, 'huge')
+    execFileSync('truncate', ['-s', String(2 ** 52), huge])
+    const small = await createClient({ threads: 2, chunkBytes: 64 * 1024 })
+    try {
+      refuses(() => small.copy({ path: huge }, [{ path: join(mnt, 'copy') }]), 'INVALID_ARGUMENT', /^from\.length: 4503599627370496 bytes in chunks of 65536 make more than 2\^32 chunks/)
+      refuses(() => small.zero([{ path: huge }]), 'INVALID_ARGUMENT', /^length: 4503599627370496 bytes in chunks of 65536 make more than 2\^32 chunks/)
+    } finally {
+      await small.destroy()
+    }
+    assert.equal(readdirSync(mnt), ['huge'], 'nothing created')
+  } finally {
+    await unmount(mnt)
+  }
 })
 
 test('direct always on a file system that refuses O_DIRECT is NO_SUPPORT and creates nothing', async () => {
