@@ -278,7 +278,7 @@ export class CopyClient {
   /** lsm job_free: forgets a finished job. A running one must be cancelled and finish first. */
   jobFree(id: string): void {
     const job = this.job(id)
-    if (!job.finished) {
+    if (!job.ended) {
       throw new BlockcopyError('INVALID_ARGUMENT', `id: job ${id} is still in progress; cancel it and let it finish first`, 'id')
     }
     this.jobs.delete(id)

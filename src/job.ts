@@ -111,6 +111,8 @@ export interface IncrementalResult {
 
 export interface JobEvents {
   progress: [Progress]
+  /** The job passed its own checks (an incremental copy's destination, a map's first save) and writes from now on. */
+  writing: []
 }
 
 /** Everything a job needs once its arguments are checked and its files are open. */
@@ -193,12 +195,27 @@ export class Job extends EventEmitter<JobEvents> {
     this.result = execute(this, { ...spec, signal }, io, run, inflight)
     void this.result.then((r) => {
       this.finished = r
-    }, () => undefined)
+    }, (err: unknown) => {
+      const e = err as { code?: unknown; message?: unknown }
+      this.refused = { code: typeof e.code === 'string' ? e.code : 'EIO', message: typeof e.message === 'string' ? e.message : String(err) }
+    })
+  }
+
+  /** Set once the job has passed its own checks and writes from now on (the 'writing' event). */
+  isWriting = false
+
+  /** Why the job ended without a result (its result rejected: refused in its own checks, before writing). */
+  refused: { code: string; message: string } | null = null
+
+  /** Whether the job has ended, with a result or without one. */
+  get ended(): boolean {
+    return this.finished !== null || this.refused !== null
   }
 
   /** lsm job_status_get for this job. */
   status(): JobStatus {
     if (this.finished) return finishedStatus(this.id, this.finished, this.doneBytes)
+    if (this.refused) return { id: this.id, status: 'error', percent: 0, error: this.refused }
     return { id: this.id, status: 'inprogress', percent: percentOf(this.doneBytes, this.totalBytes, false) }
   }
 
@@ -298,6 +315,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
       throw err
     }
   }
+  job.isWriting = true
+  job.emit('writing')
   if (spec.kind !== 'zero') preallocate(spec, io)
   let outcome
   let synced: RangeFailure[] = []

@@ -91,6 +91,33 @@ test('bad input with --detach fails at once with exit 2 and creates no destinati
   assert.not.ok(existsSync(dst))
 })
 
+test('--detach refuses what the job itself refuses before writing: an incremental copy onto a destination not in its manifest\'s state', () => {
+  const src = join(dir, 'src.img')
+  const dst = join(dir, 'dst.img')
+  writeRandomFile(src, 2 * MiB, 2)
+  writeRandomFile(dst, 2 * MiB, 3)
+  const m = join(dir, 'dst.bcm')
+  assert.is(cli(['hash', dst, '-o', m]).status, 0)
+  writeRandomFile(dst, 2 * MiB, 4)
+  const before = readFileSync(dst)
+  const run = cli(['copy', src, dst, '--since', m, '--detach'])
+  assert.is(run.status, 2, run.stdout + run.stderr)
+  assert.match(run.stderr, /MANIFEST_MISMATCH: --since: chunk 0 of /)
+  assert.ok(readFileSync(dst).equals(before), 'nothing written')
+})
+
+test('--detach with paths after `--`: the job id is never taken for a path', async () => {
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, MiB, 5)
+  const run = cli(['copy', '--detach', '--progress', 'none', '--', src, join(dir, 'dd.img')])
+  assert.is(run.status, 0, run.stderr)
+  const id = run.stdout.trim()
+  const waited = cli(['jobs', 'wait', id])
+  assert.is(waited.status, 0, waited.stdout + waited.stderr)
+  assert.ok(cmpFiles(src, join(dir, 'dd.img')))
+  assert.equal(readdirSync(dir).sort(), ['dd.img', 'src.img', 'state'], 'no file named after --job-id or the id')
+})
+
 test('jobs cancel stops a running job from another process: wait exits 130 and completed extents are exact', async () => {
   const slow = await slowSource(2 * MiB)
   if (typeof slow === 'string') return logSkip(slow)

@@ -83,6 +83,23 @@ test('a job with I/O errors has status error with the first failure, and a cance
   }
 })
 
+test('a job refused in its own checks (its result rejects) has status error and can be freed', async () => {
+  const src = join(dir, 'src.img')
+  const dst = join(dir, 'dst.img')
+  writeRandomFile(src, 1024 * 1024, 6)
+  writeRandomFile(dst, 1024 * 1024, 7)
+  const m = await client.hash(dst).manifest
+  if (!m) throw new Error('no manifest')
+  writeRandomFile(dst, 1024 * 1024, 8)
+  const job = client.copy({ path: src }, [{ path: dst }], { since: m })
+  await job.result.then(() => assert.unreachable('refused'), () => undefined)
+  const s = client.jobStatus(job.id)
+  assert.is(s.status, 'error')
+  assert.is(s.status === 'error' ? s.error.code : '', 'MANIFEST_MISMATCH')
+  client.jobFree(job.id)
+  assert.throws(() => client.jobStatus(job.id), /no job .* \(never started, or freed\)/)
+})
+
 test('unknown job ids are JOB_NOT_FOUND', () => {
   assert.is(code(() => client.jobStatus('no-such-job')), 'JOB_NOT_FOUND')
 })

@@ -76,7 +76,12 @@ export async function runJob(job: Job, f: EngineFlags, controller: AbortControll
   // A detached job (--job-id) keeps its record in the state directory and
   // tells the process that started it that its arguments passed.
   const recorder = f.jobId ? JobRecorder.start(f.jobId, job.kind, recordedArgv(), job) : null
-  if (f.jobId) process.send?.({ started: f.jobId })
+  // Only once the job's own checks have passed: one that refuses in them (an
+  // incremental copy's destination, say) fails --detach with exit 2, as it
+  // would in the foreground.
+  const started = () => process.send?.({ started: f.jobId })
+  if (f.jobId && job.isWriting) started()
+  else if (f.jobId) job.once('writing', started)
   try {
     const result = await job.result
     await recorder?.finish(result, exitCodeFor(result))

@@ -17,7 +17,9 @@ const DETACHABLE: readonly string[] = ['copy', 'zero', 'replicate']
  * message), prints the job id and returns.
  */
 export async function detach(argv: string[]): Promise<number> {
-  const args = argv.slice(2).filter((a) => a !== '--detach')
+  // Options end at `--`: a `--detach` after it is a file name.
+  const end = argv.indexOf('--')
+  const args = argv.slice(2).filter((a, i) => a !== '--detach' || (end >= 0 && i + 2 > end))
   const json = args.includes('--json')
   if (!DETACHABLE.includes(args[0] ?? '')) {
     throw new BlockcopyError('INVALID_ARGUMENT', `--detach: applies to ${DETACHABLE.join(', ')}, not '${args[0] ?? ''}'`, 'detach')
@@ -25,7 +27,8 @@ export async function detach(argv: string[]): Promise<number> {
   const id = randomUUID()
   fs.mkdirSync(stateDir(), { recursive: true })
   const log = fs.openSync(logPath(id), 'a')
-  const child = spawn(process.execPath, [...process.execArgv, argv[1] ?? '', ...args, '--job-id', id], {
+  // --job-id right after the command, never after a `--` where it would be taken for paths.
+  const child = spawn(process.execPath, [...process.execArgv, argv[1] ?? '', args[0] ?? '', '--job-id', id, ...args.slice(1)], {
     detached: true, stdio: ['ignore', log, log, 'ipc'],
   })
   fs.closeSync(log)

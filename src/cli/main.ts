@@ -200,7 +200,8 @@ export async function main(argv: string[]): Promise<number> {
     process.send?.({ failed: { code, message } })
   }
   try {
-    if (argv.includes('--detach')) return await detach(argv)
+    const optionsEnd = argv.indexOf('--')
+    if ((optionsEnd < 0 ? argv : argv.slice(0, optionsEnd)).includes('--detach')) return await detach(argv)
     await prog.parseAsync(argv)
     return code
   } catch (err) {
