@@ -249,6 +249,11 @@ export class CopyClient {
    */
   async probeWorkers(): Promise<ProbeResult[]> {
     this.alive()
+    return this.rendezvous()
+  }
+
+  /** One probe in each worker at once: it resolves once every worker has loaded and answered. */
+  private async rendezvous(): Promise<ProbeResult[]> {
     const parties = this.settings.threads
     const rendezvous = new SharedArrayBuffer(4)
     const runs = Array.from({ length: parties }, () => this.pool.run({ kind: 'probe', rendezvous, parties }))
@@ -295,6 +300,11 @@ export class CopyClient {
     this.destroying ??= (async () => {
       this.destroyed = true
       await Promise.allSettled([...this.running].map((j) => j.result))
+      // A worker terminated while it still loads its module aborts the whole
+      // process (Node 20 loads it with require(esm): "Assertion failed:
+      // facade->InstantiateModule", about one destroy in 150 right after
+      // createClient), so every worker is let finish loading first.
+      await this.rendezvous().catch(() => undefined)
       await this.pool.destroy()
     })()
     return this.destroying
