@@ -137,8 +137,8 @@ export interface JobSpec {
   /** Tasks other than one range in chunks (replicate: many ranges, ordered or batched). */
   work?: (level: VerifyLevel) => WorkPlan
   /**
-   * The byte ranges of destination 0 the job writes, when not the one range
-   * at destOffsets[0] (replicate); empty when it writes none itself (clone).
+   * The byte ranges of destination 0 the job writes or clones, when not the
+   * one range at destOffsets[0] (replicate): a failed sync names them.
    */
   destSpans?: Extent[]
   /** Replicate: whether extents were cloned or bytes copied. */

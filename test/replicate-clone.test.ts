@@ -53,6 +53,36 @@ test('a clone on XFS with reflink shares the extents, as fiemap reports, and rea
   })
 })
 
+test('a clone whose sync fails is not ok: the failure names every cloned range', async () => {
+  const why = skipUnlessRoot('shuts down an XFS image')
+  if (why) return logSkip(why)
+  const own = await mountXfs(join(dir, 'xfs-shut.img'), join(dir, 'xfs-shut'), 400 * MiB)
+  if (typeof own === 'string') return logSkip(own)
+  try {
+    const src = join(own.dir, 'src.img')
+    writeRandomFile(src, 2 * MiB, 9)
+    const job = client.replicate(src, join(own.dir, 'dst.img'), [
+      { srcOffset: 0, dstOffset: 0, length: MiB },
+      { srcOffset: MiB, dstOffset: 4 * MiB, length: MiB },
+    ], { type: 'clone' })
+    // The file system goes away once the clones are done, before the sync.
+    let shut = false
+    job.on('progress', (p) => {
+      if (shut || p.doneBytes < p.totalBytes) return
+      shut = true
+      execFileSync('xfs_io', ['-x', '-c', 'shutdown', own.dir])
+    })
+    const r = await job.result
+    assert.ok(shut, 'the file system was shut down')
+    assert.is(r.ok, false, 'not ok')
+    assert.is(r.writeErr, 1)
+    const failed = r.errors.filter((e) => e.dest === 0).map((e) => [e.offset, e.length])
+    assert.equal(failed, [[0, MiB], [4 * MiB, MiB]], JSON.stringify(r.errors))
+  } finally {
+    await own.unmount()
+  }
+})
+
 test('a clone whose ranges are not aligned to the clone block size is NO_SUPPORT naming the range', () => {
   if (typeof xfs === 'string') return logSkip(xfs)
   const src = join(xfs.dir, 'src2.img')

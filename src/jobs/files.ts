@@ -47,8 +47,8 @@ export function closeUnwritten(spec: JobSpec, io: IoBackend): void {
 export function preallocate(spec: JobSpec, io: IoBackend): void {
   spec.dests.forEach((d, i) => {
     const spans = spec.destSpans ?? [{ offset: spec.destOffsets[i] ?? 0, length: spec.totalBytes }]
-    // Thousands of small ranges gain nothing from a system call each.
-    if (d.isBlockDevice || spans.length > 1024) return
+    // Thousands of small ranges gain nothing from a system call each; clones share blocks, allocate none.
+    if (d.isBlockDevice || spans.length > 1024 || spec.method === 'clone') return
     for (const s of spans) {
       if (s.length === 0) continue
       try {

@@ -104,7 +104,7 @@ export function openReplicate(
   return {
     kind: 'replicate', source: src, srcOffset: 0, dests: [out], destOffsets: [0], totalBytes,
     chunkBytes, verify: method === 'clone' ? 'none' : verify, ignoreErrors: o.ignoreErrors === true, sequentialWrites: false, work, method,
-    destSpans: method === 'clone' ? [] : checked.map((r) => ({ offset: r.dstOffset, length: r.length })),
+    destSpans: checked.map((r) => ({ offset: r.dstOffset, length: r.length })),
     ...(scratch ? { scratch } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.notify ? { notify: o.notify } : {}),
