@@ -12,7 +12,8 @@ export const EXIT = {
 
 /** I/O errors win over interruption: a partial failure must not look like a clean stop. */
 export function exitCodeFor(result: CopyResult): number {
-  if (result.readErr || result.writeErr !== 0) return EXIT.ioErrors
+  // A map that could not be saved is an I/O error too: the one on disk is behind.
+  if (result.readErr || result.writeErr !== 0 || result.map?.saveError) return EXIT.ioErrors
   if (result.cancelled) return EXIT.interrupted
   return result.ok ? EXIT.ok : EXIT.ioErrors
 }

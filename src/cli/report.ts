@@ -32,7 +32,7 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
   ]
   if (r.incremental) {
     const i = r.incremental
-    lines.push(`incremental: wrote ${formatBytes(i.writtenBytes)} that changed, skipped ${formatBytes(i.skippedBytes)} unchanged${i.writeAll ? ` (every chunk written, --force: ${i.reason ?? ''})` : ''}`)
+    lines.push(`incremental: wrote ${formatBytes(i.writtenBytes)} that changed, skipped ${formatBytes(i.skippedBytes)} unchanged${i.writeAll ? ` (every chunk written: ${i.reason ?? ''})` : ''}`)
     const c = i.checkpoint
     if (c) lines.push(c.used ? `checkpoint ${c.path}: ${formatBytes(c.unreadBytes)} unchanged by their extents, not read` : `checkpoint ${c.path} not used (${c.reason ?? ''}): every chunk was read`)
   }
@@ -40,6 +40,7 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
   if (r.map) {
     const m = r.map
     lines.push(`map ${m.path}: ${formatBytes(m.rescuedBytes)} done${m.resumedBytes > 0 ? ` (${formatBytes(m.resumedBytes)} by earlier runs)` : ''}, ${formatBytes(m.pendingBytes)} left, ${formatBytes(m.badBytes)} bad`)
+    if (m.saveError) lines.push(`map ${m.path} NOT saved (${m.saveError.message}): the one on disk is behind, so a rerun copies some bytes again`)
   }
   if (r.holeBytes > 0) lines.push(`sparse: ${formatBytes(r.holeBytes)} punched or zeroed out, not written`)
   if (r.verify !== 'none') lines.push(`verify: ${r.verify}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)

@@ -27,6 +27,12 @@ export interface MapSummary {
   badBytes: number
   /** Non-tried, non-trimmed or non-scraped bytes left: a later run copies them. */
   pendingBytes: number
+  /**
+   * Set when the last save failed: the map on disk is behind what the
+   * destinations hold (never ahead: a later run copies some bytes again).
+   * The byte counts above are of the map as it would have been saved.
+   */
+  saveError?: { code: string; message: string }
 }
 
 /** Statuses a run copies: everything not done, bad blocks only when retried. */
@@ -45,7 +51,6 @@ export class MapJournal {
   private timer: NodeJS.Timeout | null = null
   private saving: Promise<void> | null = null
   private dests: OpenFile[] = []
-  private failure: unknown = null
   /** Destinations whose fdatasync failed in a periodic save. */
   private readonly syncFailures: RangeFailure[] = []
   /** Changed since the last save (bad blocks are marked at once, without a sync). */
@@ -180,10 +185,9 @@ export class MapJournal {
           this.map.currentPos = batch[batch.length - 1]?.pos ?? this.map.currentPos
         }
         await this.save()
-      } catch (err) {
-        // The map itself could not be saved: not '+', and the final save reports it.
+      } catch {
+        // The map itself could not be saved: its bytes stay pending, and the final save says whether it caught up.
         this.unsynced.push(...batch)
-        this.failure ??= err
       } finally {
         this.saving = null
       }
@@ -215,7 +219,8 @@ export class MapJournal {
   /**
    * After the job's own sync: what it copied becomes '+' if every sync
    * succeeded (`synced`, and none in a periodic save), and the map is saved
-   * one last time. Throws if a save failed: the map on disk is then behind.
+   * one last time. A failure of that save is in the summary (saveError);
+   * one of an earlier save no longer matters once the last one succeeded.
    */
   async finish(synced: boolean): Promise<MapSummary> {
     await this.stop()
@@ -225,9 +230,17 @@ export class MapJournal {
     }
     const by = bytesByStatus(this.map)
     this.map.currentStatus = by['?'] + by['*'] + by['/'] === 0 ? '+' : '?'
-    await this.save()
-    if (this.failure) throw this.failure
-    return { path: this.path, resumedBytes: this.resumedBytes, rescuedBytes: by['+'], badBytes: by['-'], pendingBytes: by['?'] + by['*'] + by['/'] }
+    let saveError: MapSummary['saveError']
+    try {
+      await this.save()
+    } catch (err) {
+      const e = toSystemError(err, 'write', this.path)
+      saveError = { code: e.code, message: e.message }
+    }
+    return {
+      path: this.path, resumedBytes: this.resumedBytes, rescuedBytes: by['+'], badBytes: by['-'], pendingBytes: by['?'] + by['*'] + by['/'],
+      ...(saveError ? { saveError } : {}),
+    }
   }
 
   private save(): Promise<void> {
