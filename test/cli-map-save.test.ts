@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -54,6 +54,30 @@ test('the map\'s directory turns read-only mid-run: the copy completes, exit 3, 
   assert.is(again.status, 0, again.stderr)
   assert.equal((JSON.parse(again.stdout) as CopyResult).map?.pendingBytes, 0)
   assert.match(readFileSync(map, 'utf8'), /^# Finished$/m)
+  assert.ok(cmpFiles(src, dst))
+})
+
+test('--retry-bad with bytes still pending: the hint to copy them is the command without --retry-bad', () => {
+  const src = join(dir, 'src.img')
+  const dst = join(dir, 'dst.img')
+  writeRandomFile(src, 4 * MiB, 72)
+  writeRandomFile(dst, 4 * MiB, 73)
+  const map = join(dir, 'copy.map')
+  // An earlier run: the first MiB done, a bad block, the rest never tried.
+  const hex = (v: number) => `0x${v.toString(16)}`
+  writeFileSync(map, [
+    '# blockcopy source-size 4194304', '# blockcopy dest-offsets 0', `${hex(MiB)}     ?               1`,
+    `0x0  ${hex(MiB)}  +`, `${hex(MiB)}  0x1000  -`, `${hex(MiB + 4096)}  ${hex(3 * MiB - 4096)}  ?`, '',
+  ].join('\n'))
+  // Make the first MiB true to the map.
+  assert.is(runCli(['copy', src, dst, '--length', '1MiB']).status, 0)
+  const run = runCli(['copy', src, dst, '--map', map, '--retry-bad', '2', '--progress', 'none'])
+  assert.is(run.status, 0, run.stderr)
+  const hint = /run the same command again to copy what is left: (.*)$/m.exec(run.stderr)
+  assert.ok(hint, run.stderr)
+  assert.not.match(hint?.[1] ?? '', /--retry-bad/)
+  const rest = runCli((hint?.[1] ?? '').split(' ').slice(1))
+  assert.is(rest.status, 0, rest.stderr)
   assert.ok(cmpFiles(src, dst))
 })
 

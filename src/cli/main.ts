@@ -147,10 +147,11 @@ function program(setExit: (code: number) => void): Command {
           process.stderr.write(`blockcopy: ${unsaved.message}; it still marks every chunk unknown, so the next run writes every chunk (or make it again: blockcopy hash DST -o ${f.since ?? ''})\n`)
           return EXIT.ioErrors
         }
+        // What is left is copied by the command without --retry-bad, which only reads the bad blocks again.
+        const cmd = resumeCommand().replace(/ --retry-bad(=| )\S+/, '')
         if (result.map && result.map.pendingBytes > 0) {
-          process.stderr.write(`blockcopy: map ${result.map.path} saved; run the same command again to copy what is left: ${resumeCommand()}\n`)
+          process.stderr.write(`blockcopy: map ${result.map.path} saved; run the same command again to copy what is left: ${cmd}\n`)
         } else if (result.map && result.map.badBytes > 0) {
-          const cmd = resumeCommand().replace(/ --retry-bad \S+/, '')
           process.stderr.write(`blockcopy: map ${result.map.path} saved with ${result.map.badBytes} bytes of bad blocks; to read them again: ${cmd} --retry-bad 3\n`)
         }
         return exitCodeFor(result)
