@@ -45,7 +45,12 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
   if (r.holeBytes > 0) lines.push(`sparse: ${formatBytes(r.holeBytes)} punched or zeroed out, not written`)
   if (r.verify !== 'none') lines.push(`verify: ${r.verify}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)
   if (r.digest) lines.push(`xxh3 of chunk digests (${formatBytes(r.chunkBytes)} chunks): ${r.digest}`)
-  if (r.cancelled) lines.push(`cancelled: ${formatBytes(r.completedBytes)} done; completed extents: ${r.completed.map((e) => `${e.offset}+${e.length}`).join(' ') || 'none'}`)
+  const extents = `completed extents: ${r.completed.map((e) => `${e.offset}+${e.length}`).join(' ') || 'none'}`
+  if (r.cancelled) lines.push(`cancelled: ${formatBytes(r.completedBytes)} done; ${extents}`)
+  // A job that stops at its first error leaves chunks it never started, on every destination: say where the copy stands.
+  else if (!r.ok && r.completedBytes < r.totalBytes) {
+    lines.push(`stopped after an error: ${formatBytes(r.completedBytes)} of ${formatBytes(r.totalBytes)} on every destination, the rest not (or not surely) written; ${extents}`)
+  }
   for (const e of r.errors) {
     // In words first (src/error-classes.ts), then the exact range and the system's code.
     const file = e.dest < 0 ? `source (${ctx.source ?? ''})` : `destination ${e.dest + 1} (${ctx.destinations[e.dest] ?? ''})`
