@@ -6,7 +6,7 @@ import { checkChunkCount } from './scheduler.js'
 import type { Manifest } from './verify/manifest.js'
 import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings } from './options.js'
 import {
-  checkByteCount, checkNoOverlap, closeFile, inspectPath, openForJob, probeDirect,
+  checkByteCount, checkNoOverlap, checkWritable, closeFile, inspectPath, openForJob, probeDirect,
   type DirectMode, type OpenFile, type PathFacts, type Region,
 } from './regions.js'
 
@@ -266,6 +266,7 @@ export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOp
     return c
   })
   dests.forEach((d, i) => {
+    checkWritable(d.facts, `${d.argument}.path`)
     checkNoOverlap(source, d, 'a destination may not overlap its source')
     for (const e of dests.slice(0, i)) checkNoOverlap(e, d, 'destinations may not overlap each other')
   })
@@ -317,6 +318,7 @@ export function openZero(io: IoBackend, to: Region[], o: CheckedOptions): JobSpe
   const first = dests[0] as Checked
   checkChunkCount(first.length, o.chunkBytes, 'length')
   dests.forEach((d, i) => {
+    checkWritable(d.facts, `${d.argument}.path`)
     if (d.length !== first.length) {
       throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: every destination zeroes the same length (${first.length}), got ${d.length}`, `to[${i}].length`)
     }

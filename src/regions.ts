@@ -190,6 +190,24 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
   }
 }
 
+/**
+ * Refuses a destination this process cannot write, before any file is
+ * created: an existing file or device must be writable, a new file's
+ * directory must take it (EROFS, EACCES, an immutable directory). Without
+ * this, an earlier destination would be created and removed again when a
+ * later one failed to open.
+ */
+export function checkWritable(facts: PathFacts, argument: string): void {
+  const target = facts.exists ? facts.path : path.dirname(path.resolve(followLinks(facts.path)))
+  try {
+    fs.accessSync(target, fs.constants.W_OK)
+  } catch (err) {
+    const e = toSystemError(err, 'access', target)
+    const what = facts.exists ? `${facts.path} cannot be written` : `${facts.path} cannot be created in ${target}`
+    throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: ${what} (${e.code})`, argument)
+  }
+}
+
 /** What a task carries of an open file: plain numbers and a path, nothing else of OpenFile. */
 export function fileRef(f: OpenFile): FileRef {
   return { path: f.path, fd: f.fd, directFd: f.directFd, alignBytes: f.alignBytes, uncachedEdges: f.uncachedEdges }

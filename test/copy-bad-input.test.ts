@@ -122,6 +122,25 @@ test('unknown verify modes and non-integer offsets are refused', () => {
   assert.not.ok(existsSync(dst))
 })
 
+test('a destination that cannot be written is refused by name before any other is created', async () => {
+  const why = skipUnlessRoot('mounts a read-only tmpfs')
+  if (why) return logSkip(why)
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, MiB, 8)
+  const ro = join(dir, 'ro')
+  mkdirSync(ro)
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', ro])
+  execFileSync('mount', ['-o', 'remount,ro', ro])
+  try {
+    const first = join(dir, 'first.img')
+    refuses(() => client.copy({ path: src }, [{ path: first }, { path: join(ro, 'new.img') }]), 'INVALID_ARGUMENT', /^to\[1\]\.path: .*new\.img cannot be created in .*ro \(EROFS\)/)
+    refuses(() => client.zero([{ path: first, length: 4096 }, { path: join(ro, 'new.img'), length: 4096 }]), 'INVALID_ARGUMENT', /^to\[1\]\.path: .*cannot be created in .*\(EROFS\)/)
+    assert.not.ok(existsSync(first), 'the first destination was never created')
+  } finally {
+    await unmount(ro)
+  }
+})
+
 test('a range of more than 2^32 chunks is refused before anything is created', async () => {
   const why = skipUnlessRoot('mounts tmpfs, which holds a sparse file of 2^52 bytes')
   if (why) return logSkip(why)
