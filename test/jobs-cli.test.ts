@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
@@ -104,6 +104,24 @@ test('--detach refuses what the job itself refuses before writing: an incrementa
   assert.is(run.status, 2, run.stdout + run.stderr)
   assert.match(run.stderr, /MANIFEST_MISMATCH: --since: chunk 0 of /)
   assert.ok(readFileSync(dst).equals(before), 'nothing written')
+})
+
+test('a state directory that cannot be used, and a damaged record, are said, not a stack trace', () => {
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, MiB, 6)
+  // A file where the state directory should be.
+  writeFileSync(state, 'not a directory')
+  const run = cli(['copy', src, join(dir, 'd.img'), '--detach'])
+  assert.is(run.status, 2, run.stderr)
+  assert.match(run.stderr, /INVALID_ARGUMENT: --detach: the job state directory .*state cannot be used \((EEXIST|ENOTDIR)\); set BLOCKCOPY_STATE_DIR/)
+  assert.not.ok(existsSync(join(dir, 'd.img')))
+  rmSync(state)
+  mkdirSync(state)
+  const id = '00000000-0000-4000-8000-000000000000'
+  writeFileSync(join(state, `${id}.json`), '{ half')
+  const status = cli(['jobs', 'status', id])
+  assert.is(status.status, 2, status.stderr)
+  assert.match(status.stderr, new RegExp(`BAD_RECORD: ID: the record of job ${id}, .*${id}\\.json, is damaged \\(not JSON\\); remove it by hand`))
 })
 
 test('--detach with paths after `--`: the job id is never taken for a path', async () => {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import type { Command } from 'commander'
-import { BlockcopyError } from '../errors.js'
+import { BlockcopyError, toSystemError } from '../errors.js'
 import type { JobKind } from '../job.js'
 import { listRecords, logPath, readRecord, removeRecord, stateDir, type JobRecord } from '../jobs/store.js'
 import { formatBytes } from '../units.js'
@@ -25,8 +25,14 @@ export async function detach(argv: string[]): Promise<number> {
     throw new BlockcopyError('INVALID_ARGUMENT', `--detach: applies to ${DETACHABLE.join(', ')}, not '${args[0] ?? ''}'`, 'detach')
   }
   const id = randomUUID()
-  fs.mkdirSync(stateDir(), { recursive: true })
-  const log = fs.openSync(logPath(id), 'a')
+  let log: number
+  try {
+    fs.mkdirSync(stateDir(), { recursive: true })
+    log = fs.openSync(logPath(id), 'a')
+  } catch (err) {
+    const e = toSystemError(err, 'open', stateDir())
+    throw new BlockcopyError('INVALID_ARGUMENT', `--detach: the job state directory ${stateDir()} cannot be used (${e.code}); set BLOCKCOPY_STATE_DIR to one that can`, 'detach')
+  }
   // --job-id right after the command, never after a `--` where it would be taken for paths.
   const child = spawn(process.execPath, [...process.execArgv, argv[1] ?? '', args[0] ?? '', '--job-id', id, ...args.slice(1)], {
     detached: true, stdio: ['ignore', log, log, 'ipc'],

@@ -98,7 +98,12 @@ export function readRecord(id: string): JobRecord {
     }
     throw err
   }
-  const record = JSON.parse(text) as JobRecord
+  let record: JobRecord
+  try {
+    record = JSON.parse(text) as JobRecord
+  } catch {
+    throw new BlockcopyError('BAD_RECORD', `ID: the record of job ${id}, ${recordPath(id)}, is damaged (not JSON); remove it by hand`, 'id')
+  }
   if (record.status === 'inprogress' && processStart(record.pid) !== record.pidStart) {
     return {
       ...record,
