@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, statfsSync } from 'node:fs'
+import { existsSync, readFileSync, statfsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -93,12 +93,13 @@ test('a clone whose ranges are not aligned to the clone block size is NO_SUPPORT
   assert.not.ok(existsSync(dst))
 })
 
-test('a clone across two file systems is NO_SUPPORT (EXDEV), and falls back to a copy when asked', async () => {
+test('a clone across two file systems is NO_SUPPORT, and falls back to a copy when asked', async () => {
   if (typeof xfs === 'string') return logSkip(xfs)
   const src = join(xfs.dir, 'src3.img')
   const dst = join(dir, 'other-fs.img')
   writeRandomFile(src, MiB, 3)
-  refuses(() => client.replicate(src, dst, [{ srcOffset: 0, dstOffset: 0, length: MiB }], { type: 'clone' }), 'NO_SUPPORT', /different file systems \(EXDEV\)/)
+  // The destination's file system is asked: this one cannot clone at all (ext4), or not from another (EXDEV).
+  refuses(() => client.replicate(src, dst, [{ srcOffset: 0, dstOffset: 0, length: MiB }], { type: 'clone' }), 'NO_SUPPORT', /cannot (clone \(EOPNOTSUPP|be cloned into .*EXDEV)/)
   assert.not.ok(existsSync(dst))
   const r = await client.replicate(src, dst, [{ srcOffset: 0, dstOffset: 0, length: MiB }], { type: 'clone', fallback: 'copy', verify: 'readback' }).result
   assert.is(r.ok, true)
@@ -125,6 +126,27 @@ test('a clone on btrfs shares the extents (free space does not shrink by the clo
     assert.is(r.method, 'clone')
     assert.ok(before - free() < 16 * MiB, `free space fell by ${before - free()} bytes for a 64 MiB clone`)
     assert.ok(readFileSync(dst).equals(readFileSync(src)))
+
+    // Into a subvolume: another st_dev, the same file system, and clones work (cp --reflink does).
+    execFileSync('btrfs', ['subvolume', 'create', join(btrfs.dir, 'sv')], { stdio: 'ignore' })
+    const inSub = join(btrfs.dir, 'sv', 'dst.img')
+    const sv = await client.replicate(src, inSub, [{ srcOffset: 0, dstOffset: 0, length: MiB }], { type: 'clone' }).result
+    assert.is(sv.ok, true, JSON.stringify(sv.errors))
+    assert.is(sv.method, 'clone')
+    assert.ok(readFileSync(inSub).equals(readFileSync(src).subarray(0, MiB)))
+
+    // A No_COW source shares nothing with a copy-on-write file: refused before anything, and the fallback copies.
+    const nocow = join(btrfs.dir, 'nocow.img')
+    writeFileSync(nocow, '')
+    execFileSync('chattr', ['+C', nocow])
+    writeFileSync(nocow, readFileSync(src).subarray(0, MiB))
+    const cow = join(btrfs.dir, 'cow.img')
+    refuses(() => client.replicate(nocow, cow, [{ srcOffset: 0, dstOffset: 0, length: MiB }], { type: 'clone' }), 'NO_SUPPORT', /nocow\.img cannot be cloned into .*cow\.img \(EINVAL from ioctl FICLONERANGE: .*No_COW/)
+    assert.not.ok(existsSync(cow), 'nothing created')
+    const fell = await client.replicate(nocow, cow, [{ srcOffset: 0, dstOffset: 0, length: MiB }], { type: 'clone', fallback: 'copy' }).result
+    assert.is(fell.ok, true, JSON.stringify(fell.errors))
+    assert.is(fell.method, 'copy')
+    assert.ok(readFileSync(cow).equals(readFileSync(nocow)))
   } finally {
     await btrfs.unmount()
   }

@@ -128,6 +128,44 @@ export function probeClone(io: IoBackend, scratch: Scratch): CloneSupport {
   }
 }
 
+const PAIR_WHY: Record<string, string> = {
+  ...CLONE_WHY,
+  EINVAL: 'the kernel refused to share these two files\' extents (on btrfs, a No_COW file and a copy-on-write one cannot)',
+}
+
+/** The file attribute No_COW (chattr +C), which btrfs clones only to files that have it too. */
+const FS_NOCOW_FL = 0x00800000
+
+/**
+ * FICLONERANGE of one block of the real source, at `srcOffset`, into a
+ * scratch file beside the destination, with the destination's No_COW
+ * attribute: whether this pair can share extents, which two scratch files
+ * cannot tell (btrfs subvolumes share them across st_dev; a No_COW file
+ * shares none with a copy-on-write one). Null when it can, else why not.
+ */
+export function probeClonePair(io: IoBackend, srcPath: string, srcOffset: number, blockBytes: number, scratch: Scratch, destPath: string | null): string | null {
+  const missing = noNative(io)
+  if (missing) return missing
+  const opened: number[] = []
+  try {
+    const src = io.open(srcPath, { write: false, create: false, direct: false })
+    opened.push(src)
+    const dst = scratch.create()
+    if (destPath !== null && io.inodeFlags && io.setInodeFlags) {
+      const like = io.open(destPath, { write: false, create: false, direct: false })
+      opened.push(like)
+      const nocow = io.inodeFlags(like) & FS_NOCOW_FL
+      if (nocow) io.setInodeFlags(dst, io.inodeFlags(dst) | nocow)
+    }
+    io.cloneRange(src, srcOffset, dst, 0, blockBytes)
+    return null
+  } catch (err) {
+    return reasonOf(err, PAIR_WHY, 'ioctl FICLONERANGE')
+  } finally {
+    for (const fd of opened) io.close(fd)
+  }
+}
+
 /** copy_file_range of one block between two scratch files, read back. */
 export function probeCopyFileRange(io: IoBackend, scratch: Scratch): Support {
   const missing = noNative(io)

@@ -13,7 +13,7 @@ import { BlockcopyError } from '../errors.js'
 import type { BackendInfo, IoBackend } from '../io/types.js'
 import { inspectPath, type PathFacts } from '../regions.js'
 import {
-  noNative, probeClone, probeCopyFileRange, probeCopyFileRangeDevice, probeDirect, probeSparse, probeZeroOut,
+  noNative, probeClone, probeClonePair, probeCopyFileRange, probeCopyFileRangeDevice, probeDirect, probeSparse, probeZeroOut,
   probeZeroOutDevice,
 } from './caps-probes.js'
 import { Scratch } from './scratch.js'
@@ -167,6 +167,18 @@ export function cloneSupport(io: IoBackend, p: string, argument = 'path'): Clone
   const facts = inspectPath(io, p, argument, true)
   if (facts.isBlockDevice) return { supported: false, blockBytes: 0, reason: 'block devices have no reflink' }
   return withScratch(facts, (scratch) => probeClone(io, scratch))
+}
+
+/**
+ * Whether one block of `srcPath` at `srcOffset` clones into a file beside
+ * `dest` (src/replicate/caps-probes.ts probeClonePair): null, or why not.
+ */
+export function clonePairRefusal(io: IoBackend, srcPath: string, srcOffset: number, blockBytes: number, dest: PathFacts): string | null {
+  try {
+    return withScratch(dest, (scratch) => probeClonePair(io, srcPath, srcOffset, blockBytes, scratch, dest.exists ? dest.path : null))
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err)
+  }
 }
 
 /**

@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { BlockcopyError } from '../errors.js'
@@ -9,7 +8,7 @@ import { markDone, newBarrier, poison } from '../chunk/order.js'
 import { alignUp } from '../io/align.js'
 import type { FileRef, TaskOrder, VerifyLevel } from '../protocol.js'
 import { closeFile, fileRef, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
-import { cloneSupport } from './caps.js'
+import { clonePairRefusal, cloneSupport } from './caps.js'
 import { checkRanges, overlapsItself, planClones, planRanges, type RangesPlan, type ReplicateRange } from './ranges.js'
 import { Scratch } from './scratch.js'
 
@@ -32,15 +31,17 @@ export interface ReplicateOptions {
 /** Why the clone cannot be done, or null when it can. */
 function cloneRefusal(io: IoBackend, src: PathFacts, dest: PathFacts, ranges: ReplicateRange[]): string | null {
   if (src.isBlockDevice || dest.isBlockDevice) return 'block devices have no reflink'
-  const devOf = (f: PathFacts) => fs.statSync(f.exists ? f.path : path.dirname(path.resolve(f.path))).dev
-  if (devOf(src) !== devOf(dest)) return `${src.path} and ${dest.path} are on different file systems (EXDEV)`
-  const caps = cloneSupport(io, src.path, 'source')
-  if (!caps.supported) return `the file system of ${src.path} cannot clone (${caps.reason})`
+  // Probed beside the destination, which is written anyway: the source's mount may be read-only.
+  const caps = cloneSupport(io, dest.path, 'dest')
+  if (!caps.supported) return `the file system of ${dest.path} cannot clone (${caps.reason})`
   const block = caps.blockBytes
   const bad = ranges.findIndex((r) => r.srcOffset % block !== 0 || r.dstOffset % block !== 0 || r.length % block !== 0)
   if (bad >= 0) return `ranges[${bad}] is not aligned to the clone block size of ${block} bytes`
   if (src.identity === dest.identity && overlapsItself(ranges)) return 'a clone within one file cannot overlap its own source'
-  return null
+  // Then the pair itself, not its st_dev: btrfs subvolumes differ there and still share extents.
+  const first = ranges.find((r) => r.length > 0)
+  const why = first ? clonePairRefusal(io, src.path, first.srcOffset, block, dest) : null
+  return why === null ? null : `${src.path} cannot be cloned into ${dest.path} (${why})`
 }
 
 /**
