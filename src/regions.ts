@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { BlockcopyError, toSystemError } from './errors.js'
+import { BlockcopyError, SystemError, toSystemError } from './errors.js'
 import { systemPageBytes } from './io/page.js'
 import type { IoBackend } from './io/types.js'
 import { followLinks } from './io/durable.js'
@@ -204,7 +204,8 @@ export function checkWritable(facts: PathFacts, argument: string): void {
   } catch (err) {
     const e = toSystemError(err, 'access', target)
     const what = facts.exists ? `${facts.path} cannot be written` : `${facts.path} cannot be created in ${target}`
-    throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: ${what} (${e.code})`, argument)
+    // The system's code (EROFS, EACCES, EPERM), and the argument it concerns.
+    throw new SystemError(`${e.code}: ${argument}: ${what}`, e.code, e.errno, 'access', target)
   }
 }
 

@@ -133,8 +133,8 @@ test('a destination that cannot be written is refused by name before any other i
   execFileSync('mount', ['-o', 'remount,ro', ro])
   try {
     const first = join(dir, 'first.img')
-    refuses(() => client.copy({ path: src }, [{ path: first }, { path: join(ro, 'new.img') }]), 'INVALID_ARGUMENT', /^to\[1\]\.path: .*new\.img cannot be created in .*ro \(EROFS\)/)
-    refuses(() => client.zero([{ path: first, length: 4096 }, { path: join(ro, 'new.img'), length: 4096 }]), 'INVALID_ARGUMENT', /^to\[1\]\.path: .*cannot be created in .*\(EROFS\)/)
+    refuses(() => client.copy({ path: src }, [{ path: first }, { path: join(ro, 'new.img') }]), 'EROFS', /^EROFS: to\[1\]\.path: .*new\.img cannot be created in .*ro$/)
+    refuses(() => client.zero([{ path: first, length: 4096 }, { path: join(ro, 'new.img'), length: 4096 }]), 'EROFS', /^EROFS: to\[1\]\.path: .*cannot be created in .*ro$/)
     assert.not.ok(existsSync(first), 'the first destination was never created')
   } finally {
     await unmount(ro)

@@ -58,10 +58,13 @@ const CLI_NAMES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
 
 /** Rewrites the argument a library message starts with into its command-line name. */
 export function cliMessage(err: BlockcopyError | SystemError): string {
-  if (!(err instanceof BlockcopyError)) return err.message
+  // A system error may name the argument after its code: "EROFS: to[1].path: ...".
+  const code = err instanceof BlockcopyError ? '' : (/^E[A-Z0-9]+: /.exec(err.message)?.[0] ?? '')
+  if (!(err instanceof BlockcopyError) && code === '') return err.message
+  const text = err.message.slice(code.length)
   for (const [re, name] of CLI_NAMES) {
-    const m = re.exec(err.message)
-    if (m) return `${name(m)}${err.message.slice(m[0].length).replace(/^\.path|^\.offset|^\.length/, '')}`
+    const m = re.exec(text)
+    if (m) return `${code}${name(m)}${text.slice(m[0].length).replace(/^\.path|^\.offset|^\.length/, '')}`
   }
   return err.message
 }
