@@ -111,6 +111,13 @@ export interface RangesTask {
   verify: VerifyLevel
   /** How this task is ordered against others (src/chunk/order.ts), or null when it is not. */
   order: TaskOrder | null
+  /**
+   * A staging task (it copies sources aside to a scratch file): the real
+   * destination, and for each piece where its bytes finally go. A failure
+   * in the scratch file is reported there, as those destination bytes not
+   * written, never at scratch offsets.
+   */
+  staging?: { destPath: string; destOffsets: number[] }
 }
 
 /**

@@ -138,10 +138,41 @@ test('when staging fails (no room for the scratch copy), the file is not written
     const r = await client.replicate(file, file, ranges, { type: 'copy', ignoreErrors: true }).result
     assert.is(r.ok, false)
     assert.ok(readFileSync(file).equals(before), 'nothing was written to the file')
-    const notStaged = r.errors.filter((e) => e.code === 'STAGING_FAILED')
-    assert.ok(notStaged.length > 0, JSON.stringify(r.errors))
-    assert.ok(r.errors.some((e) => e.code === 'ENOSPC'), JSON.stringify(r.errors))
+    // Every destination error is a destination range, never an offset in the scratch file.
+    const dest = r.errors.filter((e) => e.dest === 0)
+    assert.ok(dest.length > 0 && dest.every((e) => e.code === 'STAGING_FAILED'), JSON.stringify(r.errors))
+    assert.ok(dest.every((e) => e.offset >= 0 && e.offset + e.length <= 2 * MiB), JSON.stringify(dest))
+    // Together they cover both destination ranges, and the scratch file's ENOSPC is said.
+    const covered = new Uint8Array(2 * MiB / KiB)
+    for (const e of dest) covered.fill(1, Math.floor(e.offset / KiB), Math.ceil((e.offset + e.length) / KiB))
+    assert.ok(covered.every((b) => b === 1), 'every destination byte is named')
+    assert.ok(dest.some((e) => /ENOSPC/.test(e.message)), JSON.stringify(dest))
     assert.equal(r.completed.filter((e) => e.length > 0), [])
+  } finally {
+    await unmount(mnt)
+  }
+})
+
+test('staging packs small ranges end to end: a swap in 512-byte ranges needs no more scratch than its bytes', async () => {
+  const why = skipUnlessRoot('mounts a small tmpfs')
+  if (why) return logSkip(why)
+  const mnt = join(dir, 'packed')
+  // The file and one scratch copy of it fit; a page per 512-byte range (64 MiB) would not.
+  await mountTmpfs(mnt, 20 * MiB)
+  try {
+    const file = join(mnt, 'swap.img')
+    writeRandomFile(file, 8 * MiB, 10)
+    const before = readFileSync(file)
+    const half = 4 * MiB
+    const ranges = []
+    for (let at = 0; at < half; at += 512) {
+      ranges.push({ srcOffset: at, dstOffset: half + at, length: 512 }, { srcOffset: half + at, dstOffset: at, length: 512 })
+    }
+    const r = await client.replicate(file, file, ranges, { type: 'copy' }).result
+    assert.is(r.ok, true, JSON.stringify(r.errors.slice(0, 3)))
+    const after = readFileSync(file)
+    assert.ok(after.subarray(0, half).equals(before.subarray(half)), 'the halves swapped')
+    assert.ok(after.subarray(half).equals(before.subarray(0, half)))
   } finally {
     await unmount(mnt)
   }

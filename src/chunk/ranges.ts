@@ -40,6 +40,7 @@ export function rangesChunk(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask
         if (at >= 0) readBack(ctx, { ...t.dest, offsetBytes: piece(t, i)[1] }, 0, placed[k + 1] as number, ctx.main, at, res)
       }
     }
+    if (t.staging) inDestTerms(t, t.staging, res)
   } finally {
     if (order && barrier) {
       if (order.markAfter === 'write' && (res.readErr || res.writeErr !== 0)) poison(barrier)
@@ -70,6 +71,29 @@ function readPieces(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask, res: C
   }
   if (hash && !res.readErr) res.digest = hash.digestParts(ctx.main, placed)
   return placed
+}
+
+/**
+ * A staging task's failures in the scratch file (dest 0, scratch offsets)
+ * become the destination bytes they were for: STAGING_FAILED there.
+ */
+function inDestTerms(t: RangesTask, staging: { destPath: string; destOffsets: number[] }, res: ChunkResult): void {
+  res.errors = res.errors.flatMap((e) => {
+    if (e.dest !== 0) return [e]
+    const out: typeof res.errors = []
+    for (let i = 0, k = 0; i < t.pieces.length; i += 3, k++) {
+      const [, at, len] = piece(t, i)
+      const from = Math.max(at, e.offset)
+      const to = Math.min(at + len, e.offset + e.length)
+      if (from >= to) continue
+      const offset = (staging.destOffsets[k] ?? 0) + (from - at)
+      out.push({
+        dest: 0, offset, length: to - from, code: 'STAGING_FAILED', errno: e.errno, syscall: e.syscall,
+        message: `STAGING_FAILED: ${staging.destPath} bytes ${offset}..${offset + to - from} not written: copying their source aside failed (${e.message})`,
+      })
+    }
+    return out
+  })
 }
 
 /** A staging task failed: these destination ranges are not written, and say so. */

@@ -5,7 +5,6 @@ import type { IoBackend } from '../io/types.js'
 import type { JobSpec, NotifyFn, VerifyMode, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, type ClientSettings } from '../options.js'
 import { markDone, newBarrier, poison } from '../chunk/order.js'
-import { alignUp } from '../io/align.js'
 import type { FileRef, TaskOrder, VerifyLevel } from '../protocol.js'
 import { closeFile, fileRef, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
 import { clonePairRefusal, cloneSupport } from './caps.js'
@@ -122,6 +121,8 @@ interface Phase {
   plan: RangesPlan
   from: FileRef
   to: FileRef
+  /** The staging phase: the destination, and where a scratch offset's bytes finally go. */
+  staging?: { destPath: string; destOffsetOf: (scratchOffset: number) => number }
 }
 
 /**
@@ -132,16 +133,33 @@ interface Phase {
 function stagedPhases(ranges: ReplicateRange[], chunkBytes: number, bufferBytes: number, src: FileRef, staging: FileRef, dest: FileRef): Phase[] {
   let at = 0
   const aside = ranges.map((r) => {
-    // Keep each range's page phase, so the second phase can still write direct.
-    const stagedAt = alignUp(at, PAGE_BYTES) + (r.srcOffset % PAGE_BYTES)
+    // End to end. A range of two pages or more keeps its page phase, so the
+    // second phase can still move its middle direct; a smaller one has no
+    // such middle and is packed right after the last (any offset is
+    // correct: a piece whose phase differs is restaged in the worker).
+    const phase = r.length >= 2 * PAGE_BYTES ? (((r.srcOffset - at) % PAGE_BYTES) + PAGE_BYTES) % PAGE_BYTES : 0
+    const stagedAt = at + phase
     at = stagedAt + r.length
     return stagedAt
   })
+  // Scratch offset to destination offset: ranges lie end to end in the scratch file, in order.
+  const destOffsetOf = (scratch: number): number => {
+    let lo = 0
+    for (let hi = aside.length - 1; lo < hi;) {
+      const mid = (lo + hi + 1) >> 1
+      if ((aside[mid] ?? 0) <= scratch) lo = mid
+      else hi = mid - 1
+    }
+    return (ranges[lo]?.dstOffset ?? 0) + (scratch - (aside[lo] ?? 0))
+  }
   const first = planRanges(ranges.map((r, i) => ({ srcOffset: r.srcOffset, dstOffset: aside[i] ?? 0, length: r.length })), false, chunkBytes, bufferBytes, PAGE_BYTES)
   const second = planRanges(ranges.map((r, i) => ({ srcOffset: aside[i] ?? 0, dstOffset: r.dstOffset, length: r.length })), false, chunkBytes, bufferBytes, PAGE_BYTES)
   if (!first || !second) throw new Error('staging plans between two files cannot have cycles')
-  return [{ plan: first, from: src, to: staging }, { plan: second, from: staging, to: dest }]
+  return [{ plan: first, from: src, to: staging, staging: { destPath: dest.path, destOffsetOf } }, { plan: second, from: staging, to: dest }]
 }
+
+/** The second of each (srcOffset, dstOffset, length) triple. */
+const piecesAt = (pieces: number[]): number[] => pieces.filter((_, j) => j % 3 === 1)
 
 /** The tasks of one or two phases, with the order between them. */
 function workOf(phases: Phase[], method: 'clone' | 'copy', level: VerifyLevel): WorkPlan {
@@ -177,9 +195,11 @@ function workOf(phases: Phase[], method: 'clone' | 'copy', level: VerifyLevel): 
     task: (i) => {
       const t = tasks[i] ?? { phase: 0, pieces: [], bytes: 0 }
       const p = phases[t.phase] as Phase
+      const staging = p.staging
       return {
         kind: 'ranges', chunkIndex: i, lengthBytes: t.bytes, src: p.from, dest: p.to, pieces: t.pieces, method,
         verify: method === 'clone' ? 0 : level, order: orderOf(i, t.phase),
+        ...(staging ? { staging: { destPath: staging.destPath, destOffsets: piecesAt(t.pieces).map(staging.destOffsetOf) } } : {}),
       }
     },
   }
