@@ -68,6 +68,17 @@ test('bad input exits 2 naming what is wrong, and creates nothing', () => {
   const none = cli([src, dst, '--type', 'copy'])
   assert.is(none.status, 2)
   assert.match(none.stderr, /at least one --range/)
+  // A range from a file is named by its line, after any --range flags; so are both of an overlapping pair.
+  const file = join(dir, 'ranges.txt')
+  writeFileSync(file, '# swaps\n0 4096 4096\n\n8192 12288 4096\n1MiB 0 1\n')
+  const fromFile = cli([src, dst, '--range', '0:64KiB:4KiB', '--ranges', file, '--type', 'copy'])
+  assert.is(fromFile.status, 2)
+  assert.match(fromFile.stderr, /--ranges .*ranges\.txt line 5: source bytes 1048576\.\.1048577 pass the end/)
+  writeFileSync(file, '0 4096 4096\n100 6000 4096\n')
+  const overlap = cli([src, dst, '--ranges', file, '--type', 'copy'])
+  assert.is(overlap.status, 2)
+  assert.match(overlap.stderr, /--ranges .*ranges\.txt line 2.*--ranges .*ranges\.txt line 1|--ranges .*ranges\.txt line 1.*--ranges .*ranges\.txt line 2/)
+  assert.not.match(overlap.stderr, /ranges\[/)
   assert.not.ok(existsSync(dst))
 })
 

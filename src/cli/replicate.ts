@@ -25,7 +25,7 @@ export function parseRange(fields: string[], where: string): ReplicateRange {
 }
 
 /** A ranges file: one `SRC_OFF DST_OFF LEN` per line; `#` starts a comment; blank lines are skipped. */
-export function readRangesFile(file: string): ReplicateRange[] {
+export function readRangesFile(file: string, names: string[] = []): ReplicateRange[] {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -35,9 +35,21 @@ export function readRangesFile(file: string): ReplicateRange[] {
   const out: ReplicateRange[] = []
   text.split('\n').forEach((line, i) => {
     const body = (line.split('#')[0] ?? '').trim()
-    if (body) out.push(parseRange(body.split(/\s+/), `--ranges ${file} line ${i + 1}`))
+    if (!body) return
+    const where = `--ranges ${file} line ${i + 1}`
+    out.push(parseRange(body.split(/\s+/), where))
+    names.push(where)
   })
   return out
+}
+
+/** The library's error with every ranges[i] it mentions named as the user gave it (--range 2, --ranges F line 4). */
+function byName(err: BlockcopyError, names: string[]): BlockcopyError {
+  const message = err.message.replace(/ranges\[(\d+)\](\.\w+)?/g, (all, i: string, field?: string) => {
+    const name = names[Number(i)]
+    return name === undefined ? all : `${name}${field ? ` (${field.slice(1)})` : ''}`
+  })
+  return new BlockcopyError(err.code as ConstructorParameters<typeof BlockcopyError>[0], message, err.argument)
 }
 
 /** `blockcopy replicate SRC DST --range S:D:L ... | --ranges FILE --type clone|copy [--fallback copy]`. */
@@ -53,15 +65,22 @@ export function registerReplicate(prog: Command, setExit: (code: number) => void
       .addOption(new Option('--fallback <type>', 'copy where a clone is not possible, instead of failing').choices(['copy']))
       .addOption(new Option('--verify <mode>', 'none, hash or readback (copies only)').choices(['none', 'hash', 'readback']).default('none')),
   ).action(async (src: string, dst: string, f: ReplicateFlags) => {
-    const ranges = f.range.map((r, i) => parseRange(r.split(':'), `--range ${i + 1}`))
-    if (f.ranges !== undefined) ranges.push(...readRangesFile(f.ranges))
+    // What the user typed for each range, for messages about ranges[i].
+    const names = f.range.map((_, i) => `--range ${i + 1}`)
+    const ranges = f.range.map((r, i) => parseRange(r.split(':'), names[i] as string))
+    if (f.ranges !== undefined) ranges.push(...readRangesFile(f.ranges, names))
     if (ranges.length === 0) throw new BlockcopyError('INVALID_ARGUMENT', 'ranges: give at least one --range SRC_OFF:DST_OFF:LEN or a --ranges FILE', 'ranges')
     setExit(await withClient(f, async (client) => {
       const controller = new AbortController()
-      const job = client.replicate(src, dst, ranges, {
-        type: f.type, verify: f.verify, ignoreErrors: f.ignoreErrors === true, signal: controller.signal,
-        ...(f.fallback ? { fallback: f.fallback } : {}),
-      })
+      let job
+      try {
+        job = client.replicate(src, dst, ranges, {
+          type: f.type, verify: f.verify, ignoreErrors: f.ignoreErrors === true, signal: controller.signal,
+          ...(f.fallback ? { fallback: f.fallback } : {}),
+        })
+      } catch (err) {
+        throw err instanceof BlockcopyError ? byName(err, names) : err
+      }
       const result = await runJob(job, f, controller)
       printResult(result, { source: src, destinations: [dst], json: f.json === true, backend: client.backend })
       return exitCodeFor(result)
