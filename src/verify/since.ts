@@ -8,7 +8,7 @@ import type { IoBackend } from '../io/types.js'
 import type { FileRef } from '../protocol.js'
 import { PAGE_BYTES, type Region } from '../regions.js'
 import type { Checkpoint } from './checkpoint.js'
-import { buildManifest, chunkDigest, isManifest, isUnknown, unknownCount, type Manifest } from './manifest.js'
+import { buildManifest, chunkDigest, isManifest, isUnknown, type Manifest } from './manifest.js'
 import { createHasher } from './xxh3.js'
 
 /**
@@ -89,12 +89,9 @@ export function checkDestSize(s: SinceOptions, dest: { path: string; exists: boo
     why = `${dest.path} has ${dest.sizeBytes} bytes, but the manifest describes ${m.sizeBytes}`
   }
   if (why === null) return
-  // A manifest that trusts no chunk (a run killed after it resized the
-  // destination leaves one) will have every chunk written anyway.
-  const trustsNothing = dest.exists && m.chunkCount > 0 && unknownCount(m) === m.chunkCount
-  if (!s.force && !trustsNothing) throw mismatch(why)
+  if (!s.force) throw mismatch(why)
   s.since.writeAll = true
-  s.since.reason = trustsNothing && !s.force ? `${why}; the manifest trusts no chunk, so every chunk is written` : why
+  s.since.reason = why
 }
 
 function mismatch(why: string): BlockcopyError {
