@@ -316,7 +316,11 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     }
   }
   job.isWriting = true
-  job.emit('writing')
+  try {
+    job.emit('writing')
+  } catch (err) {
+    process.emitWarning(`blockcopy: a writing listener threw: ${String(err)}`)
+  }
   if (spec.kind !== 'zero') preallocate(spec, io)
   let outcome
   let synced: RangeFailure[] = []

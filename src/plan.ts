@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import { BlockcopyError } from './errors.js'
 import type { IoBackend } from './io/types.js'
 import type { JobSpec, NotifyFn, VerifyMode } from './job.js'
+import { followLinks } from './io/durable.js'
 import { checkChunkCount } from './scheduler.js'
 import type { Manifest } from './verify/manifest.js'
 import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings } from './options.js'
@@ -215,7 +216,7 @@ function openAll(io: IoBackend, items: Array<{ facts: PathFacts; write: boolean;
     for (const f of opened) {
       closeFile(io, f)
       try {
-        if (f.created) fs.rmSync(f.path, { force: true })
+        if (f.created) fs.rmSync(followLinks(f.path), { force: true })
       } catch {
         // The open failure is what the caller must see; a leftover empty file is the lesser harm.
       }

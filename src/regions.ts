@@ -57,6 +57,32 @@ export function checkByteCount(value: unknown, argument: string): number {
  * its size. A missing path is NOT_FOUND_VOLUME unless `mayCreate`, in which
  * case its parent directory must exist.
  */
+/**
+ * Which file a path names, for telling two names of one file apart: its
+ * device and inode (the device number for a block device), or, for a file
+ * still to be created, the real directory it will be created in plus its
+ * name (through a symlinked directory or a dangling link alike). A path
+ * that cannot be looked at (a symlink loop) is taken as a new file.
+ */
+export function pathIdentity(p: string): string {
+  const st = (() => {
+    try {
+      return fs.statSync(p, { throwIfNoEntry: false })
+    } catch {
+      return undefined
+    }
+  })()
+  if (st) return st.isBlockDevice() ? `dev:${st.rdev}` : `ino:${st.dev}:${st.ino}`
+  const target = path.resolve(followLinks(p))
+  let dir = path.dirname(target)
+  try {
+    dir = fs.realpathSync(dir)
+  } catch {
+    // A directory that does not exist: the path as it is.
+  }
+  return `new:${path.join(dir, path.basename(target))}`
+}
+
 export function inspectPath(io: IoBackend, p: string, argument: string, mayCreate: boolean): PathFacts {
   if (typeof p !== 'string' || p.length === 0) {
     throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: a path is required`, argument)
@@ -74,8 +100,7 @@ export function inspectPath(io: IoBackend, p: string, argument: string, mayCreat
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
       throw new BlockcopyError('NOT_FOUND_VOLUME', `${argument}: directory ${dir} does not exist, so ${p} cannot be created`, argument)
     }
-    // Two names of one file still to be created (a symlinked directory, a dangling link) are one identity.
-    return { path: p, exists: false, isBlockDevice: false, sizeBytes: 0, identity: `new:${path.join(fs.realpathSync(dir), path.basename(target))}` }
+    return { path: p, exists: false, isBlockDevice: false, sizeBytes: 0, identity: pathIdentity(p) }
   }
   if (st.isBlockDevice()) {
     const fd = openOrThrow(io, p, false, false)
@@ -185,7 +210,7 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
     io.close(fd)
     if (directFd >= 0) io.close(directFd)
     // A file this call created goes again: refused input leaves none behind.
-    if (write && !facts.exists) fs.rmSync(facts.path, { force: true })
+    if (write && !facts.exists) fs.rmSync(followLinks(facts.path), { force: true })
     throw err
   }
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -93,6 +93,19 @@ test('a manifest that is SRC or DST (by any name), or a directory, is refused be
   assert.match(isDir.stderr, /INVALID_ARGUMENT: --since: .*folder is not a regular file/)
   assert.ok(readFileSync(dst).equals(before), 'DST untouched')
   assert.ok(readFileSync(src).equals(srcBefore), 'SRC untouched')
+  // A DST named like the lock file beside the manifest: the run would take it, and remove it after.
+  const lockNamed = `${m}.lock`
+  copyFileSync(dst, lockNamed)
+  const asLock = cli(['copy', src, lockNamed, '--since', m, '--force'])
+  assert.is(asLock.status, 2, asLock.stderr)
+  assert.match(asLock.stderr, /INVALID_ARGUMENT: --since: DST .*dst\.bcm\.lock is .*dst\.bcm\.lock, the lock file a run takes beside the manifest/)
+  assert.ok(readFileSync(lockNamed).equals(before), 'that DST is still there, untouched')
+  rmSync(lockNamed)
+  // A lock file that cannot be one: named, not a stack trace.
+  mkdirSync(lockNamed)
+  const lockDir = cli(['copy', src, dst, '--since', m])
+  assert.is(lockDir.status, 2, lockDir.stderr)
+  assert.match(lockDir.stderr, /INVALID_ARGUMENT: --since: the lock file .*dst\.bcm\.lock cannot be used \(EISDIR\)/)
 })
 
 test('a manifest reached through a symlink is updated where the link points; the link stays a link', async () => {

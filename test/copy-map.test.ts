@@ -152,13 +152,18 @@ test('bad input: a map of another range or source, a missing destination for a m
 
 test('the map is a file of its own: not the source, not a destination (even one still to be created), in a directory that can be written', async () => {
   const fresh = join(dir, 'fresh.img')
-  refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: fresh }), 'INVALID_ARGUMENT', /^map: .*fresh\.img is to\[0\]\.path .*fresh\.img itself; the map must be a file of its own/)
+  refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: fresh }), 'INVALID_ARGUMENT', /^map: .*fresh\.img is the destination, .*fresh\.img, itself; the map must be a file of its own/)
+  // The same new file by other names: a dangling link to it, and through a symlinked directory.
+  symlinkSync(fresh, join(dir, 'map.lnk'))
+  refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: join(dir, 'map.lnk') }), 'INVALID_ARGUMENT', /is the destination, .*fresh\.img, itself/)
+  symlinkSync(dir, join(dir, 'alias-dir'))
+  refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: join(dir, 'alias-dir', 'fresh.img') }), 'INVALID_ARGUMENT', /is the destination, .*fresh\.img, itself/)
   assert.not.ok(existsSync(fresh), 'nothing created')
-  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: src }), 'INVALID_ARGUMENT', /^map: .*src\.img is from\.path .*itself/)
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: src }), 'INVALID_ARGUMENT', /^map: .*src\.img is the source, .*itself/)
   const alias = join(dir, 'alias.img')
   writeFileSync(dst, '')
   linkSync(dst, alias)
-  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: alias }), 'INVALID_ARGUMENT', /^map: .*alias\.img is to\[0\]\.path .*dst\.img itself/)
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: alias }), 'INVALID_ARGUMENT', /^map: .*alias\.img is the destination, .*dst\.img, itself/)
   const mapDir = join(dir, 'maps')
   mkdirSync(mapDir)
   if (spawnSync('chattr', ['+i', mapDir]).status !== 0) return logSkip('no immutable attribute here')

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
+import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -146,6 +146,13 @@ test('beforeWrite runs after the check and before any write; a throw fails the j
   await refusesAsync(plain.result, null, /no room/)
   assert.not.ok(existsSync(fresh), 'also for a plain copy')
   assert.ok(existsSync(dst), 'an existing destination is kept')
+  // Through a dangling link: the file it created is removed, and the user's link stays.
+  const link = join(dir, 'link.img')
+  symlinkSync(fresh, link)
+  const linked = client.copy({ path: src }, [{ path: link }], { beforeWrite: () => { throw new Error('no room') } })
+  await refusesAsync(linked.result, null, /no room/)
+  assert.ok(lstatSync(link).isSymbolicLink(), 'the link is kept')
+  assert.not.ok(existsSync(fresh), 'the file created through it is gone')
 })
 
 test('a manifest that trusts no chunk still holds the destination to its size: with nothing to sample, size is the only guard', async () => {

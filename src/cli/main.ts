@@ -95,8 +95,9 @@ function program(setExit: (code: number) => void): Command {
     const to = destRegions(dsts, f)
     if (f.force && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--force: only applies with --since', 'force')
     if (f.checkpoint !== undefined && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--checkpoint: only applies with --since', 'checkpoint')
-    if (f.checkpoint !== undefined && f.since !== undefined && checkpointFiles(f.checkpoint).includes(path.resolve(f.since))) {
-      throw new BlockcopyError('INVALID_ARGUMENT', `--checkpoint: ${f.checkpoint} and the files beside it must not be the --since manifest`, 'checkpoint')
+    const sinceFiles = f.since === undefined ? [] : [path.resolve(f.since), `${path.resolve(f.since)}.lock`]
+    if (f.checkpoint !== undefined && checkpointFiles(f.checkpoint).some((p) => sinceFiles.includes(p))) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `--checkpoint: ${f.checkpoint} and the files beside it must not be the --since manifest or its lock file`, 'checkpoint')
     }
     const held = f.since === undefined ? null : await SinceFile.open(f.since, src, dsts)
     try {

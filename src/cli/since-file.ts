@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import { loadBackend } from '../io/index.js'
+import { pathIdentity } from '../regions.js'
 import { dropLock, takeLock } from '../io/lockfile.js'
 import { readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
 
@@ -35,10 +36,14 @@ export class SinceFile {
     const real = fs.realpathSync(file)
     const st = fs.statSync(real)
     if (!st.isFile()) throw bad(`${file} is not a regular file (a manifest is one, written by blockcopy hash DST -o ${file})`)
+    // By identity, so no other name of them either; and the lock file beside M, which a run removes as it lets go.
     const others: Array<[string, string]> = [[src, 'SRC'], ...dsts.map((d, i): [string, string] => [d, dsts.length > 1 ? `DST ${i + 1}` : 'DST'])]
+    const manifestId = pathIdentity(real)
+    const lockId = pathIdentity(`${real}.lock`)
     for (const [p, name] of others) {
-      const o = fs.statSync(p, { throwIfNoEntry: false })
-      if (o && o.dev === st.dev && o.ino === st.ino) throw bad(`${file} is ${name} itself; the manifest must be a file of its own`)
+      const id = pathIdentity(p)
+      if (id === manifestId) throw bad(`${file} is ${name} itself; the manifest must be a file of its own`)
+      if (id === lockId) throw bad(`${name} ${p} is ${real}.lock, the lock file a run takes beside the manifest (and removes after)`)
     }
     const dir = path.dirname(real)
     try {
@@ -50,7 +55,11 @@ export class SinceFile {
     let lockFd: number | null = null
     if (io.tryLock) {
       const tryLock = io.tryLock.bind(io)
-      lockFd = takeLock(`${real}.lock`, tryLock)
+      try {
+        lockFd = takeLock(`${real}.lock`, tryLock)
+      } catch (err) {
+        throw bad(`the lock file ${real}.lock cannot be used (${toSystemError(err, 'open', `${real}.lock`).code})`)
+      }
       if (lockFd === null) throw bad(`${file} is in use by another copy (${real}.lock is locked): one incremental copy at a time per manifest`)
     } else {
       process.stderr.write(`blockcopy: --since: ${file} cannot be locked without the native addon (${io.info.reason ?? 'not loaded'}); run one copy at a time with it\n`)

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import { toSystemError } from '../errors.js'
-import { fdatasync, syncParentDir } from '../io/durable.js'
+import { fdatasync, followLinks, syncParentDir } from '../io/durable.js'
 import type { IoBackend } from '../io/types.js'
 import type { JobSpec } from '../job.js'
 import type { RangeFailure } from '../protocol.js'
@@ -24,7 +24,7 @@ export function closeUnwritten(spec: JobSpec, io: IoBackend): void {
   for (const d of spec.dests) {
     if (!d.created) continue
     try {
-      fs.rmSync(d.path, { force: true })
+      fs.rmSync(followLinks(d.path), { force: true })
     } catch {
       // The failure that ended the job is what the caller must see; an empty file left is the lesser harm.
     }

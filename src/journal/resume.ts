@@ -1,7 +1,6 @@
-import fs from 'node:fs'
 import nodePath from 'node:path'
 import { BlockcopyError } from '../errors.js'
-import type { PathFacts } from '../regions.js'
+import { pathIdentity, type PathFacts } from '../regions.js'
 import type { CopyOptions, CopyFacts } from '../plan.js'
 import { cutOnGrid, MapJournal } from './journal.js'
 import type { CopyResult, Extent } from '../job.js'
@@ -58,12 +57,11 @@ export function mapOptions(o: CopyOptions): MapOptions | null {
  * that file, and the copied bytes would go to an inode no name reaches.
  */
 function checkMapIsItsOwn(mapPath: string, c: CopyFacts): void {
-  const st = fs.statSync(mapPath, { throwIfNoEntry: false })
-  const mapIdentity = st ? (st.isBlockDevice() ? `dev:${st.rdev}` : `ino:${st.dev}:${st.ino}`) : `new:${nodePath.resolve(mapPath)}`
-  const files: Array<[PathFacts, string]> = [[c.source, 'from.path'], ...c.dests.map((d, i): [PathFacts, string] => [d.facts, `to[${i}].path`])]
-  for (const [f, argument] of files) {
+  const mapIdentity = pathIdentity(mapPath)
+  const files: Array<[PathFacts, string]> = [[c.source, 'the source'], ...c.dests.map((d, i): [PathFacts, string] => [d.facts, c.dests.length > 1 ? `destination ${i + 1}` : 'the destination'])]
+  for (const [f, what] of files) {
     if (f.identity === mapIdentity || nodePath.resolve(f.path) === nodePath.resolve(mapPath)) {
-      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${mapPath} is ${argument} ${f.path} itself; the map must be a file of its own`, 'map')
+      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${mapPath} is ${what}, ${f.path}, itself; the map must be a file of its own`, 'map')
     }
   }
 }
