@@ -148,8 +148,10 @@ test('a manifest that cannot be written once the copy is done: exit 3, said, and
   spawnSync('chattr', ['-i', dir])
   assert.is(r.status, 3, r.stderr)
   assert.match(r.stderr, /blockcopy: E(PERM|ACCES): --since: cannot write the manifest .*dst\.bcm: .*; it still marks every chunk unknown, so the next run writes every chunk/)
-  const result = JSON.parse(r.stdout) as CopyResult & { manifest?: string }
-  assert.is(result.ok, true, 'the copy itself succeeded')
+  const result = JSON.parse(r.stdout) as CopyResult & { manifest?: string; manifestError?: { code: string } }
+  assert.is(result.ok, false, 'not ok: the manifest is behind')
+  assert.match(result.manifestError?.code ?? '', /^E(PERM|ACCES)$/)
+  assert.is(result.completedBytes, SIZE, 'though every byte was copied')
   assert.is(result.manifest, undefined, 'no manifest is named as updated')
   assert.ok(cmpFiles(src, dst))
   const onDisk = await readManifest(m)

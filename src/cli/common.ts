@@ -59,7 +59,11 @@ export function clientOptions(f: EngineFlags): ClientOptions {
 }
 
 /** Runs a job to its end, cancelling it on SIGINT/SIGTERM; a second signal exits at once. */
-export async function runJob(job: Job, f: EngineFlags, controller: AbortController): Promise<CopyResult> {
+export async function runJob(
+  job: Job, f: EngineFlags, controller: AbortController,
+  /** Work that belongs to the job's end (an incremental copy's manifest): done before a detached job's record says it ended; may set the exit code. */
+  after?: (result: CopyResult) => Promise<number | null>,
+): Promise<CopyResult & { exitCode?: number }> {
   let signals = 0
   const onSignal = () => {
     signals++
@@ -84,8 +88,9 @@ export async function runJob(job: Job, f: EngineFlags, controller: AbortControll
   else if (f.jobId) job.once('writing', started)
   try {
     const result = await job.result
-    await recorder?.finish(result, exitCodeFor(result))
-    return result
+    const code = (await after?.(result)) ?? null
+    await recorder?.finish(result, code ?? exitCodeFor(result))
+    return code === null ? result : { ...result, exitCode: code }
   } finally {
     stop()
     process.off('SIGINT', onSignal)

@@ -128,20 +128,25 @@ function program(setExit: (code: number) => void): Command {
           ...(f.retryBad === undefined ? {} : { retryBad: parseWhole(f.retryBad, 'retryBad') }),
           ...(f.fillBad === undefined ? {} : { fillBad: f.fillBad }),
         })
-        const result = await runJob(job, f, controller)
-        // What the destination holds now, success or not (unknown where a failure may have cut a chunk short).
-        const next = await job.manifest
-        let unsaved: SystemError | null = null
-        if (next && sinceFile) {
+        // What the destination holds now, success or not (unknown where a failure may have cut a chunk short),
+        // written before a detached job's record says it ended, and the manifest let go.
+        const end: { next: Awaited<typeof job.manifest>; unsaved: SystemError | null } = { next: null, unsaved: null }
+        const result = await runJob(job, f, controller, async () => {
+          end.next = await job.manifest
+          if (!end.next || !sinceFile) return null
           try {
-            await sinceFile.write(next)
+            await sinceFile.write(end.next)
           } catch (err) {
-            unsaved = toSystemError(err, 'write', sinceFile.path)
+            end.unsaved = toSystemError(err, 'write', sinceFile.path)
           }
-        }
+          sinceFile.release()
+          return end.unsaved ? EXIT.ioErrors : null
+        })
+        const unsaved = end.unsaved
         printResult(result, {
           source: src, destinations: dsts, json: f.json === true, backend: client.backend,
-          ...(next && sinceFile && !unsaved ? { manifest: f.since } : {}),
+          ...(end.next && sinceFile && !unsaved ? { manifest: f.since } : {}),
+          ...(unsaved ? { manifestError: { code: unsaved.code, message: unsaved.message } } : {}),
         })
         if (unsaved) {
           // The manifest on disk is the one written before the first chunk: every chunk unknown, so the next run writes them all.

@@ -10,6 +10,8 @@ export interface ReportContext {
   backend: BackendInfo
   /** An incremental copy's manifest file, rewritten with the destination's new state. */
   manifest?: string
+  /** Why that manifest could not be rewritten (the one on disk then marks every chunk unknown). */
+  manifestError?: { code: string; message: string }
 }
 
 /** Prints a result: one JSON object on stdout with --json, else a short report for people. */
@@ -20,6 +22,7 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
     const out = {
       ...r, source: ctx.source, destinations: ctx.destinations, throughputBytesPerSec, io: ctx.backend,
       ...(ctx.manifest ? { manifest: ctx.manifest } : {}),
+      ...(ctx.manifestError ? { ok: false, manifestError: ctx.manifestError } : {}),
     }
     process.stdout.write(`${JSON.stringify(out)}\n`)
     return
