@@ -155,7 +155,7 @@ export function probeDirect(io: IoBackend, facts: PathFacts, mode: DirectMode, a
     if (facts.exists) {
       fd = io.open(facts.path, { write: false, create: false, direct: true })
     } else {
-      const dir = path.dirname(path.resolve(facts.path))
+      const dir = path.dirname(path.resolve(followLinks(facts.path)))
       fd = fs.openSync(dir, O_TMPFILE | fs.constants.O_RDWR | fs.constants.O_DIRECT, 0o600)
     }
     const align = usableAlignment(io, fd)
@@ -216,11 +216,10 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
 }
 
 /**
- * Refuses a destination this process cannot write, before any file is
- * created: an existing file or device must be writable, a new file's
- * directory must take it (EROFS, EACCES, an immutable directory). Without
- * this, an earlier destination would be created and removed again when a
- * later one failed to open.
+ * Refuses a destination no one can write, before any file is created: on a
+ * read-only file system, or immutable (the file, or a new file's
+ * directory). Without this, an earlier destination would be created and
+ * removed again when a later one failed to open.
  */
 export function checkWritable(facts: PathFacts, argument: string): void {
   const target = facts.exists ? facts.path : path.dirname(path.resolve(followLinks(facts.path)))
@@ -228,6 +227,10 @@ export function checkWritable(facts: PathFacts, argument: string): void {
     fs.accessSync(target, fs.constants.W_OK)
   } catch (err) {
     const e = toSystemError(err, 'access', target)
+    // access() judges by the real uid: EACCES may not hold for this process
+    // (a capability such as CAP_DAC_OVERRIDE), so the open decides then. A
+    // read-only file system or an immutable file refuses everyone.
+    if (e.code !== 'EROFS' && e.code !== 'EPERM') return
     const what = facts.exists ? `${facts.path} cannot be written` : `${facts.path} cannot be created in ${target}`
     // The system's code (EROFS, EACCES, EPERM), and the argument it concerns.
     throw new SystemError(`${e.code}: ${argument}: ${what}`, e.code, e.errno, 'access', target)

@@ -122,6 +122,19 @@ test('unknown verify modes and non-integer offsets are refused', () => {
   assert.not.ok(existsSync(dst))
 })
 
+test('a new destination through a relative link in a symlinked directory is created where the kernel puts it', async () => {
+  const src = join(dir, 'src.img')
+  writeRandomFile(src, 100_000, 11)
+  mkdirSync(join(dir, 'real', 'sub'), { recursive: true })
+  mkdirSync(join(dir, 'real', 'out'))
+  symlinkSync(join(dir, 'real', 'sub'), join(dir, 'symdir'))
+  // Relative to real/sub, where the link really is: real/out/target.
+  symlinkSync('../out/target', join(dir, 'symdir', 'lnk'))
+  const r = await client.copy({ path: src }, [{ path: join(dir, 'symdir', 'lnk') }]).result
+  assert.is(r.ok, true, JSON.stringify(r.errors))
+  assert.ok(readRange(join(dir, 'real', 'out', 'target'), 0, 100_000).equals(readRange(src, 0, 100_000)))
+})
+
 test('a destination that cannot be written is refused by name before any other is created', async () => {
   const why = skipUnlessRoot('mounts a read-only tmpfs')
   if (why) return logSkip(why)

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, statfsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -81,6 +81,20 @@ test('a clone whose sync fails is not ok: the failure names every cloned range',
   } finally {
     await own.unmount()
   }
+})
+
+test('a clone into an existing destination reached through a symlink probes beside the file, not the link', async () => {
+  if (typeof xfs === 'string') return logSkip(xfs)
+  const src = join(xfs.dir, 'src5.img')
+  const target = join(xfs.dir, 'dst5.img')
+  writeRandomFile(src, MiB, 12)
+  writeRandomFile(target, MiB, 13)
+  const link = join(dir, 'dst5.lnk')
+  symlinkSync(target, link)
+  const r = await client.replicate(src, link, [{ srcOffset: 0, dstOffset: 0, length: 64 * 1024 }], { type: 'clone' }).result
+  assert.is(r.ok, true, JSON.stringify(r.errors))
+  assert.is(r.method, 'clone')
+  assert.ok(readFileSync(target).subarray(0, 64 * 1024).equals(readFileSync(src).subarray(0, 64 * 1024)))
 })
 
 test('a clone whose ranges are not aligned to the clone block size is NO_SUPPORT naming the range', () => {

@@ -82,7 +82,9 @@ export function followLinks(path: string): string {
     if (fs.existsSync(p)) return fs.realpathSync(p)
     const st = fs.lstatSync(p, { throwIfNoEntry: false })
     if (!st?.isSymbolicLink()) return p
-    p = nodePath.resolve(nodePath.dirname(p), fs.readlinkSync(p))
+    // A relative link is resolved from the directory the link really is in, as the kernel does.
+    const dir = nodePath.dirname(nodePath.resolve(p))
+    p = nodePath.resolve(fs.existsSync(dir) ? fs.realpathSync(dir) : dir, fs.readlinkSync(p))
   }
   return p
 }
