@@ -65,6 +65,8 @@ export interface CopyResult {
   /** Every failed range, in the coordinates of the file it names (dest -1 is the source). */
   errors: RangeFailure[]
   cancelled: boolean
+  /** Set when an error stopped the job before it started every chunk (errors not ignored): the rest was never tried. */
+  stopped?: true
   totalBytes: number
   /** Bytes that reached every destination, as `completed` extents add up. */
   completedBytes: number
@@ -377,6 +379,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     writeErr,
     errors: failures,
     cancelled: outcome.cancelled,
+    ...(outcome.stopped && outcome.skipped > 0 ? { stopped: true as const } : {}),
     totalBytes: spec.totalBytes,
     completedBytes: tally.completedBytes,
     completed,

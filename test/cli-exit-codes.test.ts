@@ -77,8 +77,15 @@ test('a destination that runs out of space exits 3, names the destination and EN
       const human = cli(['copy', src, dst, '--threads', '2', '--progress', 'none'])
       assert.is(human.status, 3, `stdout:\n${human.stdout}\nstderr:\n${human.stderr}`)
       assert.match(human.stdout, new RegExp(`^error: destination 1 \\(${dst}\\) is full \\(no space left on the device\\): bytes \\d+\\.\\.\\d+ not written \\[ENOSPC from pwrite\\]$`, 'm'))
-      // The chunks it never started are not errors of their own: the summary says where the copy stands.
-      assert.match(human.stdout, /^stopped after an error: [\d.]+ \w+ of 4\.00 MiB on every destination, the rest not \(or not surely\) written; completed extents: (none|[\d+ ]+)$/m)
+      // A longer source has chunks it never started, which are no errors of their own: the summary says where the copy stands.
+      const long = join(dir, 'long.bin')
+      writeRandomFile(long, 16 * MiB, 62)
+      rmSync(dst)
+      const stopped = cli(['copy', long, dst, '--threads', '2', '--progress', 'none'])
+      assert.is(stopped.status, 3)
+      assert.match(stopped.stdout, /^stopped after an error: [\d.]+ \w+ of 16\.00 MiB on every destination, the rest not \(or not surely\) written; completed extents: (none|[\d+ ]+)$/m)
+      // Where every chunk ran (the 4 MiB copy above: all in flight when the first failed), no such line.
+      assert.not.match(human.stdout, /^stopped after an error/m)
 
       rmSync(dst)
       const run = cli(['copy', src, dst, '--threads', '2', '--progress', 'none', '--json'])

@@ -89,6 +89,11 @@ test('--manifest: replicas checked without the source, differences in whole chun
   assert.is(shortRun.status, 1)
   assert.match(shortRun.stdout, /size 3145828 bytes, manifest .* 5242883 \(only the bytes both have were compared; its last, partial chunk is listed, as it cannot match a whole chunk's digest\)/)
   assert.match(shortRun.stdout, /bytes 3145728-3145827 \(100 B, whole chunks\)/)
+  // Cut at a chunk boundary, it has no partial chunk to explain.
+  writeFileSync(short, readFileSync(src).subarray(0, 3 * MiB))
+  const whole = cli(['verify', '--manifest', m, short])
+  assert.is(whole.status, 1)
+  assert.match(whole.stdout, /size 3145728 bytes, manifest .* \(only the bytes both have were compared\)/)
   // The largest chunk a manifest can have: the workers are sized for it without --chunk.
   const big = join(dir, 'big.manifest')
   assert.is(cli(['hash', src, '--chunk', '16MiB', '-o', big]).status, 0)

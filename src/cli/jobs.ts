@@ -20,7 +20,7 @@ export async function detach(argv: string[]): Promise<number> {
   // Options end at `--`: a `--detach` after it is a file name.
   const end = argv.indexOf('--')
   const args = argv.slice(2).filter((a, i) => a !== '--detach' || (end >= 0 && i + 2 > end))
-  const json = args.includes('--json')
+  const json = (end >= 0 ? argv.slice(0, end) : argv).includes('--json')
   if (!DETACHABLE.includes(args[0] ?? '')) {
     throw new BlockcopyError('INVALID_ARGUMENT', `--detach: applies to ${DETACHABLE.join(', ')}, not '${args[0] ?? ''}'`, 'detach')
   }

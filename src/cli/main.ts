@@ -63,7 +63,8 @@ function destRegions(dsts: string[], f: CommonFlags): Region[] {
 /** This command line, quoted for a shell where needed. */
 function resumeCommand(): string {
   const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)
-  return ['blockcopy', ...process.argv.slice(2)].map(quote).join(' ')
+  // Without a detached job's hidden --job-id: run again, it would overwrite that job's record.
+  return ['blockcopy', ...recordedArgv(process.argv)].map(quote).join(' ')
 }
 
 function program(setExit: (code: number) => void): Command {

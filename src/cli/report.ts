@@ -51,7 +51,7 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
   const extents = `completed extents: ${r.completed.map((e) => `${e.offset}+${e.length}`).join(' ') || 'none'}`
   if (r.cancelled) lines.push(`cancelled: ${formatBytes(r.completedBytes)} done; ${extents}`)
   // A job that stops at its first error leaves chunks it never started, on every destination: say where the copy stands.
-  else if (!r.ok && r.completedBytes < r.totalBytes) {
+  else if (r.stopped) {
     lines.push(`stopped after an error: ${formatBytes(r.completedBytes)} of ${formatBytes(r.totalBytes)} on every destination, the rest not (or not surely) written; ${extents}`)
   }
   for (const e of r.errors) {

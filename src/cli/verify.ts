@@ -67,7 +67,9 @@ function replicaLines(x: ReplicaReport, r: VerifyReport, refName: string, all: b
     what.push(`${plural(x.differences.length, 'range')} ${x.differences.length === 1 ? 'differs' : 'differ'} (${formatBytes(bytes)} from first to last differing byte)`)
   }
   // Against a manifest, a chunk the replica has only part of cannot match its digest, so it is listed.
-  const partial = r.granularity === 'chunk' && x.sizeBytes < reference ? '; its last, partial chunk is listed, as it cannot match a whole chunk\'s digest' : ''
+  const chunk = r.manifest?.chunkBytes ?? 0
+  const partial = r.granularity === 'chunk' && x.sizeBytes < reference && chunk > 0 && x.sizeBytes % chunk !== 0
+    ? '; its last, partial chunk is listed, as it cannot match a whole chunk\'s digest' : ''
   if (x.sizeDiffers) what.push(`size ${x.sizeBytes} bytes, ${refName} ${reference} (only the bytes both have were compared${partial})`)
   if (x.errors.length > 0) what.push(`${plural(x.errors.length, 'range')} could not be read`)
   if (what.length === 0) what.push('not compared to the end')

@@ -26,13 +26,21 @@ export async function syncParentDir(path: string): Promise<void> {
 export async function writeFileDurably(given: string, bytes: string | Uint8Array): Promise<void> {
   const path = followLinks(given)
   const tmp = `${path}.tmp-${process.pid}`
-  const fh = await fs.promises.open(tmp, 'w', 0o644)
+  let fh
+  try {
+    fh = await fs.promises.open(tmp, 'w', 0o644)
+  } catch (err) {
+    throw toSystemError(err, 'open', tmp)
+  }
   try {
     await fh.writeFile(bytes)
     await fh.sync()
-  } finally {
-    await fh.close()
+  } catch (err) {
+    await fh.close().catch(() => undefined)
+    await fs.promises.rm(tmp, { force: true })
+    throw toSystemError(err, 'write', tmp)
   }
+  await fh.close()
   try {
     await fs.promises.rename(tmp, path)
   } catch (err) {

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import { randomInt } from 'node:crypto'
 import { promisify } from 'node:util'
-import { BlockcopyError } from '../errors.js'
+import { BlockcopyError, toSystemError } from '../errors.js'
 import type { CopyResult, VerifyMode } from '../job.js'
 import { alignUp } from '../io/align.js'
 import type { IoBackend } from '../io/types.js'
@@ -118,7 +118,7 @@ export function sampleChunks(m: Manifest): number[] {
 const read = promisify(fs.read)
 
 /** A file the sample check reads: a block device with direct I/O on is read with it, never from its page cache. */
-type Sampled = Pick<FileRef, 'fd' | 'directFd' | 'alignBytes' | 'uncachedEdges'>
+type Sampled = Pick<FileRef, 'path' | 'fd' | 'directFd' | 'alignBytes' | 'uncachedEdges'>
 
 /**
  * Reads [offset, +length) of `f` into buf (without blocking the thread). A
@@ -131,10 +131,14 @@ async function readChunk(f: Sampled, buf: Buffer, offset: number, length: number
   const fd = direct ? f.directFd : f.fd
   const want = direct ? alignUp(length, f.alignBytes) : length
   let done = 0
-  while (done < want) {
-    const { bytesRead } = await read(fd, buf, done, want - done, offset + done)
-    if (bytesRead === 0) break
-    done += bytesRead
+  try {
+    while (done < want) {
+      const { bytesRead } = await read(fd, buf, done, want - done, offset + done)
+      if (bytesRead === 0) break
+      done += bytesRead
+    }
+  } catch (err) {
+    throw toSystemError(err, 'read', f.path)
   }
   return buf.subarray(0, Math.min(done, length))
 }
