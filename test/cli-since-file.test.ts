@@ -45,16 +45,16 @@ async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void
 }
 
 /** Starts a slow incremental copy (--rate) and waits until it has written its first chunk. */
-async function slowCopy(extra: string[] = []): Promise<{ done: Promise<{ status: number | null; stdout: string; stderr: string }> }> {
+async function slowCopy(extra: string[] = []): Promise<{ done: Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }>; child: ReturnType<typeof spawnCli> }> {
   const child = spawnCli(['copy', src, dst, '--since', m, '--rate', '2MiB', '--progress', 'ndjson', ...extra])
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-  const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })))
+  const done = new Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr })))
   // A progress line with bytes done: the manifest on disk already marks every chunk unknown.
   await until('the first chunk', () => /"doneBytes":[1-9]/.test(stderr))
-  return { done }
+  return { done, child }
 }
 
 test('two runs on one manifest at once: the second is refused while the first holds M.lock, which is gone after', async () => {
@@ -72,6 +72,19 @@ test('two runs on one manifest at once: the second is refused while the first ho
   const again = cli(['copy', src, dst, '--since', m, '--json'])
   assert.is(again.status, 0, again.stderr)
   assert.equal((JSON.parse(again.stdout) as CopyResult).incremental?.writtenBytes, 0)
+})
+
+test('a second Ctrl-C exits at once, and takes the lock file with it', async () => {
+  seed()
+  const run = await slowCopy()
+  // The second while the first is still finishing the running chunks (both at once would be one signal).
+  run.child.kill('SIGINT')
+  await new Promise((r) => setTimeout(r, 10))
+  run.child.kill('SIGINT')
+  const r = await run.done
+  // 130 from the second signal's exit; or, had the run already let go of its signals, the signal itself.
+  assert.ok(r.status === 130 || r.signal === 'SIGINT', `exit ${String(r.status)} ${String(r.signal)}: ${r.stderr}`)
+  assert.not.ok(existsSync(`${m}.lock`), 'no lock file left behind')
 })
 
 test('a manifest that is SRC or DST (by any name), or a directory, is refused before anything is written', () => {

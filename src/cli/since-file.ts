@@ -22,7 +22,12 @@ export class SinceFile {
     readonly path: string,
     readonly manifest: Manifest,
     private lockFd: number | null,
-  ) {}
+  ) {
+    // A second Ctrl-C exits at once (src/cli/common.ts): the lock file goes with the process all the same.
+    if (lockFd !== null) process.once('exit', this.onExit)
+  }
+
+  private readonly onExit = (): void => this.release()
 
   /**
    * Checks M before anything is created: it exists, is a regular file, is
@@ -85,6 +90,7 @@ export class SinceFile {
   /** Lets go of the lock and removes the lock file. */
   release(): void {
     if (this.lockFd === null) return
+    process.off('exit', this.onExit)
     dropLock(`${this.path}.lock`, this.lockFd)
     this.lockFd = null
   }
