@@ -223,17 +223,26 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
  */
 export function checkWritable(facts: PathFacts, argument: string): void {
   const target = facts.exists ? facts.path : path.dirname(path.resolve(followLinks(facts.path)))
+  const e = writeRefusal(target)
+  if (!e) return
+  const what = facts.exists ? `${facts.path} cannot be written` : `${facts.path} cannot be created in ${target}`
+  // The system's code, and the argument it concerns.
+  throw new SystemError(`${e.code}: ${argument}: ${what}`, e.code, e.errno, 'access', target)
+}
+
+/**
+ * Why no one can write `target` (a file, or a directory to create files
+ * in): EROFS (a read-only file system) or EPERM (immutable); else null.
+ * access() judges by the real uid, so EACCES may not hold for this process
+ * (a capability such as CAP_DAC_OVERRIDE): the write itself decides then.
+ */
+export function writeRefusal(target: string): SystemError | null {
   try {
     fs.accessSync(target, fs.constants.W_OK)
+    return null
   } catch (err) {
     const e = toSystemError(err, 'access', target)
-    // access() judges by the real uid: EACCES may not hold for this process
-    // (a capability such as CAP_DAC_OVERRIDE), so the open decides then. A
-    // read-only file system or an immutable file refuses everyone.
-    if (e.code !== 'EROFS' && e.code !== 'EPERM') return
-    const what = facts.exists ? `${facts.path} cannot be written` : `${facts.path} cannot be created in ${target}`
-    // The system's code (EROFS, EACCES, EPERM), and the argument it concerns.
-    throw new SystemError(`${e.code}: ${argument}: ${what}`, e.code, e.errno, 'access', target)
+    return e.code === 'EROFS' || e.code === 'EPERM' ? e : null
   }
 }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import { loadBackend } from '../io/index.js'
-import { pathIdentity } from '../regions.js'
+import { pathIdentity, writeRefusal } from '../regions.js'
 import { dropLock, takeLock } from '../io/lockfile.js'
 import { readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
 
@@ -51,11 +51,8 @@ export class SinceFile {
       if (id === lockId) throw bad(`${name} ${p} is ${real}.lock, the lock file a run takes beside the manifest (and removes after)`)
     }
     const dir = path.dirname(real)
-    try {
-      fs.accessSync(dir, fs.constants.W_OK)
-    } catch (err) {
-      throw bad(`the next manifest is written in ${dir} and renamed over ${real}, but that directory cannot be written (${toSystemError(err, 'access', dir).code})`)
-    }
+    const refused = writeRefusal(dir)
+    if (refused) throw bad(`the next manifest is written in ${dir} and renamed over ${real}, but that directory cannot be written (${refused.code})`)
     const io = loadBackend()
     let lockFd: number | null = null
     if (io.tryLock) {

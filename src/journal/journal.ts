@@ -4,7 +4,7 @@ import { BlockcopyError, toSystemError } from '../errors.js'
 import type { RangeFailure } from '../protocol.js'
 import { fdatasync, followLinks, removeStaleTemps, syncParentDir, writeFileDurably } from '../io/durable.js'
 import type { Extent } from '../job.js'
-import type { OpenFile } from '../regions.js'
+import { writeRefusal, type OpenFile } from '../regions.js'
 import { bytesByStatus, formatMap, freshMap, parseMap, rangesWith, setStatus, type BlockStatus, type RescueMap } from './mapfile.js'
 
 /**
@@ -87,11 +87,8 @@ export class MapJournal {
     }
     // Saved by writing a file beside it and renaming it over: its directory must take both.
     const dir = nodePath.dirname(nodePath.resolve(path))
-    try {
-      fs.accessSync(dir, fs.constants.W_OK)
-    } catch (err) {
-      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} is saved by writing in ${dir}, which cannot be written (${(err as NodeJS.ErrnoException).code ?? 'EACCES'})`, 'map')
-    }
+    const refused = writeRefusal(dir)
+    if (refused) throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} is saved by writing in ${dir}, which cannot be written (${refused.code})`, 'map')
     if (text === null) {
       if (o.retryBad) throw new BlockcopyError('INVALID_ARGUMENT', `retryBad: needs an existing map with bad blocks; ${path} does not exist`, 'retryBad')
       return new MapJournal(path, freshMap(range.offset, range.length, range.sourceSize, range.destOffsets), false, o.commandLine, o.intervalMs)
