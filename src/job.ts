@@ -227,6 +227,16 @@ export class Job extends EventEmitter<JobEvents> {
   }
 }
 
+/** Emits to the job's listeners; a listener's bug must not stop the job: its destinations still need syncing. */
+function tell<E extends keyof JobEvents>(job: Job, event: E, ...args: JobEvents[E]): void {
+  try {
+    // EventEmitter's typings cannot follow a generic event name to its arguments.
+    (job.emit as (e: E, ...a: JobEvents[E]) => boolean)(event, ...args)
+  } catch (err) {
+    process.emitWarning(`blockcopy: a ${event} listener threw: ${String(err)}`)
+  }
+}
+
 async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, inflight: number): Promise<CopyResult> {
   const started = performance.now()
   const level = VERIFY_LEVELS[spec.verify]
@@ -292,37 +302,21 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     if (r.skippedBytes) skipped.set(r.chunkIndex, r.skippedBytes)
     if (r.errors.some((e) => e.code === 'WORKER_FAILED')) work.abandon?.(r.chunkIndex)
     spec.onChunk?.(r)
-    try {
-      job.emit('progress', { doneBytes, totalBytes: spec.totalBytes, extent: c, ok: good })
-    } catch (err) {
-      // A listener's bug must not stop the job: its destinations still need syncing.
-      process.emitWarning(`blockcopy: a progress listener threw: ${String(err)}`)
-    }
+    tell(job, 'progress', { doneBytes, totalBytes: spec.totalBytes, extent: c, ok: good })
   }
 
-  if (spec.prepare) {
-    try {
-      await spec.prepare()
-    } catch (err) {
-      closeUnwritten(spec, io)
-      throw err
-    }
-  }
-  if (spec.journal) {
-    try {
-      // Saved before the first write: a run killed at once leaves a valid map.
-      await spec.journal.start(spec.dests)
-    } catch (err) {
-      closeUnwritten(spec, io)
-      throw err
-    }
+  // Awaited only when there is something to wait for: without, the first
+  // chunks reach the pool before copy() returns (an abort then cancels nothing).
+  try {
+    if (spec.prepare) await spec.prepare()
+    // Saved before the first write: a run killed at once leaves a valid map.
+    if (spec.journal) await spec.journal.start(spec.dests)
+  } catch (err) {
+    closeUnwritten(spec, io)
+    throw err
   }
   job.isWriting = true
-  try {
-    job.emit('writing')
-  } catch (err) {
-    process.emitWarning(`blockcopy: a writing listener threw: ${String(err)}`)
-  }
+  tell(job, 'writing')
   if (spec.kind !== 'zero') preallocate(spec, io)
   let outcome
   let synced: RangeFailure[] = []

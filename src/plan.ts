@@ -1,13 +1,11 @@
-import fs from 'node:fs'
 import { BlockcopyError } from './errors.js'
 import type { IoBackend } from './io/types.js'
 import type { JobSpec, NotifyFn, VerifyMode } from './job.js'
-import { followLinks } from './io/durable.js'
 import { checkChunkCount } from './scheduler.js'
 import type { Manifest } from './verify/manifest.js'
 import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings } from './options.js'
 import {
-  checkByteCount, checkNoOverlap, checkWritable, closeFile, inspectPath, openForJob, probeDirect,
+  checkByteCount, checkNoOverlap, checkWritable, closeFile, inspectPath, openForJob, probeDirect, removeCreated,
   type DirectMode, type OpenFile, type PathFacts, type Region,
 } from './regions.js'
 
@@ -215,11 +213,7 @@ function openAll(io: IoBackend, items: Array<{ facts: PathFacts; write: boolean;
   } catch (err) {
     for (const f of opened) {
       closeFile(io, f)
-      try {
-        if (f.created) fs.rmSync(followLinks(f.path), { force: true })
-      } catch {
-        // The open failure is what the caller must see; a leftover empty file is the lesser harm.
-      }
+      if (f.created) removeCreated(f.path)
     }
     throw err
   }

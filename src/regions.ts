@@ -53,11 +53,6 @@ export function checkByteCount(value: unknown, argument: string): number {
 }
 
 /**
- * Looks at a path without changing anything: whether it exists, what it is,
- * its size. A missing path is NOT_FOUND_VOLUME unless `mayCreate`, in which
- * case its parent directory must exist.
- */
-/**
  * Which file a path names, for telling two names of one file apart: its
  * device and inode (the device number for a block device), or, for a file
  * still to be created, the real directory it will be created in plus its
@@ -73,7 +68,7 @@ export function pathIdentity(p: string): string {
     }
   })()
   if (st) return st.isBlockDevice() ? `dev:${st.rdev}` : `ino:${st.dev}:${st.ino}`
-  const target = path.resolve(followLinks(p))
+  const target = creationPath(p)
   let dir = path.dirname(target)
   try {
     dir = fs.realpathSync(dir)
@@ -83,6 +78,25 @@ export function pathIdentity(p: string): string {
   return `new:${path.join(dir, path.basename(target))}`
 }
 
+/** Where a file still to be created at `p` will be: through a dangling symlink, what it names. */
+export function creationPath(p: string): string {
+  return path.resolve(followLinks(p))
+}
+
+/** Removes a file this process just created at `p` (not a symlink it was created through); never throws. */
+export function removeCreated(p: string): void {
+  try {
+    fs.rmSync(creationPath(p), { force: true })
+  } catch {
+    // The failure that made it go is what the caller must see; an empty file left is the lesser harm.
+  }
+}
+
+/**
+ * Looks at a path without changing anything: whether it exists, what it is,
+ * its size. A missing path is NOT_FOUND_VOLUME unless `mayCreate`, in which
+ * case its parent directory must exist.
+ */
 export function inspectPath(io: IoBackend, p: string, argument: string, mayCreate: boolean): PathFacts {
   if (typeof p !== 'string' || p.length === 0) {
     throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: a path is required`, argument)
@@ -95,8 +109,7 @@ export function inspectPath(io: IoBackend, p: string, argument: string, mayCreat
     if (e.code !== 'ENOENT') throw e
     if (!mayCreate) throw new BlockcopyError('NOT_FOUND_VOLUME', `${argument}: ${p} does not exist`, argument)
     // Where the file will be created: through a dangling symlink, in the directory it names.
-    const target = path.resolve(followLinks(p))
-    const dir = path.dirname(target)
+    const dir = path.dirname(creationPath(p))
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
       throw new BlockcopyError('NOT_FOUND_VOLUME', `${argument}: directory ${dir} does not exist, so ${p} cannot be created`, argument)
     }
@@ -155,7 +168,7 @@ export function probeDirect(io: IoBackend, facts: PathFacts, mode: DirectMode, a
     if (facts.exists) {
       fd = io.open(facts.path, { write: false, create: false, direct: true })
     } else {
-      const dir = path.dirname(path.resolve(followLinks(facts.path)))
+      const dir = path.dirname(creationPath(facts.path))
       fd = fs.openSync(dir, O_TMPFILE | fs.constants.O_RDWR | fs.constants.O_DIRECT, 0o600)
     }
     const align = usableAlignment(io, fd)
@@ -210,7 +223,7 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
     io.close(fd)
     if (directFd >= 0) io.close(directFd)
     // A file this call created goes again: refused input leaves none behind.
-    if (write && !facts.exists) fs.rmSync(followLinks(facts.path), { force: true })
+    if (write && !facts.exists) removeCreated(facts.path)
     throw err
   }
 }
@@ -222,7 +235,7 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
  * removed again when a later one failed to open.
  */
 export function checkWritable(facts: PathFacts, argument: string): void {
-  const target = facts.exists ? facts.path : path.dirname(path.resolve(followLinks(facts.path)))
+  const target = facts.exists ? facts.path : path.dirname(creationPath(facts.path))
   const e = writeRefusal(target)
   if (!e) return
   const what = facts.exists ? `${facts.path} cannot be written` : `${facts.path} cannot be created in ${target}`

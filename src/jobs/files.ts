@@ -1,10 +1,10 @@
 import fs from 'node:fs'
 import { toSystemError } from '../errors.js'
-import { fdatasync, followLinks, syncParentDir } from '../io/durable.js'
+import { fdatasync, syncParentDir } from '../io/durable.js'
 import type { IoBackend } from '../io/types.js'
 import type { JobSpec } from '../job.js'
 import type { RangeFailure } from '../protocol.js'
-import { closeFile } from '../regions.js'
+import { closeFile, removeCreated } from '../regions.js'
 
 /** Closes every file of a job and its scratch file. */
 export function closeAll(spec: JobSpec, io: IoBackend): void {
@@ -21,14 +21,7 @@ export function closeAll(spec: JobSpec, io: IoBackend): void {
  */
 export function closeUnwritten(spec: JobSpec, io: IoBackend): void {
   closeAll(spec, io)
-  for (const d of spec.dests) {
-    if (!d.created) continue
-    try {
-      fs.rmSync(followLinks(d.path), { force: true })
-    } catch {
-      // The failure that ended the job is what the caller must see; an empty file left is the lesser harm.
-    }
-  }
+  for (const d of spec.dests) if (d.created) removeCreated(d.path)
 }
 
 /**

@@ -1,4 +1,3 @@
-import nodePath from 'node:path'
 import { BlockcopyError } from '../errors.js'
 import { pathIdentity, type PathFacts } from '../regions.js'
 import type { CopyOptions, CopyFacts } from '../plan.js'
@@ -60,7 +59,7 @@ function checkMapIsItsOwn(mapPath: string, c: CopyFacts): void {
   const mapIdentity = pathIdentity(mapPath)
   const files: Array<[PathFacts, string]> = [[c.source, 'the source'], ...c.dests.map((d, i): [PathFacts, string] => [d.facts, c.dests.length > 1 ? `destination ${i + 1}` : 'the destination'])]
   for (const [f, what] of files) {
-    if (f.identity === mapIdentity || nodePath.resolve(f.path) === nodePath.resolve(mapPath)) {
+    if (f.identity === mapIdentity) {
       throw new BlockcopyError('INVALID_ARGUMENT', `map: ${mapPath} is ${what}, ${f.path}, itself; the map must be a file of its own`, 'map')
     }
   }

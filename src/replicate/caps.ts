@@ -11,8 +11,7 @@ import path from 'node:path'
 
 import { BlockcopyError } from '../errors.js'
 import type { BackendInfo, IoBackend } from '../io/types.js'
-import { followLinks } from '../io/durable.js'
-import { inspectPath, type PathFacts } from '../regions.js'
+import { creationPath, inspectPath, type PathFacts } from '../regions.js'
 import {
   noNative, probeClone, probeClonePair, probeCopyFileRange, probeCopyFileRangeDevice, probeDirect, probeSparse, probeZeroOut,
   probeZeroOutDevice,
@@ -87,7 +86,7 @@ function geometry(io: IoBackend, facts: PathFacts): { sizeBytes: number; logical
 /** Scratch files beside a file: in its directory, and only if that is its file system. */
 function scratchFor(facts: PathFacts): Scratch {
   // Beside the file itself: through a symlink, in the directory it points into.
-  const dir = path.dirname(facts.exists ? fs.realpathSync(facts.path) : path.resolve(followLinks(facts.path)))
+  const dir = path.dirname(facts.exists ? fs.realpathSync(facts.path) : creationPath(facts.path))
   return new Scratch(dir, facts.exists ? fs.statSync(facts.path).dev : undefined)
 }
 
