@@ -16,11 +16,17 @@ const DETACHABLE: readonly string[] = ['copy', 'zero', 'replicate']
  * checked its arguments (so bad input still fails here, exit 2, with the
  * message), prints the job id and returns.
  */
+/** Whether `flag` is among the options of argv: before a `--`, after which everything is a path. */
+export function hasOption(argv: string[], flag: string): boolean {
+  const end = argv.indexOf('--')
+  return (end >= 0 ? argv.slice(0, end) : argv).includes(flag)
+}
+
 export async function detach(argv: string[]): Promise<number> {
-  // Options end at `--`: a `--detach` after it is a file name.
+  // A `--detach` after `--` is a file name, and stays.
   const end = argv.indexOf('--')
   const args = argv.slice(2).filter((a, i) => a !== '--detach' || (end >= 0 && i + 2 > end))
-  const json = (end >= 0 ? argv.slice(0, end) : argv).includes('--json')
+  const json = hasOption(argv, '--json')
   if (!DETACHABLE.includes(args[0] ?? '')) {
     throw new BlockcopyError('INVALID_ARGUMENT', `--detach: applies to ${DETACHABLE.join(', ')}, not '${args[0] ?? ''}'`, 'detach')
   }

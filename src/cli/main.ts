@@ -7,7 +7,7 @@ import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
 import { JobRecorder } from '../jobs/recorder.js'
-import { detach, detachedJobId, jobKindOf, registerJobs } from './jobs.js'
+import { detach, detachedJobId, hasOption, jobKindOf, registerJobs } from './jobs.js'
 import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
 import { printResult } from './report.js'
 import { SinceFile } from './since-file.js'
@@ -208,8 +208,7 @@ export async function main(argv: string[]): Promise<number> {
     process.send?.({ failed: { code, message } })
   }
   try {
-    const optionsEnd = argv.indexOf('--')
-    if ((optionsEnd < 0 ? argv : argv.slice(0, optionsEnd)).includes('--detach')) return await detach(argv)
+    if (hasOption(argv, '--detach')) return await detach(argv)
     await prog.parseAsync(argv)
     return code
   } catch (err) {
