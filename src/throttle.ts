@@ -14,11 +14,12 @@ const CATCH_UP_MS = 50
 
 export class Throttle {
   private bytesPerSec: number | null
-  /** performance.now() at which the next chunk may start. */
+  /** The clock reading (ms) at which the next chunk may start. */
   private nextStartMs = 0
   private readonly waiters = new Set<() => void>()
 
-  constructor(bytesPerSec: number | null = null) {
+  /** `now` is the clock the schedule runs on, in milliseconds (tests give their own). */
+  constructor(bytesPerSec: number | null = null, private readonly now: () => number = () => performance.now()) {
     this.bytesPerSec = checkRate(bytesPerSec, 'rateBytesPerSec')
   }
 
@@ -29,7 +30,7 @@ export class Throttle {
   set(bytesPerSec: number | null): void {
     this.bytesPerSec = checkRate(bytesPerSec, 'rate')
     // A new rate starts now, not after the old rate's queue; a job waiting for its slot looks again.
-    this.nextStartMs = Math.min(this.nextStartMs, performance.now())
+    this.nextStartMs = Math.min(this.nextStartMs, this.now())
     for (const wake of this.waiters) wake()
   }
 
@@ -42,13 +43,13 @@ export class Throttle {
   /** Milliseconds until a chunk may start; 0 means now. */
   waitMs(): number {
     if (this.bytesPerSec === null) return 0
-    return Math.max(0, this.nextStartMs - performance.now())
+    return Math.max(0, this.nextStartMs - this.now())
   }
 
   /** A chunk of `bytes` starts now: the next one waits for its share of time. */
   take(bytes: number): void {
     if (this.bytesPerSec === null) return
-    const now = performance.now()
+    const now = this.now()
     // A chunk that starts a little late (a timer fires late, a worker was
     // busy) keeps its slot, so the late time is made up: the long-run rate
     // is the limit, not the limit less every delay. After an idle spell of
