@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient } from '../src/index.js'
+import { hasProgram } from './helpers/mounts.js'
+import { logSkip } from './helpers/root.js'
 import { makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
 const test = suite('bench:hash: the floor of the stack computes the manifest blockcopy does')
@@ -48,6 +50,7 @@ test('the same root as client.hash: empty, shorter than a chunk, past a 64 MiB t
 })
 
 test('bench/hash.ts runs the floor beside xxhsum and blockcopy hash, checks its root against theirs, and shows its ratios as INFO, not targets', () => {
+  if (!hasProgram('xxhsum')) return logSkip('xxhsum is not installed (apt-get install xxhash)')
   const out = join(dir, 'hash.json')
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/hash.ts', '--size', '16MiB', '--runs', '1', '--only', 'xxhsum,hash,floor', '--dir', dir, '--out', out], {
     cwd: ROOT, encoding: 'utf8', timeout: 120_000,
