@@ -1,7 +1,7 @@
 // What a user other than root may not do is refused before anything is
 // read, created or written, by name: the path, the flag, the permission;
-// exit 2, never a stack trace. And what it may do (a bench in its own
-// directory) works.
+// exit 2, never a stack trace. And what it may do (its own jobs, a bench in
+// its own directory) works.
 import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -122,6 +122,41 @@ test('bench --target: nobody\'s own directory works and is left clean; one it ca
   assert.equal(names(mine), [])
   const refused = nobody(['bench', '--size', '2MiB', '--runs', '1', '--target', dir], 2)
   assert.match(refused.stderr, /INVALID_ARGUMENT: --target: .*nonroot-refusals-\w+ cannot be written \(EACCES\)/)
+})
+
+test('jobs: nobody\'s state under its HOME or BLOCKCOPY_STATE_DIR; a state directory or job of another user is named, exit 2', () => {
+  const why = skipUnlessNobody()
+  if (why) return logSkip(why)
+  const home = nobodysDir(dir, 'home')
+  const started = nobody(['copy', src, join(mine, 'bg.img'), '--detach'], 0, { HOME: home, XDG_STATE_HOME: '' })
+  const id = started.stdout.trim()
+  const waited = nobody(['jobs', 'wait', id], 0, { HOME: home, XDG_STATE_HOME: '' })
+  assert.match(waited.stdout, new RegExp(`${id}: complete, 100%`))
+  assert.ok(existsSync(join(home, '.local', 'state', 'blockcopy', `${id}.json`)))
+  assert.match(nobody(['jobs'], 0, { HOME: home, XDG_STATE_HOME: '' }).stdout, new RegExp(`${id}\\s+complete`))
+
+  const state = { BLOCKCOPY_STATE_DIR: join(dir, 'state') }
+  const refused = nobody(['copy', src, join(mine, 'bg2.img'), '--detach'], 2, state)
+  assert.match(refused.stderr, /--detach: the job state directory .*state cannot be used \(EACCES\)/)
+  // root's jobs, in a directory only root can read.
+  mkdirSync(state.BLOCKCOPY_STATE_DIR, { mode: 0o700 })
+  const list = nobody(['jobs'], 2, state)
+  assert.match(list.stderr, /EACCES: the job state directory .*state cannot be read: permission denied, scandir '.*state'; set BLOCKCOPY_STATE_DIR to use another/)
+  // root's running job: nobody may see it, not cancel or free it.
+  chmodSync(state.BLOCKCOPY_STATE_DIR, 0o755)
+  const theirs = runCli(['copy', src, join(dir, 'slow.img'), '--detach', '--rate', '64KiB', '--chunk', '64KiB'], { env: state })
+  assert.is(theirs.status, 0, theirs.stderr)
+  const rootsJob = theirs.stdout.trim()
+  try {
+    nobody(['jobs', 'status', rootsJob], 0, state)
+    const cancel = nobody(['jobs', 'cancel', rootsJob], 2, state)
+    assert.match(cancel.stderr, new RegExp(`EPERM: ID: job ${rootsJob} \\(pid \\d+\\) cannot be cancelled by this user: it runs as another user`))
+  } finally {
+    runCli(['jobs', 'cancel', rootsJob], { env: state })
+    runCli(['jobs', 'wait', rootsJob], { env: state })
+  }
+  const free = nobody(['jobs', 'free', rootsJob], 2, state)
+  assert.match(free.stderr, new RegExp(`EACCES: ID: job ${rootsJob} cannot be freed: permission denied, unlink '.*${rootsJob}\\.json'`))
 })
 
 test.run()
