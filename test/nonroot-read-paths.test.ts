@@ -98,7 +98,7 @@ test('copy from a file nobody can only read into its own directory: read back, a
   assert.ok(cmpFiles(src, mapped))
 })
 
-test('copy --since from a file nobody can only read, to its own destination and manifest', async () => {
+test('copy --since (and --check-dest) from a file nobody can only read, to its own destination and manifest', async () => {
   const why = skipUnlessNobody()
   if (why) return logSkip(why)
   const dst = join(mine, 'dst.img')
@@ -113,6 +113,11 @@ test('copy --since from a file nobody can only read, to its own destination and 
   // The manifest nobody's run wrote is the destination's state now.
   const again = nobody(['hash', dst, '--json'])
   assert.is((JSON.parse(again.stdout) as { files: Array<{ root: string }> }).files[0]?.root, (await readManifest(m)).root)
+  poke(src, 4 * MiB + 1)
+  const checked = nobody(['copy', src, dst, '--since', m, '--check-dest'])
+  assert.is(checked.status, 0, checked.stderr)
+  assert.match(checked.stdout, /every chunk of DST read and hashed \(--check-dest\)/)
+  assert.ok(cmpFiles(src, dst))
 })
 
 test('replicate --type copy from a file nobody can only read, and zero of its own file', () => {
