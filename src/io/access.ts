@@ -43,7 +43,7 @@ export function accessAnswersForUs(): boolean {
 }
 
 /**
- * Why rename(2) may not replace the existing `file` (symlinks followed)
+ * Why rename(2) may not replace the existing `file` (its links followed by the caller)
  * with a new file beside it, as manifests and maps are saved: in a sticky
  * directory (/tmp) only the owner of the entry or of the directory, or a
  * process with CAP_FOWNER, may replace it (EPERM). A sentence, or null.
