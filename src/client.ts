@@ -16,7 +16,8 @@ import { capabilitiesOf, replicateBlockSize, type Capabilities } from './replica
 import { clientSettings, type ClientOptions, type ClientSettings } from './options.js'
 import { manifestOf, openHash, type HashJob, type HashOptions } from './verify/hash-job.js'
 import type { Manifest } from './verify/manifest.js'
-import { checkDestSize, manifestAfter, sampleCheck, sinceOptions } from './verify/since.js'
+import { checkDestSize, chunkHasher, manifestAfter, sampleCheck, sinceOptions } from './verify/since.js'
+import { destDigests, judgeDest } from './verify/dest-check.js'
 import { Checkpoint } from './verify/checkpoint.js'
 import { openVerify, type VerifyOptions } from './verify/verify-plan.js'
 import { badBlockOptions, mapOptions, openMap } from './journal/resume.js'
@@ -145,9 +146,23 @@ export class CopyClient {
       since: inc.since,
       ...(ckpt ? { ioFree: (i: number) => ckpt.skips(i, inc.since) } : {}),
       hashAlgo: m.algo,
-      prepare: async () => {
-        if (!spec.source || !dest) throw new Error('incremental copy: the job has no source or destination to check')
-        await sampleCheck(inc, this.io, spec.source, dest)
+      prepare: async (signal) => {
+        const src = spec.source
+        if (!src || !dest) throw new Error('incremental copy: the job has no source or destination to check')
+        if (inc.checkDest && !inc.since.writeAll) {
+          // Every chunk of the destination, hashed through the workers as `hash` reads it.
+          const check = openHash(this.io, dest.path, { chunkBytes: m.chunkBytes, algo: m.algo, direct: o.direct, signal }, this.settings, m.sizeBytes)
+          const r = await this.start({ ...check, ignoreErrors: true }, undefined, false).result
+          // Single chunks are read here only where the hash job left one without a digest, or to refuse.
+          let digestOf: Awaited<ReturnType<typeof chunkHasher>> | null = null
+          const one = (f: typeof src) => async (i: number) => {
+            digestOf ??= await chunkHasher(this.io, m, [src, dest])
+            return digestOf(f, i)
+          }
+          await judgeDest(inc, r.cancelled ? null : destDigests(r, m), dest.path, { source: one(src), dest: one(dest) })
+        } else {
+          await sampleCheck(inc, this.io, src, dest)
+        }
         await beforeWrite?.()
       },
       // The destination becomes the source: a file takes the source's size
@@ -159,7 +174,8 @@ export class CopyClient {
     }, ckpt ? (t) => ckpt.skip(t, inc.since) : undefined)
     // Rejected only when nothing was written (the check before writing refused): the old manifest still holds.
     const manifest = job.result.then(async (r) => {
-      if (!r.ok) return manifestAfter(r, m)
+      // Checked whole, the destination's chunks that were not written hold what the check found.
+      if (!r.ok) return manifestAfter(r, inc.since.baseline ?? m)
       const next = await manifestOf(r, m.algo)
       // A checkpoint that cannot be kept costs the next run its reads, not this run its manifest.
       if (next && ckpt) {
@@ -310,12 +326,18 @@ export class CopyClient {
     return this.destroying
   }
 
-  /** Starts a job on the pool; `skip` may answer a task without a worker (an unchanged chunk under a checkpoint). */
-  private start(spec: JobSpec, skip?: (task: Task) => Promise<ChunkResult> | null): Job {
+  /**
+   * Starts a job on the pool; `skip` may answer a task without a worker (an
+   * unchanged chunk under a checkpoint). A job that is part of another
+   * (an incremental copy's check) is not `listed` for jobStatus: the other
+   * one is, and destroy() waits for it.
+   */
+  private start(spec: JobSpec, skip?: (task: Task) => Promise<ChunkResult> | null, listed = true): Job {
     const run = (task: Task) => skip?.(task) ?? (this.pool.run(task) as Promise<ChunkResult>)
     // Enough queued descriptors to keep every worker busy between round
     // trips; data only ever lives in the workers' fixed buffers.
     const job = new Job({ ...spec, throttle: this.throttle }, this.io, run, this.settings.threads * 2)
+    if (!listed) return job
     this.running.add(job)
     this.jobs.set(job.id, job)
     void job.result.finally(() => this.running.delete(job)).catch(() => undefined)

@@ -8,7 +8,7 @@ import type { OpenFile } from './regions.js'
 import { coalesceFailures, schedule, type TaskRunner } from './scheduler.js'
 import { combineDigests } from './verify/xxh3.js'
 import type { Since } from './verify/since.js'
-import type { CheckpointInfo } from './verify/checkpoint.js'
+import { incrementalResult, type IncrementalResult } from './verify/since-result.js'
 import type { MapJournal, MapSummary } from './journal/journal.js'
 import { finishJournal, journalSyncFailures } from './journal/resume.js'
 import type { Throttle } from './throttle.js'
@@ -19,6 +19,7 @@ import { completedParts, notWritten, tallyChunks } from './jobs/results.js'
 import { TimingCollector, type JobTiming } from './jobs/timing.js'
 
 export type { WorkPlan } from './jobs/work.js'
+export type { IncrementalResult } from './verify/since-result.js'
 
 /** Verification of each chunk: none, xxh3 of what was read, or also a read-back compare of every destination. */
 export type VerifyMode = 'none' | 'hash' | 'readback'
@@ -97,20 +98,6 @@ export interface CopyResult {
   timing?: JobTiming
 }
 
-/** What an incremental copy wrote, and what it found unchanged. */
-export interface IncrementalResult {
-  /** Bytes of completed chunks that changed since the manifest (or had to be written), and were. */
-  writtenBytes: number
-  /** Bytes of chunks whose digest equals the manifest's: not written. */
-  skippedBytes: number
-  /** The destination was not in the manifest's state and `force` was given: every chunk was written. */
-  writeAll: boolean
-  /** Why writeAll, or null. */
-  reason: string | null
-  /** With a checkpoint: whether the last one was used, why not, and the bytes it spared reading. */
-  checkpoint?: CheckpointInfo
-}
-
 export interface JobEvents {
   progress: [Progress]
   /** The job passed its own checks (an incremental copy's destination, a map's first save) and writes from now on. */
@@ -166,8 +153,8 @@ export interface JobSpec {
   throttle?: Throttle
   /** The resume map, saved durably as chunks finish (src/journal/journal.ts). */
   journal?: MapJournal
-  /** Runs before anything is written (the incremental copy's check of the destination); a throw rejects the job. */
-  prepare?: () => Promise<void>
+  /** Runs before anything is written (the incremental copy's check of the destination), given the job's signal; a throw rejects the job. */
+  prepare?: (signal: AbortSignal) => Promise<void>
   /** Runs once the chunks have ended, whatever happened to them, before the destinations are synced (the incremental copy's resize). */
   finish?: () => void
   /** Files the job only reads besides its source (verify's replicas); closed when it ends, never synced. */
@@ -308,7 +295,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   // Awaited only when there is something to wait for: without, the first
   // chunks reach the pool before copy() returns (an abort then cancels nothing).
   try {
-    if (spec.prepare) await spec.prepare()
+    if (spec.prepare) await spec.prepare(spec.signal ?? new AbortController().signal)
     // Saved before the first write: a run killed at once leaves a valid map.
     if (spec.journal) await spec.journal.start(spec.dests)
   } catch (err) {
@@ -389,11 +376,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     ...(spec.method ? { method: spec.method } : {}),
   }
   if (spec.since) {
-    const skippedBytes = tally.skippedBytes
-    result.incremental = {
-      writtenBytes: result.completedBytes - skippedBytes, skippedBytes, writeAll: spec.since.writeAll, reason: spec.since.reason,
-      ...(spec.since.checkpoint ? { checkpoint: spec.since.checkpoint.report(spec.since.writeAll) } : {}),
-    }
+    result.incremental = incrementalResult(spec.since, { count, ok, skipped, lengthOf: (i) => work.extent(i).length }, result.completedBytes, tally.skippedBytes)
   }
   if (timing) result.timing = timing.finish(syncMs)
   if (spec.journal) await finishJournal(spec.journal, result, synced.length === 0)

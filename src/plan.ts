@@ -35,8 +35,21 @@ export interface CopyOptions {
    * is in another state, and nothing is written.
    */
   since?: Manifest
-  /** With `since`: a destination not in the manifest's state gets every chunk written instead of refused. */
+  /**
+   * With `since`: a destination not in the manifest's state gets every chunk
+   * written instead of refused (with `checkDest`: the chunks where the source
+   * differs from what the destination holds).
+   */
   force?: boolean
+  /**
+   * With `since`, for a manifest that cannot be trusted: hash the whole
+   * destination against it (through the workers, O_DIRECT where possible)
+   * before writing, instead of a sample. A chunk not as the manifest records
+   * is MANIFEST_MISMATCH naming the ranges, nothing written; with `force`,
+   * the chunks are compared with what the destination really holds, so
+   * exactly those where the source differs are written.
+   */
+  checkDest?: boolean
   /**
    * With `since`, on a file system that clones (XFS with reflink, btrfs):
    * a file beside the source kept between runs (src/verify/checkpoint.ts).
@@ -96,7 +109,7 @@ export interface CopyOptions {
 }
 
 /** Options of one zero job. */
-export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force' | 'beforeWrite' | 'map' | 'mapIntervalMs' | 'retryBad' | 'fillBad' | 'timing'> {
+export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force' | 'checkDest' | 'beforeWrite' | 'map' | 'mapIntervalMs' | 'retryBad' | 'fillBad' | 'timing'> {
   /** Bytes to zero on every destination; default the regions' lengths, or the rest of an existing destination. */
   length?: number
   /** 'readback' reads every destination back and checks it is zero. Default 'none'. */
@@ -160,7 +173,7 @@ export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
   if (verify !== 'none' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: zero takes 'none' or 'readback', got ${String(verify)}`, 'verify')
   }
-  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'checkpoint', 'beforeWrite', 'map', 'mapIntervalMs', 'retryBad', 'fillBad', 'timing']) {
+  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'checkDest', 'checkpoint', 'beforeWrite', 'map', 'mapIntervalMs', 'retryBad', 'fillBad', 'timing']) {
     if (copyOnly in o) throw new BlockcopyError('INVALID_ARGUMENT', `${copyOnly}: applies to copies only`, copyOnly)
   }
   const checked = common(o, s, verify)

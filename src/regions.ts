@@ -4,6 +4,7 @@ import { BlockcopyError, SystemError, toSystemError } from './errors.js'
 import { systemPageBytes } from './io/page.js'
 import type { IoBackend } from './io/types.js'
 import { followLinks } from './io/durable.js'
+import { accessAnswersForUs } from './io/access.js'
 import type { FileRef } from './protocol.js'
 
 /** A byte range of a file or block device. */
@@ -229,25 +230,27 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
 }
 
 /**
- * Refuses a destination no one can write, before any file is created: on a
- * read-only file system, or immutable (the file, or a new file's
- * directory). Without this, an earlier destination would be created and
+ * Refuses a destination this process cannot write, before any file is
+ * created: on a read-only file system, immutable, or without permission
+ * (the file, or a new file's directory). Without this, an earlier destination would be created and
  * removed again when a later one failed to open.
  */
 export function checkWritable(facts: PathFacts, argument: string): void {
   const target = facts.exists ? facts.path : path.dirname(creationPath(facts.path))
   const e = writeRefusal(target)
   if (!e) return
-  const what = facts.exists ? `${facts.path} cannot be written` : `${facts.path} cannot be created in ${target}`
+  const what = (facts.exists ? `${facts.path} cannot be written` : `${facts.path} cannot be created in ${target}`) +
+    (e.code === 'EACCES' ? ' (permission denied to this user)' : '')
   // The system's code, and the argument it concerns.
   throw new SystemError(`${e.code}: ${argument}: ${what}`, e.code, e.errno, 'access', target)
 }
 
 /**
- * Why no one can write `target` (a file, or a directory to create files
- * in): EROFS (a read-only file system) or EPERM (immutable); else null.
- * access() judges by the real uid, so EACCES may not hold for this process
- * (a capability such as CAP_DAC_OVERRIDE): the write itself decides then.
+ * Why this process cannot write `target` (a file, or a directory to create
+ * files in): EROFS (a read-only file system) or EPERM (immutable), which
+ * refuse everyone; EACCES (no permission) where access() answers for this
+ * process (src/io/access.ts); else null. access() judges by the real uid,
+ * so for a service with CAP_DAC_OVERRIDE the write itself decides.
  */
 export function writeRefusal(target: string): SystemError | null {
   try {
@@ -255,7 +258,7 @@ export function writeRefusal(target: string): SystemError | null {
     return null
   } catch (err) {
     const e = toSystemError(err, 'access', target)
-    return e.code === 'EROFS' || e.code === 'EPERM' ? e : null
+    return e.code === 'EROFS' || e.code === 'EPERM' || (e.code === 'EACCES' && accessAnswersForUs()) ? e : null
   }
 }
 

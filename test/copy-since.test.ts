@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync, statSync, truncateSync, writeSync, a
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createClient, type CopyClient, type Manifest } from '../src/index.js'
+import { createClient, type CopyClient, type CopyResult, type Manifest } from '../src/index.js'
 import { refuses } from './helpers/refuses.js'
 import { cmpFiles, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
@@ -40,6 +40,12 @@ async function seed(size: number, algo: 'xxh3' | 'xxh128' = 'xxh3'): Promise<Man
   return m as Manifest
 }
 
+/** What an incremental copy wrote and skipped, and whether it had to write everything. */
+function counts(r: CopyResult) {
+  const i = r.incremental
+  return { writtenBytes: i?.writtenBytes, skippedBytes: i?.skippedBytes, writeAll: i?.writeAll, reason: i?.reason }
+}
+
 /** Overwrites `length` bytes at `offset` of path with random bytes. */
 function scribble(path: string, offset: number, length: number): void {
   const fd = openSync(path, 'r+')
@@ -65,7 +71,8 @@ test('after random mutations: byte-exact, and only the chunks that changed are w
   assert.ok(cmpFiles(src, dst), 'byte-exact')
   const chunkLen = (c: number) => Math.min(CHUNK, size - c * CHUNK)
   const expectWritten = [...touched].reduce((n, c) => n + chunkLen(c), 0)
-  assert.equal(r.incremental, { writtenBytes: expectWritten, skippedBytes: size - expectWritten, writeAll: false, reason: null })
+  assert.equal(counts(r), { writtenBytes: expectWritten, skippedBytes: size - expectWritten, writeAll: false, reason: null })
+  assert.is(r.incremental?.writtenChunks, touched.size)
   // Close to the mutated bytes: at most a chunk per mutation.
   assert.ok(expectWritten <= mutated + 12 * 2 * CHUNK)
   // The new manifest is the destination's state now: the next run writes nothing.
@@ -73,7 +80,7 @@ test('after random mutations: byte-exact, and only the chunks that changed are w
   assert.ok(next)
   assert.is(next?.root, (await client.hash(dst).manifest)?.root)
   const again = await client.copy({ path: src }, [{ path: dst }], { since: next as Manifest }).result
-  assert.equal(again.incremental, { writtenBytes: 0, skippedBytes: size, writeAll: false, reason: null })
+  assert.equal(counts(again), { writtenBytes: 0, skippedBytes: size, writeAll: false, reason: null })
 })
 
 test('xxh128 manifests work the same way', async () => {

@@ -5,10 +5,11 @@ import nodePath from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { Option, type Command } from 'commander'
 import { createClient } from '../client.js'
-import { BlockcopyError } from '../errors.js'
+import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { CopyResult, VerifyMode } from '../job.js'
 import { PERCENTILES, PHASES, type JobTiming } from '../jobs/timing.js'
 import { clientSettings } from '../options.js'
+import { writeRefusal } from '../regions.js'
 import { parseWhole } from './common.js'
 import { formatBytes, parseSize } from '../units.js'
 
@@ -85,6 +86,8 @@ function checked(f: BenchFlags) {
     throw new BlockcopyError('NOT_FOUND_VOLUME', `--target: ${f.target} does not exist`, 'target')
   }
   if (!st.isDirectory()) throw bad('--target', `${f.target} is not a directory`)
+  const refused = writeRefusal(f.target)
+  if (refused) throw bad('--target', `${f.target} cannot be written (${refused.code}), and the run makes its source and destinations there`)
   const free = (() => {
     const s = fs.statfsSync(f.target)
     return s.bavail * s.bsize
@@ -122,7 +125,14 @@ const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => 
 
 async function measure(f: BenchFlags, say: (line: string) => void) {
   const c = checked(f)
-  const work = fs.mkdtempSync(nodePath.join(f.target, 'blockcopy-bench-'))
+  let work: string
+  try {
+    work = fs.mkdtempSync(nodePath.join(f.target, 'blockcopy-bench-'))
+  } catch (err) {
+    // What the check above cannot know (access() does not judge for a process with capabilities): still named, exit 2.
+    const e = toSystemError(err, 'mkdtemp', f.target)
+    throw new SystemError(`${e.code}: --target: cannot make the run's directory in ${f.target}`, e.code, e.errno, 'mkdtemp', f.target)
+  }
   const rows: Row[] = []
   try {
     const src = nodePath.join(work, 'source.img')

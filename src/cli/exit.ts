@@ -49,6 +49,7 @@ const CLI_NAMES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/^manifest\.chunkBytes|^manifest\b/, () => '--manifest'],
   [/^since\b/, () => '--since'],
   [/^force\b/, () => '--force'],
+  [/^checkDest\b/, () => '--check-dest'],
   [/^mapIntervalMs\b/, () => '--map-interval'],
   [/^retryBad\b/, () => '--retry-bad'],
   [/^fillBad\b/, () => '--fill-bad'],

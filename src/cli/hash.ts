@@ -4,6 +4,9 @@ import { Option, type Command } from 'commander'
 import { BlockcopyError, toSystemError } from '../errors.js'
 import type { HashAlgo } from '../protocol.js'
 import { formatBytes } from '../units.js'
+import { stickyRefusal } from '../io/access.js'
+import { followLinks } from '../io/durable.js'
+import { writeRefusal } from '../regions.js'
 import { writeManifest } from '../verify/manifest.js'
 import { checkDigestPath, wholeFileDigest, xxhsumLine } from '../verify/stream.js'
 import { runJob, withClient, type EngineFlags } from './common.js'
@@ -47,6 +50,14 @@ function checkArgs(files: string[], f: HashFlags): void {
   if (fs.existsSync(f.output) && fs.statSync(f.output).isDirectory()) {
     throw new BlockcopyError('INVALID_ARGUMENT', `-o: ${f.output} is a directory`, 'output')
   }
+  // Saved as a file beside it renamed over it (src/io/durable.ts): refused now, not once every byte was read.
+  const target = followLinks(path.resolve(f.output))
+  const refused = writeRefusal(path.dirname(target))
+  if (refused) {
+    throw new BlockcopyError('INVALID_ARGUMENT', `-o: ${f.output} is written in ${path.dirname(target)} and renamed into place, but that directory cannot be written (${refused.code})`, 'output')
+  }
+  const sticky = stickyRefusal(target)
+  if (sticky) throw new BlockcopyError('INVALID_ARGUMENT', `-o: ${sticky}`, 'output')
 }
 
 /** --xxhsum: whole-stream digests, one file after the other; a file that fails is reported and the rest go on. */

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import type { Command } from 'commander'
-import { BlockcopyError, toSystemError } from '../errors.js'
+import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { JobKind } from '../job.js'
 import { listRecords, logPath, readRecord, removeRecord, stateDir, type JobRecord } from '../jobs/store.js'
 import { formatBytes } from '../units.js'
@@ -110,7 +110,13 @@ export function registerJobs(prog: Command, setExit: (code: number) => void): vo
           throw new BlockcopyError('INVALID_ARGUMENT', `ID: job ${id} has already finished (${r.status})`, 'id')
         }
         // The job treats SIGTERM as a cancel: running chunks finish, destinations are synced.
-        process.kill(r.pid, 'SIGTERM')
+        try {
+          process.kill(r.pid, 'SIGTERM')
+        } catch (err) {
+          const e = toSystemError(err, 'kill')
+          const why = e.code === 'EPERM' ? ': it runs as another user, who (or root) may cancel it' : ''
+          throw new SystemError(`${e.code}: ID: job ${id} (pid ${r.pid}) cannot be cancelled by this user${why}`, e.code, e.errno, 'kill')
+        }
         out({ ok: true, id, cancelling: true }, `cancelling ${id}`)
         return setExit(EXIT.ok)
       }

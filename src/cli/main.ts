@@ -29,6 +29,7 @@ interface CopyFlags extends CommonFlags {
   sparse?: boolean
   since?: string
   force?: boolean
+  checkDest?: boolean
   checkpoint?: string
   map?: string
   mapInterval?: string
@@ -84,7 +85,8 @@ function program(setExit: (code: number) => void): Command {
       .option('--sequential', 'write chunks strictly in order')
       .option('--sparse', 'leave zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated')
       .option('--since <manifest>', 'incremental: write only the chunks that changed since this manifest of DST (blockcopy hash DST -o M), then update it')
-      .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing')
+      .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing (with --check-dest: the chunks where SRC differs from what DST holds)')
+      .option('--check-dest', 'with --since: hash all of DST against the manifest before copying, instead of a sample of its chunks (for a manifest you cannot trust)')
       .option('--checkpoint <file>', 'with --since, SRC on XFS (reflink) or btrfs: keep a clone of SRC in this file between runs; chunks it still shares with SRC are not even read')
       .option('--map <file>', 'resume map (GNU ddrescue mapfile): saved as the copy runs; run the same command again to copy only what is not done')
       .option('--map-interval <ms>', 'with --map: sync and save the map this often, 50 to 60000 ms (default 1000)')
@@ -95,6 +97,7 @@ function program(setExit: (code: number) => void): Command {
     if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
     const to = destRegions(dsts, f)
     if (f.force && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--force: only applies with --since', 'force')
+    if (f.checkDest && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--check-dest: only applies with --since', 'checkDest')
     if (f.checkpoint !== undefined && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--checkpoint: only applies with --since', 'checkpoint')
     const sinceFiles = f.since === undefined ? [] : [path.resolve(f.since), `${path.resolve(f.since)}.lock`]
     if (f.checkpoint !== undefined && checkpointFiles(f.checkpoint).some((p) => sinceFiles.includes(p))) {
@@ -116,7 +119,7 @@ function program(setExit: (code: number) => void): Command {
         const job = client.copy(from, to, {
           verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true, sparse: f.sparse === true,
           signal: controller.signal,
-          ...(since ? { since, force: f.force === true } : {}),
+          ...(since ? { since, force: f.force === true, checkDest: f.checkDest === true } : {}),
           ...(since && f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
           // --chunk must agree with the manifest's chunks, so it is checked against them.
           ...(since && f.chunk !== undefined ? { chunkBytes: parseSize(f.chunk, 'chunkBytes') } : {}),

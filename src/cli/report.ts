@@ -1,5 +1,5 @@
 import type { BackendInfo } from '../io/types.js'
-import type { CopyResult } from '../job.js'
+import type { CopyResult, IncrementalResult } from '../job.js'
 import { describe } from '../error-classes.js'
 import { formatBytes } from '../units.js'
 
@@ -33,12 +33,7 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
     `${verb} ${formatBytes(r.completedBytes)} of ${formatBytes(r.totalBytes)} ${where} in ${seconds.toFixed(2)} s (${formatBytes(throughputBytesPerSec)}/s)`,
     `direct I/O: ${directText(r, ctx)}`,
   ]
-  if (r.incremental) {
-    const i = r.incremental
-    lines.push(`incremental: wrote ${formatBytes(i.writtenBytes)} that changed, skipped ${formatBytes(i.skippedBytes)} unchanged${i.writeAll ? ` (every chunk written: ${i.reason ?? ''})` : ''}`)
-    const c = i.checkpoint
-    if (c) lines.push(c.used ? `checkpoint ${c.path}: ${formatBytes(c.unreadBytes)} unchanged by their extents, not read` : `checkpoint ${c.path} not used (${c.reason ?? ''}): every chunk was read`)
-  }
+  if (r.incremental) lines.push(...incrementalLines(r, r.incremental))
   if (ctx.manifest) lines.push(`manifest ${ctx.manifest} updated to the destination's new state`)
   if (r.map) {
     const m = r.map
@@ -46,7 +41,8 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
     if (m.saveError) lines.push(`map ${m.path} NOT saved (${m.saveError.message}): the one on disk is behind, so a rerun copies some bytes again`)
   }
   if (r.holeBytes > 0) lines.push(`sparse: ${formatBytes(r.holeBytes)} punched or zeroed out, not written`)
-  if (r.verify !== 'none') lines.push(`verify: ${r.verify}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)
+  // An incremental copy's verify line (above) says which chunks it covers: not the ones skipped.
+  if (r.verify !== 'none' && !r.incremental) lines.push(`verify: ${r.verify}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)
   if (r.digest) lines.push(`xxh3 of chunk digests (${formatBytes(r.chunkBytes)} chunks): ${r.digest}`)
   const extents = `completed extents: ${r.completed.map((e) => `${e.offset}+${e.length}`).join(' ') || 'none'}`
   if (r.cancelled) lines.push(`cancelled: ${formatBytes(r.completedBytes)} done; ${extents}`)
@@ -69,4 +65,39 @@ function directText(r: CopyResult, ctx: ReportContext): string {
   const yn = (b: boolean) => (b ? 'yes' : 'no')
   const dests = r.direct.dests.map(yn).join('/')
   return r.kind === 'zero' ? `destinations ${dests}` : `source ${yn(r.direct.source)}, destinations ${dests}`
+}
+
+const chunks = (n: number) => `${n} chunk${n === 1 ? '' : 's'}`
+
+/**
+ * What an incremental copy wrote, what it read of the destination before,
+ * what it trusted to the manifest without reading it there, and what its
+ * verification covers: only the chunks written.
+ */
+function incrementalLines(r: CopyResult, i: IncrementalResult): string[] {
+  const lines = [`incremental: wrote ${chunks(i.writtenChunks)} (${formatBytes(i.writtenBytes)}) that changed, skipped ${i.skippedChunks} (${formatBytes(i.skippedBytes)}) unchanged`]
+  const c = i.check
+  const differing = c.differing.reduce((n, e) => n + e.length, 0)
+  if (i.writeAll) lines.push(`every chunk written: ${i.reason ?? ''}`)
+  else if (c.mode === 'whole') {
+    const found = differing === 0
+      ? 'none changed behind the manifest'
+      : `${formatBytes(differing)} not as the manifest records (bytes ${c.differing.slice(0, 20).map((e) => `${e.offset}..${e.offset + e.length}`).join(', ')}${c.differing.length > 20 ? ', ...' : ''}), compared with SRC by what DST holds`
+    lines.push(`checked before the copy: every chunk of DST read and hashed (--check-dest), ${chunks(c.chunks)} (${formatBytes(c.bytes)}): ${found}`)
+  } else if (c.mode === 'sample') {
+    lines.push(`checked before the copy: a sample of ${chunks(c.chunks)} (${formatBytes(c.bytes)}) of DST read, none changed behind the manifest`)
+  }
+  if (i.trustedChunks > 0) {
+    lines.push(`trusted, not read: ${chunks(i.trustedChunks)} (${formatBytes(i.trustedBytes)}) skipped on the manifest's word, DST not read there (--check-dest reads every chunk)`)
+  } else {
+    lines.push(`trusted, not read: nothing (${i.skippedChunks === 0 ? 'no chunk was skipped' : 'every chunk skipped was read on DST'})`)
+  }
+  const ckpt = i.checkpoint
+  if (ckpt) lines.push(ckpt.used ? `checkpoint ${ckpt.path}: ${formatBytes(ckpt.unreadBytes)} unchanged by their extents, not read` : `checkpoint ${ckpt.path} not used (${ckpt.reason ?? ''}): every chunk was read`)
+  const clean = r.writeErr === 0 && !r.readErr
+  const written = `${chunks(i.writtenChunks)} written (${formatBytes(i.writtenBytes)})`
+  if (i.writtenChunks === 0) lines.push(`verify: ${r.verify}: nothing written, so nothing to verify`)
+  else if (r.verify === 'readback') lines.push(`verify: readback of the ${written}: read back from DST and compared${clean ? ', no differences' : ''}`)
+  else lines.push(`verify: hash: the ${written} hashed as read from SRC; DST not read back (--verify readback does)`)
+  return lines
 }

@@ -4,6 +4,7 @@ import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import { loadBackend } from '../io/index.js'
 import { pathIdentity, writeRefusal } from '../regions.js'
 import { dropLock, takeLock } from '../io/lockfile.js'
+import { stickyRefusal } from '../io/access.js'
 import { readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
 
 const bad = (why: string) => new BlockcopyError('INVALID_ARGUMENT', `--since: ${why}`, 'since')
@@ -53,6 +54,8 @@ export class SinceFile {
     const dir = path.dirname(real)
     const refused = writeRefusal(dir)
     if (refused) throw bad(`the next manifest is written in ${dir} and renamed over ${real}, but that directory cannot be written (${refused.code})`)
+    const sticky = stickyRefusal(real)
+    if (sticky) throw bad(`the next manifest is renamed over ${real}, but ${sticky}`)
     const io = loadBackend()
     let lockFd: number | null = null
     if (io.tryLock) {

@@ -53,7 +53,7 @@ export interface NativeAddon {
   pread(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): number
   /** preadv2 with RWF_NOWAIT until the page cache runs out: the bytes read; throws EOPNOTSUPP where the file system cannot. */
   preadCached(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): number
-  /** cachestat(2): pages of the range in the page cache; throws ENOSYS before Linux 6.5. */
+  /** cachestat(2): pages of the range in the page cache; throws ENOSYS before Linux 6.5, EPERM on a read-only descriptor of another user's file. */
   cachedPages(fd: number, positionBytes: number, lengthBytes: number): number
   pwrite(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): void
   fdatasync(fd: number): void
@@ -232,8 +232,15 @@ export class NativeBackend implements IoBackend {
   }
 
   cachedPages(fd: number, positionBytes: number, lengthBytes: number): number | null {
-    // ENOSYS (before Linux 6.5), EOPNOTSUPP: this kernel or file cannot tell.
-    return this.#onIfOffered(fd, () => this.#addon.cachedPages(fd, positionBytes, lengthBytes))
+    // The answer only chooses how to read, so any error means "cannot tell":
+    // ENOSYS before Linux 6.5, EOPNOTSUPP, and EPERM, which cachestat gives
+    // on a read-only descriptor of a file the caller neither owns nor may
+    // write (a user hashing root's 0644 file). The read itself reports real errors.
+    try {
+      return this.#addon.cachedPages(fd, positionBytes, lengthBytes)
+    } catch {
+      return null
+    }
   }
 
   pwrite(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): void {

@@ -81,7 +81,8 @@ export interface IoBackend {
   preadCached?(fd: number, buf: Buffer, bufOffset: number, lengthBytes: number, positionBytes: number): number | null
   /**
    * Pages of [positionBytes, +lengthBytes) in the page cache (cachestat), read
-   * without starting any I/O; null when the kernel or file cannot tell.
+   * without starting any I/O; null when the kernel or file cannot tell, or
+   * the caller may not ask (cachestat wants write access or ownership): never throws.
    * preadCached alone cannot ask: a miss starts read-ahead of what it asked for.
    */
   cachedPages?(fd: number, positionBytes: number, lengthBytes: number): number | null

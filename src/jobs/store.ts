@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { BlockcopyError } from '../errors.js'
+import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { CopyResult, JobKind } from '../job.js'
 import type { JobState } from './status.js'
 
@@ -96,7 +96,8 @@ export function readRecord(id: string): JobRecord {
     if ((err as { code?: string }).code === 'ENOENT') {
       throw new BlockcopyError('JOB_NOT_FOUND', `ID: no job ${id} in ${stateDir()} (never started, or freed)`, 'id')
     }
-    throw err
+    // Another user's job, say: named, never a stack trace.
+    throw because(err, 'open', recordPath(id), `ID: the record of job ${id} cannot be read`)
   }
   let record: JobRecord
   try {
@@ -120,8 +121,10 @@ export function listRecords(): JobRecord[] {
   let names: string[]
   try {
     names = fs.readdirSync(stateDir())
-  } catch {
-    return []
+  } catch (err) {
+    // None started yet; anything else (no permission) is said, not shown as "no jobs".
+    if ((err as { code?: string }).code === 'ENOENT') return []
+    throw because(err, 'scandir', stateDir(), `the job state directory ${stateDir()} cannot be read`, 'set BLOCKCOPY_STATE_DIR to use another')
   }
   return names
     .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
@@ -141,6 +144,17 @@ export function removeRecord(id: string): void {
   if (record.status === 'inprogress') {
     throw new BlockcopyError('INVALID_ARGUMENT', `ID: job ${id} is still in progress; cancel it first (blockcopy jobs cancel ${id})`, 'id')
   }
-  fs.rmSync(recordPath(id), { force: true })
-  fs.rmSync(logPath(id), { force: true })
+  try {
+    fs.rmSync(recordPath(id), { force: true })
+    fs.rmSync(logPath(id), { force: true })
+  } catch (err) {
+    throw because(err, 'unlink', recordPath(id), `ID: job ${id} cannot be freed`)
+  }
+}
+
+/** A system error that says what could not be done, then the system's reason and path ("EACCES: what: permission denied, open '/x'"). */
+function because(err: unknown, syscall: string, path: string, what: string, hint?: string): SystemError {
+  const e = toSystemError(err, syscall, path)
+  const message = `${e.code}: ${what}: ${e.message.replace(`${e.code}: `, '')}${hint ? `; ${hint}` : ''}`
+  return new SystemError(message, e.code, e.errno, e.syscall, e.path ?? path)
 }

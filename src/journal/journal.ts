@@ -4,6 +4,7 @@ import { BlockcopyError, toSystemError } from '../errors.js'
 import type { RangeFailure } from '../protocol.js'
 import { fdatasync, followLinks, removeStaleTemps, syncParentDir, writeFileDurably } from '../io/durable.js'
 import type { Extent } from '../job.js'
+import { stickyRefusal } from '../io/access.js'
 import { writeRefusal, type OpenFile } from '../regions.js'
 import { bytesByStatus, formatMap, freshMap, parseMap, rangesWith, setStatus, type BlockStatus, type RescueMap } from './mapfile.js'
 
@@ -89,6 +90,8 @@ export class MapJournal {
     const dir = nodePath.dirname(nodePath.resolve(path))
     const refused = writeRefusal(dir)
     if (refused) throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} is saved by writing in ${dir}, which cannot be written (${refused.code})`, 'map')
+    const sticky = stickyRefusal(path)
+    if (sticky) throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} is saved by renaming a new file over it, but ${sticky}`, 'map')
     if (text === null) {
       if (o.retryBad) throw new BlockcopyError('INVALID_ARGUMENT', `retryBad: needs an existing map with bad blocks; ${path} does not exist`, 'retryBad')
       return new MapJournal(path, freshMap(range.offset, range.length, range.sourceSize, range.destOffsets), false, o.commandLine, o.intervalMs)

@@ -5,6 +5,7 @@ import type { IoBackend } from '../io/types.js'
 import { syncParentDir, writeFileDurably } from '../io/durable.js'
 import { dropLock, takeLock } from '../io/lockfile.js'
 import { isUnknown, type Manifest } from './manifest.js'
+import { holdsAsRecorded } from './since.js'
 import type { ChunkResult, Task } from '../protocol.js'
 import { passTurnWhenDue } from '../chunk/order.js'
 import { Xxh3Simd } from './xxh3-simd.js'
@@ -278,8 +279,9 @@ export class Checkpoint {
   }
 
   /** Whether chunk `index` will be answered without any I/O (the rate limit leaves such chunks out). */
-  skips(index: number, since: { writeAll: boolean; manifest: Manifest }): boolean {
-    return this.unchanged?.[index] === 1 && !since.writeAll && !isUnknown(since.manifest, index)
+  skips(index: number, since: { writeAll: boolean; manifest: Manifest; baseline?: Manifest }): boolean {
+    // The source's chunk is as at the last run, which left the manifest's bytes: the destination must still hold them.
+    return this.unchanged?.[index] === 1 && !since.writeAll && !isUnknown(since.manifest, index) && holdsAsRecorded(since, index)
   }
 
   /**
@@ -288,7 +290,7 @@ export class Checkpoint {
    * for a task the workers must run. Never for a chunk the manifest does not
    * know or when every chunk must be written (`since.writeAll`).
    */
-  skip(t: Task, since: { writeAll: boolean; manifest: Manifest }): Promise<ChunkResult> | null {
+  skip(t: Task, since: { writeAll: boolean; manifest: Manifest; baseline?: Manifest }): Promise<ChunkResult> | null {
     if (t.kind !== 'copy' || !t.since?.digest || !this.skips(t.chunkIndex, since)) return null
     this.info.unreadBytes += t.lengthBytes
     const r: ChunkResult = {

@@ -41,8 +41,12 @@ const TASK_BYTES_MIN = 8 * 1024 * 1024
 const TASK_BYTES_MAX = 64 * 1024 * 1024
 const TASKS_PER_WORKER = 8
 
-/** Checks the arguments of a hash against the path as it is, and opens it read-only. Nothing is read yet. */
-export function openHash(io: IoBackend, path: string, o: HashOptions, s: ClientSettings): JobSpec & { hashAlgo: HashAlgo } {
+/**
+ * Checks the arguments of a hash against the path as it is, and opens it
+ * read-only. Nothing is read yet. `lengthBytes` hashes only the file's
+ * first bytes (an incremental copy's check of a device larger than its manifest).
+ */
+export function openHash(io: IoBackend, path: string, o: HashOptions, s: ClientSettings, lengthBytes?: number): JobSpec & { hashAlgo: HashAlgo } {
   if (typeof o !== 'object' || o === null) throw new BlockcopyError('INVALID_ARGUMENT', 'options: must be an object', 'options')
   const algo = o.algo ?? 'xxh3'
   if (!HASH_ALGOS.includes(algo)) {
@@ -55,11 +59,12 @@ export function openHash(io: IoBackend, path: string, o: HashOptions, s: ClientS
   const direct = checkDirectMode(o.direct ?? s.direct, 'direct')
   const facts = inspectPath(io, path, 'path', false)
   const src = openForJob(io, facts, false, probeDirect(io, facts, direct, 'path'), direct)
+  const total = Math.min(src.sizeBytes, lengthBytes ?? Infinity)
   // Several manifest chunks per task: each pool round trip costs the main
   // thread ~0.2 ms, as long as a worker takes to hash a cached 1 MiB chunk.
-  const share = Math.floor(src.sizeBytes / (s.threads * TASKS_PER_WORKER))
+  const share = Math.floor(total / (s.threads * TASKS_PER_WORKER))
   const group = Math.max(1, Math.floor(Math.min(TASK_BYTES_MAX, Math.max(TASK_BYTES_MIN, share)) / chunkBytes))
-  const plan: ChunkPlan = { anchorOffsetBytes: 0, totalBytes: src.sizeBytes, chunkBytes: chunkBytes * group }
+  const plan: ChunkPlan = { anchorOffsetBytes: 0, totalBytes: total, chunkBytes: chunkBytes * group }
   const ref = fileRef(src)
   const work = (): WorkPlan => ({
     count: chunkCount(plan),
@@ -74,7 +79,7 @@ export function openHash(io: IoBackend, path: string, o: HashOptions, s: ClientS
     },
   })
   return {
-    kind: 'hash', source: src, srcOffset: 0, dests: [], destOffsets: [], totalBytes: src.sizeBytes, chunkBytes,
+    kind: 'hash', source: src, srcOffset: 0, dests: [], destOffsets: [], totalBytes: total, chunkBytes,
     verify: 'hash', ignoreErrors: false, sequentialWrites: false, work, hashAlgo: algo,
     ...(o.signal ? { signal: o.signal } : {}),
   }

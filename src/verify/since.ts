@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import { randomInt } from 'node:crypto'
 import { promisify } from 'node:util'
 import { BlockcopyError, toSystemError } from '../errors.js'
-import type { CopyResult, VerifyMode } from '../job.js'
+import type { CopyResult, Extent, VerifyMode } from '../job.js'
 import { alignUp } from '../io/align.js'
 import type { IoBackend } from '../io/types.js'
 import type { FileRef } from '../protocol.js'
@@ -35,16 +35,37 @@ export interface Since {
   manifest: Manifest
   /** The destination is not in the manifest's state and `force` was given: write every chunk. */
   writeAll: boolean
-  /** Why writeAll was set, for the result. */
+  /** Why writeAll was set (or, checked whole and forced, which chunks differed), for the result. */
   reason: string | null
   /** With a checkpoint: the one this run copies from. */
   checkpoint?: Checkpoint
+  /** What the check before the copy read of the destination. */
+  checked: DestChecked
+  /**
+   * Checked whole (checkDest): what the destination really holds, per
+   * manifest chunk (unknown where it could not be read). Chunks are then
+   * compared with this instead of the manifest, so exactly those where the
+   * source differs from the destination are written.
+   */
+  baseline?: Manifest
+}
+
+/** The check of the destination before an incremental copy writes anything. */
+export interface DestChecked {
+  /** 'sample': a few chunks (SAMPLED_CHUNKS); 'whole': every chunk (checkDest); 'none': not checked, every chunk is written. */
+  mode: 'sample' | 'whole' | 'none'
+  /** Per manifest chunk, 1 where the check read the destination and found what the manifest records (or what the source holds). */
+  found: Uint8Array
+  /** Checked whole: the byte ranges of chunks not as the manifest records, unreadable ones included. */
+  differing: Extent[]
 }
 
 /** What `since` changes in a copy's options, after checks. */
 export interface SinceOptions {
   since: Since
   force: boolean
+  /** Hash the whole destination against the manifest before writing, instead of a sample. */
+  checkDest: boolean
   chunkBytes: number
   verify: VerifyMode
 }
@@ -55,11 +76,13 @@ function bad(argument: string, message: string): BlockcopyError {
 
 /** Checks `since` and `force` against the copy's other arguments; nothing is opened. */
 export function sinceOptions(
-  o: { since?: unknown; force?: unknown; checkpoint?: unknown; chunkBytes?: unknown; verify?: unknown }, from: Region, to: Region[],
+  o: { since?: unknown; force?: unknown; checkDest?: unknown; checkpoint?: unknown; chunkBytes?: unknown; verify?: unknown }, from: Region, to: Region[],
 ): SinceOptions | null {
   if (o.force !== undefined && typeof o.force !== 'boolean') throw bad('force', 'must be true or false')
+  if (o.checkDest !== undefined && typeof o.checkDest !== 'boolean') throw bad('checkDest', 'must be true or false')
   if (o.since === undefined) {
     if (o.force) throw bad('force', 'only applies with since (an incremental copy)')
+    if (o.checkDest) throw bad('checkDest', 'only applies with since (an incremental copy)')
     if (o.checkpoint !== undefined) throw bad('checkpoint', 'only applies with since (an incremental copy)')
     return null
   }
@@ -73,7 +96,10 @@ export function sinceOptions(
   }
   // Digests are needed to know what changed; read-back stays if asked for.
   const verify: VerifyMode = o.verify === 'readback' ? 'readback' : 'hash'
-  return { since: { manifest, writeAll: false, reason: null }, force: o.force === true, chunkBytes: manifest.chunkBytes, verify }
+  return {
+    since: { manifest, writeAll: false, reason: null, checked: { mode: 'none', found: new Uint8Array(manifest.chunkCount), differing: [] } },
+    force: o.force === true, checkDest: o.checkDest === true, chunkBytes: manifest.chunkBytes, verify,
+  }
 }
 
 /**
@@ -94,10 +120,11 @@ export function checkDestSize(s: SinceOptions, dest: { path: string; exists: boo
   s.since.reason = why
 }
 
-function mismatch(why: string): BlockcopyError {
+/** The refusal of a destination not in the manifest's state; `forced` says what force would do instead. */
+export function mismatch(why: string, forced = 'force copies every chunk'): BlockcopyError {
   return new BlockcopyError(
     'MANIFEST_MISMATCH',
-    `since: ${why}: the destination is not in the state the manifest records, so an incremental copy would be wrong; nothing was written (force copies every chunk)`,
+    `since: ${why}: the destination is not in the state the manifest records, so an incremental copy would be wrong; nothing was written (${forced})`,
     'since',
   )
 }
@@ -144,6 +171,24 @@ async function readChunk(f: Sampled, buf: Buffer, offset: number, length: number
 }
 
 /**
+ * Digests of manifest chunks of a file, read on this thread (without
+ * blocking it) through the job's own descriptors: nothing is opened here,
+ * so nothing can leak.
+ */
+export async function chunkHasher(io: IoBackend, m: Manifest, files: Sampled[]): Promise<(f: Sampled, index: number) => Promise<string>> {
+  const hasher = await createHasher(m.algo)
+  const direct = files.some((f) => f.uncachedEdges && f.directFd >= 0)
+  const buf = direct ? io.allocAligned(alignUp(m.chunkBytes, PAGE_BYTES), PAGE_BYTES) : Buffer.alloc(m.chunkBytes)
+  return async (f, i) => {
+    const offset = i * m.chunkBytes
+    const bytes = await readChunk(f, buf, offset, Math.min(m.chunkBytes, m.sizeBytes - offset))
+    hasher.init()
+    hasher.update(bytes)
+    return hasher.digest('hex')
+  }
+}
+
+/**
  * Reads the sampled chunks of the destination and hashes them. A chunk
  * matches if it has the manifest's digest, or the source's (an earlier run
  * that failed part-way already wrote it). Refuses on the first one that
@@ -152,22 +197,17 @@ async function readChunk(f: Sampled, buf: Buffer, offset: number, length: number
 export async function sampleCheck(s: SinceOptions, io: IoBackend, src: Sampled, dest: Sampled & { path: string }): Promise<void> {
   const m = s.since.manifest
   if (s.since.writeAll) return
-  const hasher = await createHasher(m.algo)
-  const digest = (b: Buffer) => {
-    hasher.init()
-    hasher.update(b)
-    return hasher.digest('hex')
-  }
-  const direct = [src, dest].some((f) => f.uncachedEdges && f.directFd >= 0)
-  const buf = direct ? io.allocAligned(alignUp(m.chunkBytes, PAGE_BYTES), PAGE_BYTES) : Buffer.alloc(m.chunkBytes)
-  // The job's own descriptors: nothing is opened here, so nothing can leak.
+  const digestOf = await chunkHasher(io, m, [src, dest])
+  s.since.checked.mode = 'sample'
   for (const i of sampleChunks(m)) {
     const offset = i * m.chunkBytes
     const length = Math.min(m.chunkBytes, m.sizeBytes - offset)
     const want = chunkDigest(m, i)
-    const now = digest(await readChunk(dest, buf, offset, length))
-    if (now === want) continue
-    if (now === digest(await readChunk(src, buf, offset, length))) continue
+    const now = await digestOf(dest, i)
+    if (now === want || now === (await digestOf(src, i))) {
+      s.since.checked.found[i] = 1
+      continue
+    }
     const why = `chunk ${i} of ${dest.path} (bytes ${offset}..${offset + length}) has digest ${now}, the manifest ${want}`
     if (!s.force) throw mismatch(why)
     s.since.writeAll = true
@@ -178,11 +218,18 @@ export async function sampleCheck(s: SinceOptions, io: IoBackend, src: Sampled, 
 
 /** The digest a chunk of the destination had, or null when it must be written whatever the source holds. */
 export function previousDigest(s: Since, chunkIndex: number, chunkOffset: number, chunkLength: number): string | null {
-  const m = s.manifest
+  // Checked whole, what the destination holds; else what the manifest says it holds.
+  const m = s.baseline ?? s.manifest
   if (s.writeAll || chunkIndex >= m.chunkCount || isUnknown(m, chunkIndex)) return null
   // A chunk the manifest has in another length (the source grew or shrank) is new.
   if (Math.min(m.chunkBytes, m.sizeBytes - chunkOffset) !== chunkLength) return null
   return chunkDigest(m, chunkIndex)
+}
+
+/** Whether the destination's chunk holds what the manifest records, as far as this run knows (checked whole: by what it holds). */
+export function holdsAsRecorded(s: { manifest: Manifest; baseline?: Manifest }, index: number): boolean {
+  if (!s.baseline) return true
+  return !isUnknown(s.baseline, index) && chunkDigest(s.baseline, index) === chunkDigest(s.manifest, index)
 }
 
 /**
