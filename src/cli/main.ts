@@ -110,7 +110,7 @@ function program(setExit: (code: number) => void): Command {
     async function copyWith(sinceFile: SinceFile | null): Promise<number> {
       const since = sinceFile?.manifest
       // The workers' buffers are sized for the manifest's chunks (up to 16 MiB) unless --chunk says otherwise.
-      const engine = since && f.chunk === undefined ? { ...f, chunk: String(since.chunkBytes) } : f
+      const engine = since && f.chunk === undefined ? { ...f, chunk: String(since.chunkBytes), chunkOrigin: 'the manifest\'s' } : f
       return withClient(engine, async (client) => {
         const controller = new AbortController()
         const job = client.copy(from, to, {
