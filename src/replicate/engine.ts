@@ -8,6 +8,7 @@ import { markDone, newBarrier, poison } from '../chunk/order.js'
 import type { FileRef, TaskOrder, VerifyLevel } from '../protocol.js'
 import { closeFile, fileRef, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
 import { clonePairRefusal, cloneSupport } from './caps.js'
+import { cloneRangesRefusal } from './clone-rules.js'
 import { checkRanges, overlapsItself, planClones, planRanges, type RangesPlan, type ReplicateRange } from './ranges.js'
 import { Scratch } from './scratch.js'
 
@@ -34,12 +35,14 @@ function cloneRefusal(io: IoBackend, src: PathFacts, dest: PathFacts, ranges: Re
   const caps = cloneSupport(io, dest.path, 'dest')
   if (!caps.supported) return `the file system of ${dest.path} cannot clone (${caps.reason})`
   const block = caps.blockBytes
-  const bad = ranges.findIndex((r) => r.srcOffset % block !== 0 || r.dstOffset % block !== 0 || r.length % block !== 0)
-  if (bad >= 0) return `ranges[${bad}] is not aligned to the clone block size of ${block} bytes`
-  if (src.identity === dest.identity && overlapsItself(ranges)) return 'a clone within one file cannot overlap its own source'
-  // Then the pair itself, not its st_dev: btrfs subvolumes differ there and still share extents.
+  const sameFile = src.identity === dest.identity
+  const rules = cloneRangesRefusal(ranges, block, src.sizeBytes, dest.exists ? dest.sizeBytes : 0, sameFile)
+  if (rules !== null) return rules
+  if (sameFile && overlapsItself(ranges)) return 'a clone within one file cannot overlap its own source'
+  // Then the pair itself, not its st_dev: btrfs subvolumes differ there and
+  // still share extents. One block, or the source's partial last one.
   const first = ranges.find((r) => r.length > 0)
-  const why = first ? clonePairRefusal(io, src.path, first.srcOffset, block, dest) : null
+  const why = first ? clonePairRefusal(io, src.path, first.srcOffset, Math.min(block, src.sizeBytes - first.srcOffset), dest) : null
   return why === null ? null : `${src.path} cannot be cloned into ${dest.path} (${why})`
 }
 
