@@ -106,8 +106,15 @@ export interface RangesTask {
   dest: FileRef
   /** Flat triples: srcOffset, dstOffset, length, srcOffset, ... */
   pieces: number[]
-  /** 'clone' shares extents (FICLONERANGE) instead of moving bytes. */
-  method: 'copy' | 'clone'
+  /**
+   * 'clone' shares extents (FICLONERANGE) instead of moving bytes. 'check'
+   * verifies clones made by earlier tasks of the job: it syncs the
+   * destination, then reads each piece back from it and hashes it (verify
+   * 1), or reads the source's piece, hashes that and compares the
+   * destination's with it (verify 2), exactly as a copy of the same pieces
+   * would hash and read back.
+   */
+  method: 'copy' | 'clone' | 'check'
   verify: VerifyLevel
   /** How this task is ordered against others (src/chunk/order.ts), or null when it is not. */
   order: TaskOrder | null
@@ -118,6 +125,14 @@ export interface RangesTask {
    * written, never at scratch offsets.
    */
   staging?: { destPath: string; destOffsets: number[] }
+  /**
+   * Clones that are checked: one byte per range of the job (its index in
+   * the caller's list) in `flags`, and the range of each piece of this task.
+   * A clone task sets the flag of each range it failed to clone; a check
+   * task does not check those pieces (their failure is already reported),
+   * and counts as failed itself.
+   */
+  cloneRanges?: { flags: SharedArrayBuffer; ofPiece: number[] }
 }
 
 /**
