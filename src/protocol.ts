@@ -60,11 +60,14 @@ export interface CopyTask {
   /** The source is a regular file: a chunk that SEEK_DATA shows to be all hole is not read (src/chunk/zeros.ts). */
   srcHoles?: boolean
   /**
-   * Sparse copy: zero runs are left as holes instead of written. Per
-   * destination, the first byte known to be a hole already (the job extended
-   * the file from there), or -1 (a block device, or none).
+   * Sparse copy: runs of zeros left unwritten. 'auto': the source's holes,
+   * only where a destination is a hole already; 'always': every zero run of
+   * 64 KiB or more, source holes included, punched (or zeroed out) where a
+   * destination is not a hole. Per destination, the first byte known to be a
+   * hole already (the job extended the file from there), or -1 (a block
+   * device, or none).
    */
-  sparse?: { holeFromBytes: number[] } | null
+  sparse?: { mode: 'auto' | 'always'; holeFromBytes: number[] } | null
   /**
    * Incremental copy: the chunk's digest in the destination's manifest
    * (null: write it whatever it holds) and the manifest's algorithm. A chunk

@@ -82,7 +82,8 @@ function program(setExit: (code: number) => void): Command {
       .option('--src-offset <size>', 'first source byte (default 0)')
       .addOption(new Option('--verify <mode>', 'none, hash (xxh3 per chunk) or readback (also re-read every destination)').choices(['none', 'hash', 'readback']).default('none'))
       .option('--sequential', 'write chunks strictly in order')
-      .option('--sparse', 'leave zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated')
+      .option('--sparse', 'leave all zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated (default: the holes of SRC stay holes where DST is a new file or past its end, as cp --sparse=auto)')
+      .option('--no-sparse', 'write every byte, holes of SRC included, and preallocate file destinations')
       .option('--since <manifest>', 'incremental: write only the chunks that changed since this manifest of DST (blockcopy hash DST -o M), then update it')
       .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing')
       .option('--checkpoint <file>', 'with --since, SRC on XFS (reflink) or btrfs: keep a clone of SRC in this file between runs; chunks it still shares with SRC are not even read')
@@ -114,7 +115,8 @@ function program(setExit: (code: number) => void): Command {
       return withClient(engine, async (client) => {
         const controller = new AbortController()
         const job = client.copy(from, to, {
-          verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true, sparse: f.sparse === true,
+          verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true,
+          sparse: f.sparse === undefined ? 'auto' : f.sparse ? 'always' : 'never',
           signal: controller.signal,
           ...(since ? { since, force: f.force === true } : {}),
           ...(since && f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
