@@ -118,8 +118,8 @@ export interface JobSpec {
   sequentialWrites: boolean
   /** Copies: the source is a regular file, so chunks that are all hole in it are not read. */
   srcHoles?: boolean
-  /** Sparse copies: where each destination is a hole already (CopyTask.sparse); null or absent otherwise. */
-  sparse?: { holeFromBytes: number[] } | null
+  /** Sparse copies: which holes are left, and where each destination is a hole already (CopyTask.sparse); null or absent otherwise. */
+  sparse?: { mode: 'auto' | 'always'; holeFromBytes: number[] } | null
   signal?: AbortSignal
   notify?: NotifyFn
   context?: unknown

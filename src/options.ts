@@ -8,9 +8,16 @@ export const MAX_CHUNK_BYTES = 16 * 1024 * 1024
 export const MAX_DESTINATIONS = 8
 
 export interface ClientOptions {
-  /** Worker threads doing I/O. Default: twice the cores, at least 2, at most 8. */
+  /**
+   * Worker threads doing I/O, 1 to 64. Default: twice the cores, at least 2,
+   * at most 8, and no more than memoryBytes holds for chunkBytes (at least 1).
+   */
   threads?: number
-  /** Bound on all workers' aligned buffers together. Default 64 MiB. */
+  /**
+   * Bound on all workers' aligned buffers together: each worker has two of
+   * chunkBytes + 4 KiB. Default 64 MiB, never raised: threads given that it
+   * cannot hold are INVALID_ARGUMENT, saying the budget they need.
+   */
   memoryBytes?: number
   /** Default chunk size for jobs: 64 KiB to 16 MiB, a multiple of 4 KiB. Default 1 MiB. */
   chunkBytes?: number
@@ -77,19 +84,91 @@ export function workerBufferBytes(chunkBytes: number): number {
   return 2 * (chunkBytes + PAGE_BYTES)
 }
 
-/** Applies defaults and checks every client option, naming the one at fault. */
-export function clientSettings(options: ClientOptions = {}): ClientSettings {
-  const threads = intOption(options.threads ?? defaultThreads(), 'threads', 1, 64)
-  const chunkBytes = checkChunkBytes(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, 'chunkBytes')
-  const need = threads * workerBufferBytes(chunkBytes)
-  const memoryBytes = intOption(options.memoryBytes ?? Math.max(64 * 1024 * 1024, need), 'memoryBytes', 1, Number.MAX_SAFE_INTEGER)
-  if (memoryBytes < need) {
+/** The budget for all workers' buffers together when none is given. */
+export const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024
+
+/**
+ * How budget refusals name the settings: the library's option names, or
+ * the flags a user typed (with sizes in units, as typed).
+ */
+export interface BudgetNames {
+  threads: string
+  chunk: string
+  memory: string
+  units: boolean
+}
+
+export const LIBRARY_NAMES: BudgetNames = { threads: 'threads', chunk: 'chunkBytes', memory: 'memoryBytes', units: false }
+
+/** What a budget is asked to hold. */
+export interface BudgetRequest {
+  /** Undefined: the default count, lowered to what the budget holds (at least one). */
+  threads?: number
+  chunkBytes: number
+  /** Where the chunk size came from when the caller did not choose it ('the default', "the manifest's"), for messages. */
+  chunkOrigin?: string
+  /** Undefined: DEFAULT_MEMORY_BYTES. */
+  memoryBytes?: number
+}
+
+const MiB = 1024 * 1024
+
+/** A size as a flag would take it: whole MiB or KiB where exact, else bytes. */
+function sizeText(bytes: number, names: BudgetNames): string {
+  if (!names.units) return String(bytes)
+  if (bytes % MiB === 0) return `${bytes / MiB}MiB`
+  return bytes % 1024 === 0 ? `${bytes / 1024}KiB` : String(bytes)
+}
+
+/** A budget that holds `bytes`, as a flag would take it: rounded up to whole MiB. */
+function needText(bytes: number, names: BudgetNames): string {
+  return names.units ? `${Math.ceil(bytes / MiB)}MiB` : `${bytes} bytes`
+}
+
+/**
+ * The thread count and budget for a request, such that every worker's two
+ * buffers (a chunk and a page each) fit in the budget, whatever else was
+ * asked: the default thread count is lowered to what fits, at least one. A
+ * thread count the caller gave that does not fit, or a budget the caller
+ * gave that cannot hold even one worker, is refused, saying the budget it
+ * would need. The budget counts buffers only: each worker's V8 isolate
+ * comes on top (README: "How it works").
+ */
+export function fitBudget(r: BudgetRequest, names: BudgetNames = LIBRARY_NAMES): { threads: number; memoryBytes: number } {
+  const memoryBytes = r.memoryBytes ?? DEFAULT_MEMORY_BYTES
+  const each = workerBufferBytes(r.chunkBytes)
+  const chunk = `${names.chunk} ${sizeText(r.chunkBytes, names)}${r.chunkOrigin ? ` (${r.chunkOrigin})` : ''}`
+  const budget = r.memoryBytes === undefined ? `the default budget is ${sizeText(DEFAULT_MEMORY_BYTES, names)}` : `${names.memory} is ${sizeText(memoryBytes, names)}`
+  if (r.threads !== undefined) {
+    const need = r.threads * each
+    if (need > memoryBytes) {
+      throw new BlockcopyError(
+        'INVALID_ARGUMENT',
+        `${names.threads}: ${r.threads} with ${chunk} needs ${names.memory} ${needText(need, names)} (2 buffers of the chunk + ${PAGE_BYTES / 1024}KiB per thread); ${budget}`,
+        'threads',
+      )
+    }
+    return { threads: r.threads, memoryBytes }
+  }
+  if (each > memoryBytes) {
     throw new BlockcopyError(
       'INVALID_ARGUMENT',
-      `memoryBytes: ${memoryBytes} bytes cannot hold ${threads} threads × 2 buffers of chunkBytes ${chunkBytes} + ${PAGE_BYTES}; need at least ${need}`,
+      `${names.memory}: ${sizeText(memoryBytes, names)} cannot hold one thread's 2 buffers of ${chunk} + ${PAGE_BYTES / 1024}KiB; it needs at least ${names.memory} ${needText(each, names)}, or a smaller chunk`,
       'memoryBytes',
     )
   }
+  return { threads: Math.max(1, Math.min(defaultThreads(), Math.floor(memoryBytes / each))), memoryBytes }
+}
+
+/** Applies defaults and checks every client option, naming the one at fault. */
+export function clientSettings(options: ClientOptions = {}): ClientSettings {
+  const given = options.threads === undefined ? undefined : intOption(options.threads, 'threads', 1, 64)
+  const chunkBytes = checkChunkBytes(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, 'chunkBytes')
+  const memory = options.memoryBytes === undefined ? undefined : intOption(options.memoryBytes, 'memoryBytes', 1, Number.MAX_SAFE_INTEGER)
+  const { threads, memoryBytes } = fitBudget({
+    chunkBytes, ...(given === undefined ? {} : { threads: given }), ...(memory === undefined ? {} : { memoryBytes: memory }),
+    ...(options.chunkBytes === undefined ? { chunkOrigin: 'the default' } : {}),
+  })
   const io = options.io ?? (process.env.BLOCKCOPY_IO === 'fs' ? 'fs' : 'native')
   if (io !== 'native' && io !== 'fs') {
     throw new BlockcopyError('INVALID_ARGUMENT', `io: must be 'native' or 'fs', got ${String(io)}`, 'io')

@@ -18,14 +18,23 @@ export interface CopyOptions {
   /** Write chunks strictly in order. Default false. */
   sequentialWrites?: boolean
   /**
-   * Leave zeros as holes instead of writing them: all-zero runs of at least
-   * 64 KiB (source holes included) are punched out of file destinations,
-   * unmapped on devices that guarantee zeros, else zeroed out (BLKZEROOUT);
-   * the destination is not preallocated. It still reads back byte for byte
-   * as the source; `holeBytes` in the result says how much became holes.
-   * Default false.
+   * Holes in the destinations (`holeBytes` in the result says how many bytes
+   * were not written); every destination reads back byte for byte as the
+   * source whatever the mode.
+   * - 'auto' (the default; as cp --sparse=auto): the source's holes
+   *   (SEEK_HOLE) are not written where a destination file is a hole
+   *   already: a file the job creates, or the part past an existing file's
+   *   end, which the job extends with ftruncate. Elsewhere (an existing
+   *   file's bytes, a device) they are written as zeros. Only the source's
+   *   data is preallocated there.
+   * - 'always' (or true): every all-zero run of at least 64 KiB, source
+   *   holes included, is left as a hole on every destination: punched out
+   *   of files, unmapped on devices that guarantee zeros, else zeroed out
+   *   (BLKZEROOUT); nothing is preallocated.
+   * - 'never' (or false): every byte is written and file destinations are
+   *   preallocated.
    */
-  sparse?: boolean
+  sparse?: SparseMode | boolean
   /**
    * Incremental copy: the manifest of the destination's last known state
    * (readManifest, or a previous copy's job.manifest). The whole source is
@@ -116,12 +125,15 @@ export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWri
   verify?: 'none' | 'readback'
 }
 
+/** How a copy makes holes in its destinations (CopyOptions.sparse). */
+export type SparseMode = 'auto' | 'always' | 'never'
+
 /** Job options after defaults and checks. */
 export interface CheckedOptions {
   verify: VerifyMode
   ignoreErrors: boolean
   sequentialWrites: boolean
-  sparse: boolean
+  sparse: SparseMode
   chunkBytes: number
   direct: DirectMode
   length?: number
@@ -136,6 +148,14 @@ function flag(value: unknown, argument: string): boolean {
   return value
 }
 
+/** The sparse option as a mode: true is 'always', false 'never', absent 'auto'. */
+function sparseMode(value: unknown): SparseMode {
+  if (value === undefined || value === 'auto') return 'auto'
+  if (value === true || value === 'always') return 'always'
+  if (value === false || value === 'never') return 'never'
+  throw new BlockcopyError('INVALID_ARGUMENT', `sparse: must be 'auto', 'always' or 'never' (or true for 'always', false for 'never'), got ${String(value)}`, 'sparse')
+}
+
 function common(o: CopyOptions, s: ClientSettings, verify: VerifyMode): CheckedOptions {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new BlockcopyError('INVALID_ARGUMENT', 'signal: must be an AbortSignal', 'signal')
@@ -147,7 +167,7 @@ function common(o: CopyOptions, s: ClientSettings, verify: VerifyMode): CheckedO
     verify,
     ignoreErrors: flag(o.ignoreErrors, 'ignoreErrors'),
     sequentialWrites: flag(o.sequentialWrites, 'sequentialWrites'),
-    sparse: flag(o.sparse, 'sparse'),
+    sparse: sparseMode(o.sparse),
     chunkBytes: checkChunkBytes(o.chunkBytes ?? s.chunkBytes, 'chunkBytes', s.bufferBytes),
     direct: checkDirectMode(o.direct ?? s.direct, 'direct'),
     ...(o.signal ? { signal: o.signal } : {}),
@@ -290,7 +310,9 @@ export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOp
     kind: 'copy', source: src ?? null, srcOffset, dests: outs, destOffsets: dests.map((d) => d.offset), totalBytes: length, ...jobFlags(o),
     // Holes are asked for with SEEK_DATA, which a device answers with "all data".
     srcHoles: !srcFacts.isBlockDevice,
-    sparse: o.sparse ? { holeFromBytes: outs.map((d, i) => holeFrom(d, dests[i]?.offset ?? 0)) } : null,
+    // A device source has no holes for 'auto' to keep: it is a plain copy.
+    sparse: o.sparse === 'always' || (o.sparse === 'auto' && !srcFacts.isBlockDevice)
+      ? { mode: o.sparse, holeFromBytes: outs.map((d, i) => holeFrom(d, dests[i]?.offset ?? 0)) } : null,
   }
 }
 

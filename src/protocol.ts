@@ -60,11 +60,14 @@ export interface CopyTask {
   /** The source is a regular file: a chunk that SEEK_DATA shows to be all hole is not read (src/chunk/zeros.ts). */
   srcHoles?: boolean
   /**
-   * Sparse copy: zero runs are left as holes instead of written. Per
-   * destination, the first byte known to be a hole already (the job extended
-   * the file from there), or -1 (a block device, or none).
+   * Sparse copy: runs of zeros left unwritten. 'auto': the source's holes,
+   * only where a destination is a hole already; 'always': every zero run of
+   * 64 KiB or more, source holes included, punched (or zeroed out) where a
+   * destination is not a hole. Per destination, the first byte known to be a
+   * hole already (the job extended the file from there), or -1 (a block
+   * device, or none).
    */
-  sparse?: { holeFromBytes: number[] } | null
+  sparse?: { mode: 'auto' | 'always'; holeFromBytes: number[] } | null
   /**
    * Incremental copy: the chunk's digest in the destination's manifest
    * (null: write it whatever it holds) and the manifest's algorithm. A chunk
@@ -106,8 +109,15 @@ export interface RangesTask {
   dest: FileRef
   /** Flat triples: srcOffset, dstOffset, length, srcOffset, ... */
   pieces: number[]
-  /** 'clone' shares extents (FICLONERANGE) instead of moving bytes. */
-  method: 'copy' | 'clone'
+  /**
+   * 'clone' shares extents (FICLONERANGE) instead of moving bytes. 'check'
+   * verifies clones made by earlier tasks of the job: it syncs the
+   * destination, then reads each piece back from it and hashes it (verify
+   * 1), or reads the source's piece, hashes that and compares the
+   * destination's with it (verify 2), exactly as a copy of the same pieces
+   * would hash and read back.
+   */
+  method: 'copy' | 'clone' | 'check'
   verify: VerifyLevel
   /** How this task is ordered against others (src/chunk/order.ts), or null when it is not. */
   order: TaskOrder | null
@@ -118,6 +128,14 @@ export interface RangesTask {
    * written, never at scratch offsets.
    */
   staging?: { destPath: string; destOffsets: number[] }
+  /**
+   * Clones that are checked: one byte per range of the job (its index in
+   * the caller's list) in `flags`, and the range of each piece of this task.
+   * A clone task sets the flag of each range it failed to clone; a check
+   * task does not check those pieces (their failure is already reported),
+   * and counts as failed itself.
+   */
+  cloneRanges?: { flags: SharedArrayBuffer; ofPiece: number[] }
 }
 
 /**

@@ -153,17 +153,20 @@ test('a read error is exit 3, with the unreadable range listed', async () => {
   }
 })
 
-test('without --threads, verify starts the default workers for each file it reads, at most 8', () => {
+test('without --threads, verify starts the default workers for each file it reads, at most 8, and no more than the budget holds', () => {
   const one = defaultThreads()
-  assert.is(verifyThreads(undefined, 1), String(one))
-  assert.is(verifyThreads(undefined, 2), String(Math.min(8, 2 * one)))
-  assert.is(verifyThreads(undefined, 9), '8')
-  // --threads as given, whatever the files (parseWhole checks it later).
-  assert.is(verifyThreads('3', 5), '3')
-  // An explicit --memory caps them at what its buffers hold, but never below one file's default.
   const page = 4096
-  assert.is(verifyThreads(undefined, 2, { memoryBytes: 6 * 2 * (MiB + page), chunkBytes: MiB }), String(Math.max(one, Math.min(6, 2 * one, 8))))
-  assert.is(verifyThreads(undefined, 2, { memoryBytes: 2 * (MiB + page), chunkBytes: MiB }), String(one))
+  const budget = { memoryBytes: 64 * MiB, chunkBytes: MiB }
+  assert.is(verifyThreads(undefined, 1, budget), String(one))
+  assert.is(verifyThreads(undefined, 2, budget), String(Math.min(8, 2 * one)))
+  assert.is(verifyThreads(undefined, 9, budget), '8')
+  // --threads as given, whatever the files (parseWhole checks it later, and the client the budget).
+  assert.is(verifyThreads('3', 5, budget), '3')
+  // The budget caps them at what its buffers hold, at least one: a manifest of 16 MiB chunks in the default 64 MiB.
+  assert.is(verifyThreads(undefined, 2, { memoryBytes: 6 * 2 * (MiB + page), chunkBytes: MiB }), String(Math.min(6, 2 * one, 8)))
+  assert.is(verifyThreads(undefined, 2, { memoryBytes: 2 * (MiB + page), chunkBytes: MiB }), '1')
+  assert.is(verifyThreads(undefined, 3, { memoryBytes: 64 * MiB, chunkBytes: 16 * MiB }), '1')
+  assert.is(verifyThreads(undefined, 3, { memoryBytes: 64 * MiB, chunkBytes: 8 * MiB }), '3')
 })
 
 test('verify SRC REPLICA with an explicit --memory that holds one file\'s workers runs, as hash does', () => {

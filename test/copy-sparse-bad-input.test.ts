@@ -25,15 +25,15 @@ test.after.each(() => {
   removeTempDir(dir)
 })
 
-test('sparse that is not a boolean is INVALID_ARGUMENT naming sparse, and no destination is created or changed', () => {
+test('sparse that is not a mode or a boolean is INVALID_ARGUMENT naming sparse, and no destination is created or changed', () => {
   const src = join(dir, 'src.img')
   writeSparseFile(src, 4 * MiB, [{ offset: MiB, length: 4096 }])
   const [fresh, old] = [join(dir, 'fresh.img'), join(dir, 'old.img')]
   writePatternFile(old, 4 * MiB, 0x42)
-  for (const sparse of ['yes', 1, null]) {
+  for (const sparse of ['yes', 1, null, 'Auto']) {
     refuses(
       () => client.copy({ path: src }, [{ path: old }, { path: fresh }], { sparse: sparse as unknown as boolean }),
-      'INVALID_ARGUMENT', /^sparse: must be true or false/,
+      'INVALID_ARGUMENT', /^sparse: must be 'auto', 'always' or 'never' \(or true for 'always', false for 'never'\), got /,
     )
   }
   assert.not.ok(existsSync(fresh))

@@ -4,7 +4,7 @@ import type { WorkerContext } from './context.js'
 import { writeSparse } from './holes.js'
 import { passTurn, waitForTurn } from './order.js'
 import { differingRanges, readRange, writeRange } from './ranged-io.js'
-import { isZero, sourceIsHole, zeroDigest, zeroRuns } from './zeros.js'
+import { isZero, sourceHoles, sourceIsHole, zeroDigest, zeroRuns } from './zeros.js'
 import { goodParts, scrape } from './scrape.js'
 
 /**
@@ -68,8 +68,10 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
 /**
  * Puts the source's chunk in main[base, base + length), hashed: zeros
  * without a read where the source has a hole there, else what was read.
- * Returns a sparse copy's zero runs (flat pairs relative to the chunk), or
- * null for a plain copy; a failed read is recorded in `res`.
+ * Returns a sparse copy's runs to leave unwritten (flat pairs relative to
+ * the chunk): 'always', its zero runs; 'auto', the source's holes, asked
+ * for only where some destination is a hole already. Null for a plain
+ * copy; a failed read is recorded in `res`.
  */
 function readSource(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask, base: number, res: ChunkResult): number[] | null {
   const length = t.lengthBytes
@@ -102,7 +104,8 @@ function readSource(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask, base: nu
     return null
   }
   if (typeof read === 'number') res.directBytes += read
-  const runs = t.sparse ? zeroRuns(ctx.main, base, length, t.src.offsetBytes, ctx.pageBytes) : null
+  const runs = t.sparse?.mode === 'always' ? zeroRuns(ctx.main, base, length, t.src.offsetBytes, ctx.pageBytes)
+    : t.srcHoles && t.sparse && reachesHole(t, t.sparse.holeFromBytes) ? sourceHoles(ctx.io, t.src, length, ctx.main, base) : null
   if (hash) {
     const zero = runs ? runs[0] === 0 && runs[1] === length : isZero(ctx.main, base, length)
     const h0 = performance.now()
@@ -110,6 +113,14 @@ function readSource(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask, base: nu
     res.phaseMs = [0, performance.now() - h0, 0, 0]
   }
   return runs
+}
+
+/** Whether the chunk reaches, on some destination, the part that is a hole already (holeFromBytes, -1 for none). */
+function reachesHole(t: CopyTask, holeFromBytes: readonly number[]): boolean {
+  return t.dests.some((d, i) => {
+    const from = holeFromBytes[i] ?? -1
+    return from >= 0 && from < d.offsetBytes + t.lengthBytes
+  })
 }
 
 /** Writes the chunk to destination i; returns the bytes it left as holes (sparse copies). */
@@ -125,7 +136,7 @@ function writeDest(ctx: WorkerContext, t: CopyTask, d: ChunkEnd, i: number, base
     buf = ctx.stage
   }
   if (runs && t.sparse) {
-    return writeSparse(ctx.io, P, d, i, t.sparse.holeFromBytes[i] ?? -1, runs, t.lengthBytes, buf, at, res)
+    return writeSparse(ctx.io, P, d, i, t.sparse.holeFromBytes[i] ?? -1, t.sparse.mode === 'always', runs, t.lengthBytes, buf, at, res)
   }
   const parts = writtenParts(t, res)
   for (let k = 0; k < parts.length; k++) {

@@ -23,15 +23,17 @@ function clearRange(io: IoBackend, d: ChunkEnd, offsetBytes: number, lengthBytes
 /**
  * Writes one destination's copy of a chunk, leaving its zero runs unwritten:
  * where the destination is known to be a hole already (at or past
- * `holeFromBytes`, -1 for none) nothing is done; elsewhere the run's whole
- * pages are cleared (clearRange) and its partial pages written as zeros, so
- * no page is touched by both a fallocate and a neighbouring chunk's writes.
- * `runs` are flat (start, end) pairs relative to the chunk; the chunk's
- * bytes are buf[at, at + length) (zeros in the runs). Returns the bytes left
- * unwritten. A failure is recorded as destination i's, and ends its chunk.
+ * `holeFromBytes`, -1 for none) nothing is done; elsewhere, with `punch`,
+ * the run's whole pages are cleared (clearRange) and its partial pages
+ * written as zeros, so no page is touched by both a fallocate and a
+ * neighbouring chunk's writes; without `punch` ('auto'), the run is written
+ * there like any bytes. `runs` are flat (start, end) pairs relative to the
+ * chunk; the chunk's bytes are buf[at, at + length) (zeros in the runs).
+ * Returns the bytes left unwritten. A failure is recorded as destination
+ * i's, and ends its chunk.
  */
 export function writeSparse(
-  io: IoBackend, pageBytes: number, d: ChunkEnd, i: number, holeFromBytes: number,
+  io: IoBackend, pageBytes: number, d: ChunkEnd, i: number, holeFromBytes: number, punch: boolean,
   runs: readonly number[], length: number, buf: Buffer, at: number, res: ChunkResult,
 ): number {
   const P = pageBytes
@@ -50,7 +52,7 @@ export function writeSparse(
     const f = Math.min(Math.max(a, fresh), b)
     const pa = alignUp(start + a, P) - start
     const pb = alignDown(start + f, P) - start
-    if (pb > pa) {
+    if (punch && pb > pa) {
       const cleared = clearRange(io, d, start + pa, pb - pa)
       if (typeof cleared === 'object') {
         // Clearing comes before any write: none of the chunk is on this destination.

@@ -4,6 +4,7 @@ import type { ChunkResult, FileRef, RangesTask } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { readBack } from './copy.js'
+import { checkClones } from './clone-check.js'
 import { isPoisoned, markDone, poison, waitForDone } from './order.js'
 import { readRange, writeRange } from './ranged-io.js'
 
@@ -18,6 +19,7 @@ export function rangesChunk(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask
     chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0,
   }
   if (t.method === 'clone') return cloneAll(ctx, t, res)
+  if (t.method === 'check') return checkClones(ctx, hash, t, res)
   const order = t.order
   const barrier = order ? new Int32Array(order.barrier) : null
   try {
@@ -132,16 +134,24 @@ function writePiece(ctx: WorkerContext, dest: FileRef, so: number, dof: number, 
   return false
 }
 
+/** Clones every piece; with checks to follow (cloneRanges), flags the ranges that failed and then marks the task done. */
 function cloneAll(ctx: WorkerContext, t: RangesTask, res: ChunkResult): ChunkResult {
-  for (let i = 0; i < t.pieces.length; i += 3) {
-    const [so, dof, len] = piece(t, i)
-    try {
-      ctx.io.cloneRange(t.src.fd, so, t.dest.fd, dof, len)
-    } catch (err) {
-      const e = toSystemError(err, 'ioctl', t.dest.path)
-      res.writeErr |= 1
-      res.errors.push({ dest: 0, offset: dof, length: len, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
+  const failed = t.cloneRanges ? new Uint8Array(t.cloneRanges.flags) : null
+  try {
+    for (let i = 0, k = 0; i < t.pieces.length; i += 3, k++) {
+      const [so, dof, len] = piece(t, i)
+      try {
+        ctx.io.cloneRange(t.src.fd, so, t.dest.fd, dof, len)
+      } catch (err) {
+        const e = toSystemError(err, 'ioctl', t.dest.path)
+        res.writeErr |= 1
+        res.errors.push({ dest: 0, offset: dof, length: len, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
+        if (failed && t.cloneRanges) Atomics.store(failed, t.cloneRanges.ofPiece[k] ?? 0, 1)
+      }
     }
+  } finally {
+    // Whatever happened: the checks wait for every clone task.
+    if (t.order) markDone(new Int32Array(t.order.barrier), t.chunkIndex)
   }
   return res
 }

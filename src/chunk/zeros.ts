@@ -78,6 +78,37 @@ export function sourceIsHole(io: IoBackend, src: ChunkEnd, lengthBytes: number):
   }
 }
 
+/**
+ * The source's holes in its chunk (SEEK_HOLE, then SEEK_DATA from there),
+ * as flat (start, end) pairs relative to the chunk, ascending. A hole is
+ * kept only where the chunk as read into buf[at, at + length) is zero too:
+ * what the file system says is trusted no further than the bytes read, so
+ * a write that raced the read, or a file system that reports holes wrongly,
+ * costs a run written, never a wrong byte. Where holes cannot be asked for
+ * (any error), none.
+ */
+export function sourceHoles(io: IoBackend, src: ChunkEnd, lengthBytes: number, buf: Buffer, at: number): number[] {
+  const start = src.offsetBytes
+  const end = start + lengthBytes
+  const runs: number[] = []
+  try {
+    for (let pos = start; pos < end;) {
+      const hole = io.seekHole(src.fd, pos)
+      // None before the end of the chunk (the end of the file counts as one).
+      if (hole < 0 || hole >= end) break
+      const data = io.seekData(src.fd, hole)
+      const stop = data < 0 || data > end ? end : data
+      // The file changed between the two calls: what is left is written.
+      if (stop <= hole) break
+      if (isZero(buf, at + hole - start, stop - hole)) runs.push(hole - start, stop - start)
+      pos = stop
+    }
+  } catch {
+    return []
+  }
+  return runs
+}
+
 // Digests of all-zero chunks, by length, per hasher: a chunk is mostly the
 // job's chunk size, so a few entries serve every hole. Bounded all the same,
 // since first and last chunks have any length.

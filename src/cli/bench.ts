@@ -8,9 +8,9 @@ import { createClient } from '../client.js'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { CopyResult, VerifyMode } from '../job.js'
 import { PERCENTILES, PHASES, type JobTiming } from '../jobs/timing.js'
-import { clientSettings } from '../options.js'
+import { fitBudget } from '../options.js'
 import { writeRefusal } from '../regions.js'
-import { parseWhole } from './common.js'
+import { CLI_BUDGET_NAMES, MEMORY_HELP, parseWhole } from './common.js'
 import { formatBytes, parseSize } from '../units.js'
 
 /**
@@ -69,15 +69,19 @@ function checked(f: BenchFlags) {
   const size = parseSize(f.size, '--size')
   if (size < 1) throw bad('--size', 'must be at least 1 byte')
   const chunks = list(f.chunk, '--chunk', (s) => parseSize(s, '--chunk'))
-  const threads = f.threads === undefined ? [Math.min(8, Math.max(2, os.availableParallelism() * 2))] : list(f.threads, '--threads', (s) => parseWhole(s, '--threads', { min: 1, max: 64 }))
+  const given = f.threads === undefined ? null : list(f.threads, '--threads', (s) => parseWhole(s, '--threads', { min: 1, max: 64 }))
   const destinations = parseWhole(f.destinations, '--destinations', { min: 1, max: 8 })
   const runs = parseWhole(f.runs, '--runs', { min: 1, max: 100 })
   if (f.direct && f.buffered) throw bad('--direct', 'and --buffered exclude each other')
-  // Every combination must make a valid client, checked before anything is written.
+  // Every combination must fit the memory budget, checked before anything
+  // is written; without --threads, each chunk size gets the default count
+  // the budget holds, as a copy would.
   const memoryBytes = f.memory === undefined ? undefined : parseSize(f.memory, '--memory')
-  for (const chunkBytes of chunks) {
-    for (const t of threads) clientSettings({ chunkBytes, threads: t, ...(memoryBytes === undefined ? {} : { memoryBytes }) })
-  }
+  const memory = memoryBytes === undefined ? {} : { memoryBytes }
+  const threadsFor = new Map(chunks.map((chunkBytes) => [chunkBytes, (given ?? [undefined]).map((t) => fitBudget({
+    chunkBytes, ...memory, ...(t === undefined ? {} : { threads: t }),
+  }, CLI_BUDGET_NAMES).threads)]))
+  const threads = [...new Set([...threadsFor.values()].flat())]
   if (f.dropCaches && process.getuid?.() !== 0) throw bad('--drop-caches', 'needs root (it writes /proc/sys/vm/drop_caches)')
   let st: fs.Stats
   try {
@@ -96,7 +100,7 @@ function checked(f: BenchFlags) {
   if (need > free) {
     throw bad('--target', `${f.target} has ${formatBytes(free)} free; the run needs ${formatBytes(need)} (a ${formatBytes(size)} source and ${destinations} destination${destinations > 1 ? 's' : ''})`)
   }
-  return { size, chunks, threads, destinations, runs, memoryBytes, direct: f.direct ? 'always' as const : f.buffered ? 'never' as const : 'auto' as const }
+  return { size, chunks, threads, threadsFor, destinations, runs, memoryBytes, direct: f.direct ? 'always' as const : f.buffered ? 'never' as const : 'auto' as const }
 }
 
 function makeSource(path: string, size: number): void {
@@ -139,7 +143,7 @@ async function measure(f: BenchFlags, say: (line: string) => void) {
     makeSource(src, c.size)
     const dsts = Array.from({ length: c.destinations }, (_, i) => nodePath.join(work, `dest-${i + 1}.img`))
     for (const chunkBytes of c.chunks) {
-      for (const threads of c.threads) {
+      for (const threads of c.threadsFor.get(chunkBytes) ?? []) {
         const client = await createClient({
           threads, chunkBytes, direct: c.direct, ...(c.memoryBytes === undefined ? {} : { memoryBytes: c.memoryBytes }),
         })
@@ -198,8 +202,8 @@ export function registerBench(prog: Command, setExit: (code: number) => void): v
     .description('measure this machine: copy a generated file, each phase timed, per chunk size and thread count')
     .option('--size <size>', 'size of the generated source', '1GiB')
     .option('--chunk <sizes>', 'chunk size, or a comma list to sweep', '1MiB')
-    .option('--threads <n>', 'worker threads, or a comma list to sweep (default twice the cores, 2 to 8)')
-    .option('--memory <size>', 'memory budget for the workers\' buffers')
+    .option('--threads <n>', 'worker threads, or a comma list to sweep (default twice the cores, 2 to 8, fewer if --memory cannot hold them)')
+    .option('--memory <size>', MEMORY_HELP)
     .option('--direct', 'O_DIRECT always (fail where the file system refuses it)')
     .option('--buffered', 'no O_DIRECT: through the page cache')
     .addOption(new Option('--verify <mode>', 'none, hash or readback').choices(['none', 'hash', 'readback']).default('none'))

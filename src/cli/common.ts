@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander'
 import { createClient, type CopyClient } from '../client.js'
 import { BlockcopyError } from '../errors.js'
 import type { CopyResult, Job } from '../job.js'
-import type { ClientOptions } from '../options.js'
+import { checkChunkBytes, DEFAULT_CHUNK_BYTES, fitBudget, type BudgetNames, type ClientOptions } from '../options.js'
 import type { DirectMode } from '../regions.js'
 import { parseSize } from '../units.js'
 import { JobRecorder } from '../jobs/recorder.js'
@@ -21,7 +21,16 @@ export interface EngineFlags {
   /** Set in a process started by --detach: the job's id. */
   jobId?: string
   progress: 'auto' | 'ndjson' | 'none'
+  /** Where `chunk` came from when the user did not type --chunk (an incremental copy's manifest), for messages. */
+  chunkOrigin?: string
 }
+
+/** The flags budget refusals name. */
+export const CLI_BUDGET_NAMES: BudgetNames = { threads: '--threads', chunk: '--chunk', memory: '--memory', units: true }
+
+/** What --threads and --memory say in every command's help. */
+export const THREADS_HELP = 'I/O worker threads (default: 2 × cores, 2 to 8, fewer if --memory cannot hold them)'
+export const MEMORY_HELP = 'memory budget for all worker buffers, 2 × (--chunk + 4KiB) per thread (default 64MiB)'
 
 export const collect = (value: string, previous: string[]) => [...previous, value]
 
@@ -29,8 +38,8 @@ export const collect = (value: string, previous: string[]) => [...previous, valu
 export function addEngineOptions(cmd: Command): Command {
   return cmd
     .option('--chunk <size>', 'chunk size, 64KiB to 16MiB (default 1MiB)')
-    .option('--threads <n>', 'I/O worker threads (default: 2 × cores, 2 to 8)')
-    .option('--memory <size>', 'memory budget for all worker buffers (default 64MiB)')
+    .option('--threads <n>', THREADS_HELP)
+    .option('--memory <size>', MEMORY_HELP)
     .addOption(new Option('--direct <mode>', 'O_DIRECT for aligned middles').choices(['auto', 'always', 'never']).default('auto'))
     .option('--rate <size>', 'limit to this many bytes per second, e.g. 200MiB (all chunks of the job, read or written once)')
     .option('--ignore-errors', 'go on past I/O errors and list every failed range')
@@ -55,6 +64,18 @@ export function clientOptions(f: EngineFlags): ClientOptions {
   if (f.memory !== undefined) o.memoryBytes = parseSize(f.memory, 'memoryBytes')
   if (f.rate !== undefined) o.rateBytesPerSec = parseSize(f.rate.replace(/\/s$/, ''), 'rateBytesPerSec')
   if (f.threads !== undefined) o.threads = parseWhole(f.threads, 'threads')
+  // The library checks the same budget; this says it with the flags the
+  // user typed, once the values themselves are valid (else the library's
+  // own checks say what is wrong with them).
+  if (o.chunkBytes !== undefined) checkChunkBytes(o.chunkBytes, 'chunkBytes')
+  if ((o.threads === undefined || (o.threads >= 1 && o.threads <= 64)) && (o.memoryBytes === undefined || o.memoryBytes >= 1)) {
+    fitBudget({
+      chunkBytes: o.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+      ...(o.threads === undefined ? {} : { threads: o.threads }),
+      ...(o.memoryBytes === undefined ? {} : { memoryBytes: o.memoryBytes }),
+      ...(f.chunk === undefined ? { chunkOrigin: 'the default' } : f.chunkOrigin ? { chunkOrigin: f.chunkOrigin } : {}),
+    }, CLI_BUDGET_NAMES)
+  }
   return o
 }
 

@@ -9,7 +9,7 @@ import { followLinks } from '../io/durable.js'
 import { writeRefusal } from '../regions.js'
 import { writeManifest } from '../verify/manifest.js'
 import { checkDigestPath, wholeFileDigest, xxhsumLine } from '../verify/stream.js'
-import { runJob, withClient, type EngineFlags } from './common.js'
+import { MEMORY_HELP, runJob, THREADS_HELP, withClient, type EngineFlags } from './common.js'
 import { EXIT, exitCodeFor } from './exit.js'
 
 interface HashFlags extends EngineFlags {
@@ -128,8 +128,8 @@ export function registerHash(prog: Command, setExit: (code: number) => void): vo
     .option('--chunk <size>', 'manifest chunk size, 64KiB to 16MiB (default 1MiB)')
     .option('-o, --output <manifest>', 'write the manifest of the one FILE to this file (docs/manifest.md)')
     .option('--xxhsum', 'print whole-file digests as lines `xxhsum -c` accepts (equal to xxhsum -H3, or -H2 with --algo xxh128)')
-    .option('--threads <n>', 'I/O worker threads (default: 2 × cores, 2 to 8)')
-    .option('--memory <size>', 'memory budget for all worker buffers (default 64MiB)')
+    .option('--threads <n>', THREADS_HELP)
+    .option('--memory <size>', MEMORY_HELP)
     .addOption(new Option('--direct <mode>', 'O_DIRECT for aligned middles').choices(['auto', 'always', 'never']).default('auto'))
     .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal (auto), NDJSON lines, or none').choices(['auto', 'ndjson', 'none']).default('auto'))
     .option('--json', 'print one JSON object on stdout: { ok, files: [...] }')

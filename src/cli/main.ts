@@ -83,7 +83,8 @@ function program(setExit: (code: number) => void): Command {
       .option('--src-offset <size>', 'first source byte (default 0)')
       .addOption(new Option('--verify <mode>', 'none, hash (xxh3 per chunk) or readback (also re-read every destination)').choices(['none', 'hash', 'readback']).default('none'))
       .option('--sequential', 'write chunks strictly in order')
-      .option('--sparse', 'leave zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated')
+      .option('--sparse', 'leave all zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated (default: the holes of SRC stay holes where DST is a new file or past its end, as cp --sparse=auto)')
+      .option('--no-sparse', 'write every byte, holes of SRC included, and preallocate file destinations')
       .option('--since <manifest>', 'incremental: write only the chunks that changed since this manifest of DST (blockcopy hash DST -o M), then update it')
       .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing (with --check-dest: the chunks where SRC differs from what DST holds)')
       .option('--check-dest', 'with --since: hash all of DST against the manifest before copying, instead of a sample of its chunks (for a manifest you cannot trust)')
@@ -113,11 +114,12 @@ function program(setExit: (code: number) => void): Command {
     async function copyWith(sinceFile: SinceFile | null): Promise<number> {
       const since = sinceFile?.manifest
       // The workers' buffers are sized for the manifest's chunks (up to 16 MiB) unless --chunk says otherwise.
-      const engine = since && f.chunk === undefined ? { ...f, chunk: String(since.chunkBytes) } : f
+      const engine = since && f.chunk === undefined ? { ...f, chunk: String(since.chunkBytes), chunkOrigin: 'the manifest\'s' } : f
       return withClient(engine, async (client) => {
         const controller = new AbortController()
         const job = client.copy(from, to, {
-          verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true, sparse: f.sparse === true,
+          verify: f.verify, ignoreErrors: f.ignoreErrors === true, sequentialWrites: f.sequential === true,
+          sparse: f.sparse === undefined ? 'auto' : f.sparse ? 'always' : 'never',
           signal: controller.signal,
           ...(since ? { since, force: f.force === true, checkDest: f.checkDest === true } : {}),
           ...(since && f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),

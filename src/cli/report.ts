@@ -40,7 +40,7 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
     lines.push(`map ${m.path}: ${formatBytes(m.rescuedBytes)} done${m.resumedBytes > 0 ? ` (${formatBytes(m.resumedBytes)} by earlier runs)` : ''}, ${formatBytes(m.pendingBytes)} left, ${formatBytes(m.badBytes)} bad`)
     if (m.saveError) lines.push(`map ${m.path} NOT saved (${m.saveError.message}): the one on disk is behind, so a rerun copies some bytes again`)
   }
-  if (r.holeBytes > 0) lines.push(`sparse: ${formatBytes(r.holeBytes)} punched or zeroed out, not written`)
+  if (r.holeBytes > 0) lines.push(`sparse: ${formatBytes(r.holeBytes)} not written (left as holes, punched or zeroed out)`)
   // An incremental copy's verify line (above) says which chunks it covers: not the ones skipped.
   if (r.verify !== 'none' && !r.incremental) lines.push(`verify: ${r.verify}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)
   if (r.digest) lines.push(`xxh3 of chunk digests (${formatBytes(r.chunkBytes)} chunks): ${r.digest}`)

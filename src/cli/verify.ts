@@ -1,11 +1,11 @@
 import { Option, type Command } from 'commander'
 import { BlockcopyError } from '../errors.js'
-import { DEFAULT_CHUNK_BYTES, defaultThreads, workerBufferBytes } from '../options.js'
+import { DEFAULT_CHUNK_BYTES, DEFAULT_MEMORY_BYTES, defaultThreads, workerBufferBytes } from '../options.js'
 import { formatBytes, parseSize } from '../units.js'
 import { readManifest, type Manifest } from '../verify/manifest.js'
 import type { VerifyRange } from '../verify/verify-plan.js'
 import type { ReplicaReport, VerifyReport } from '../verify/verify-report.js'
-import { collect, runJob, withClient, type EngineFlags } from './common.js'
+import { collect, MEMORY_HELP, runJob, withClient, type EngineFlags } from './common.js'
 import { EXIT } from './exit.js'
 
 interface VerifyFlags extends EngineFlags {
@@ -30,15 +30,15 @@ function parseRange(text: string, n: number): VerifyRange {
  * pool of twice the cores kept half as many reads in flight per file for a
  * source and a replica as `hash` has for one file (a cold 2 GiB pair took
  * 2.5-2.65 s with 4 workers, 2.2 s with 8, against fio's 2.6-2.9 s with 4
- * reads in flight per file). At most 8, as the default.
+ * reads in flight per file). At most 8, as the default, and no more than
+ * the budget (`fit`: --memory, or the default 64 MiB) holds for the chunk
+ * size, at least one: the budget holds whatever the chunk (a manifest's
+ * may be 16 MiB).
  */
-export function verifyThreads(flag: string | undefined, files: number, fit?: { memoryBytes: number; chunkBytes: number }): string {
+export function verifyThreads(flag: string | undefined, files: number, fit: { memoryBytes: number; chunkBytes: number }): string {
   if (flag !== undefined) return flag
-  const one = defaultThreads()
-  let threads = Math.min(8, one * Math.max(1, files))
-  // An explicit --memory: no more workers than its buffers hold, and never fewer than one file's.
-  if (fit) threads = Math.max(one, Math.min(threads, Math.floor(fit.memoryBytes / workerBufferBytes(fit.chunkBytes))))
-  return String(threads)
+  const threads = Math.min(8, defaultThreads() * Math.max(1, files))
+  return String(Math.max(1, Math.min(threads, Math.floor(fit.memoryBytes / workerBufferBytes(fit.chunkBytes)))))
 }
 
 /** The process exit code: read errors over differences, qemu-img compare's 0 / 1 / >1. */
@@ -105,8 +105,8 @@ export function registerVerify(prog: Command, setExit: (code: number) => void): 
     .option('--manifest <file>', 'check the replicas against this manifest (blockcopy hash -o) instead of a source')
     .option('--range <OFF:LEN>', 'compare only this range (same offsets in every file); repeat for more', collect, [])
     .option('--chunk <size>', 'compare in chunks of this size, 64KiB to 16MiB (default 1MiB; with --manifest, its own)')
-    .option('--threads <n>', 'I/O worker threads (default: 2 × cores for each file read, at most 8)')
-    .option('--memory <size>', 'memory budget for all worker buffers (default 64MiB)')
+    .option('--threads <n>', 'I/O worker threads (default: 2 × cores for each file read, at most 8, fewer if --memory cannot hold them)')
+    .option('--memory <size>', MEMORY_HELP)
     .addOption(new Option('--direct <mode>', 'O_DIRECT for aligned middles').choices(['auto', 'always', 'never']).default('auto'))
     .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal (auto), NDJSON lines, or none').choices(['auto', 'ndjson', 'none']).default('auto'))
     .option('--all', `list every differing range (default: the first ${SHOWN} per replica)`)
@@ -121,10 +121,12 @@ export function registerVerify(prog: Command, setExit: (code: number) => void): 
       const ranges = f.range.map((t, i) => parseRange(t, i + 1))
       // A manifest's chunks are the compare's chunks: the workers' buffers are sized for them, whatever --chunk says.
       const chunk = manifest ? String(manifest.chunkBytes) : f.chunk
-      const fit = f.memory === undefined ? undefined
-        : { memoryBytes: parseSize(f.memory, 'memoryBytes'), chunkBytes: chunk === undefined ? DEFAULT_CHUNK_BYTES : parseSize(chunk, 'chunkBytes') }
+      const fit = {
+        memoryBytes: f.memory === undefined ? DEFAULT_MEMORY_BYTES : parseSize(f.memory, 'memoryBytes'),
+        chunkBytes: chunk === undefined ? DEFAULT_CHUNK_BYTES : parseSize(chunk, 'chunkBytes'),
+      }
       const threads = verifyThreads(f.threads, replicas.length + (source === null ? 0 : 1), fit)
-      setExit(await withClient({ ...f, chunk, threads }, async (client) => {
+      setExit(await withClient({ ...f, chunk, threads, ...(manifest ? { chunkOrigin: 'the manifest\'s' } : {}) }, async (client) => {
         const controller = new AbortController()
         const job = client.verify(source, replicas, {
           signal: controller.signal, ...(manifest ? { manifest } : {}), ...(ranges.length > 0 ? { ranges } : {}),

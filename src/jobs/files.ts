@@ -32,10 +32,12 @@ export function closeUnwritten(spec: JobSpec, io: IoBackend): void {
  * read-back. Measured 5-25% faster on ext4. Best effort: a destination that
  * cannot, or has no room, reports it when written. A copy that fails leaves
  * the file at its full length; the result says which extents hold data.
- * A sparse copy allocates nothing (its holes would be allocated blocks): it
- * only extends a shorter file to the end of the range with ftruncate, so
- * the range past the old end is one hole that zeros need not be written to;
- * if that fails, the chunk at the end writes its last page (src/chunk/holes.ts).
+ * A sparse copy allocates no block that is to stay a hole: 'always'
+ * allocates nothing, 'auto' only the part of the range the file already
+ * has and, past its end, the source's data. Both extend a shorter file to
+ * the end of the range with ftruncate, so the range past the old end is one
+ * hole that zeros need not be written to; if that fails, the chunk at the
+ * end writes its last page (src/chunk/holes.ts).
  */
 export function preallocate(spec: JobSpec, io: IoBackend): void {
   spec.dests.forEach((d, i) => {
@@ -45,13 +47,45 @@ export function preallocate(spec: JobSpec, io: IoBackend): void {
     for (const s of spans) {
       if (s.length === 0) continue
       try {
-        if (!spec.sparse) io.preallocate(d.fd, s.offset, s.length)
-        else if (fs.fstatSync(d.fd).size < s.offset + s.length) fs.ftruncateSync(d.fd, s.offset + s.length)
+        if (!spec.sparse) {
+          io.preallocate(d.fd, s.offset, s.length)
+          continue
+        }
+        const end = s.offset + s.length
+        // 'always' punches what it leaves, so only the part that is a hole already matters to 'auto'.
+        const hole = spec.sparse.mode === 'auto' ? Math.min(end, Math.max(s.offset, spec.sparse.holeFromBytes[i] ?? end)) : s.offset
+        if (hole > s.offset) io.preallocate(d.fd, s.offset, hole - s.offset)
+        if (fs.fstatSync(d.fd).size < end) fs.ftruncateSync(d.fd, end)
+        if (spec.sparse.mode === 'auto' && spec.source && hole < end) {
+          const shift = spec.srcOffset - (spec.destOffsets[i] ?? 0)
+          for (const [from, to] of dataRuns(io, spec.source.fd, hole + shift, end + shift)) io.preallocate(d.fd, from - shift, to - from)
+        }
       } catch {
         // The writes to this range will fail with the same error, range by range.
       }
     }
   })
+}
+
+/** Runs of data past which a fragmented source is not preallocated: its writes allocate as they go. */
+const MAX_DATA_RUNS = 1024
+
+/**
+ * The source's data (SEEK_DATA, SEEK_HOLE) in [from, to), as (start, end)
+ * pairs; none where it has more than MAX_DATA_RUNS of them.
+ */
+function dataRuns(io: IoBackend, fd: number, from: number, to: number): Array<[number, number]> {
+  const runs: Array<[number, number]> = []
+  for (let pos = from; pos < to && runs.length <= MAX_DATA_RUNS;) {
+    const data = io.seekData(fd, pos)
+    if (data < 0 || data >= to) break
+    const hole = io.seekHole(fd, data)
+    const stop = hole < 0 || hole > to ? to : hole
+    if (stop <= data) break
+    runs.push([data, stop])
+    pos = stop
+  }
+  return runs.length > MAX_DATA_RUNS ? [] : runs
 }
 
 /** fdatasync every destination (any descriptor of a file syncs its data), and the directory of each file created. */

@@ -142,8 +142,10 @@ const FS_NOCOW_FL = 0x00800000
  * attribute: whether this pair can share extents, which two scratch files
  * cannot tell (btrfs subvolumes share them across st_dev; a No_COW file
  * shares none with a copy-on-write one). Null when it can, else why not.
+ * `lengthBytes` is a block, or less where the source ends sooner: a whole
+ * block past the source's end is EINVAL, whatever the pair.
  */
-export function probeClonePair(io: IoBackend, srcPath: string, srcOffset: number, blockBytes: number, scratch: Scratch, destPath: string | null): string | null {
+export function probeClonePair(io: IoBackend, srcPath: string, srcOffset: number, lengthBytes: number, scratch: Scratch, destPath: string | null): string | null {
   const missing = noNative(io)
   if (missing) return missing
   const opened: number[] = []
@@ -157,7 +159,7 @@ export function probeClonePair(io: IoBackend, srcPath: string, srcOffset: number
       const nocow = io.inodeFlags(like) & FS_NOCOW_FL
       if (nocow) io.setInodeFlags(dst, io.inodeFlags(dst) | nocow)
     }
-    io.cloneRange(src, srcOffset, dst, 0, blockBytes)
+    io.cloneRange(src, srcOffset, dst, 0, lengthBytes)
     return null
   } catch (err) {
     return reasonOf(err, PAIR_WHY, 'ioctl FICLONERANGE')

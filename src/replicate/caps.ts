@@ -171,12 +171,13 @@ export function cloneSupport(io: IoBackend, p: string, argument = 'path'): Clone
 }
 
 /**
- * Whether one block of `srcPath` at `srcOffset` clones into a file beside
- * `dest` (src/replicate/caps-probes.ts probeClonePair): null, or why not.
+ * Whether `lengthBytes` of `srcPath` at `srcOffset` (one block, or the
+ * source's partial last one) clone into a file beside `dest`
+ * (src/replicate/caps-probes.ts probeClonePair): null, or why not.
  */
-export function clonePairRefusal(io: IoBackend, srcPath: string, srcOffset: number, blockBytes: number, dest: PathFacts): string | null {
+export function clonePairRefusal(io: IoBackend, srcPath: string, srcOffset: number, lengthBytes: number, dest: PathFacts): string | null {
   try {
-    return withScratch(dest, (scratch) => probeClonePair(io, srcPath, srcOffset, blockBytes, scratch, dest.exists ? dest.path : null))
+    return withScratch(dest, (scratch) => probeClonePair(io, srcPath, srcOffset, lengthBytes, scratch, dest.exists ? dest.path : null))
   } catch (err) {
     return err instanceof Error ? err.message : String(err)
   }

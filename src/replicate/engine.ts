@@ -8,7 +8,9 @@ import { markDone, newBarrier, poison } from '../chunk/order.js'
 import type { FileRef, TaskOrder, VerifyLevel } from '../protocol.js'
 import { closeFile, fileRef, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
 import { clonePairRefusal, cloneSupport } from './caps.js'
-import { checkRanges, overlapsItself, planClones, planRanges, type RangesPlan, type ReplicateRange } from './ranges.js'
+import { cloneRangesRefusal } from './clone-rules.js'
+import { cloneWork } from './clone-work.js'
+import { checkRanges, overlapsItself, planRanges, type RangesPlan, type ReplicateRange } from './ranges.js'
 import { Scratch } from './scratch.js'
 
 /** Options of replicate (lsm_volume_replicate_range). */
@@ -17,7 +19,14 @@ export interface ReplicateOptions {
   type: 'clone' | 'copy'
   /** With 'copy', a clone the file systems cannot do is copied instead of refused. */
   fallback?: 'copy'
-  /** For copies (and clones that fell back): as for copy. Default 'none'. */
+  /**
+   * Default 'none'. For copies (and clones that fell back), as for copy. A
+   * clone is checked once every range is cloned: 'hash' reads the cloned
+   * ranges back from the destination and hashes them (giving the digests a
+   * copy of them gives, when the clone is right), 'readback' reads the
+   * source's ranges, hashes them, and compares the destination's with them
+   * byte for byte (VERIFY_MISMATCH for the blocks that differ).
+   */
   verify?: VerifyMode
   ignoreErrors?: boolean
   chunkBytes?: number
@@ -34,12 +43,14 @@ function cloneRefusal(io: IoBackend, src: PathFacts, dest: PathFacts, ranges: Re
   const caps = cloneSupport(io, dest.path, 'dest')
   if (!caps.supported) return `the file system of ${dest.path} cannot clone (${caps.reason})`
   const block = caps.blockBytes
-  const bad = ranges.findIndex((r) => r.srcOffset % block !== 0 || r.dstOffset % block !== 0 || r.length % block !== 0)
-  if (bad >= 0) return `ranges[${bad}] is not aligned to the clone block size of ${block} bytes`
-  if (src.identity === dest.identity && overlapsItself(ranges)) return 'a clone within one file cannot overlap its own source'
-  // Then the pair itself, not its st_dev: btrfs subvolumes differ there and still share extents.
+  const sameFile = src.identity === dest.identity
+  const rules = cloneRangesRefusal(ranges, block, src.sizeBytes, dest.exists ? dest.sizeBytes : 0, sameFile)
+  if (rules !== null) return rules
+  if (sameFile && overlapsItself(ranges)) return 'a clone within one file cannot overlap its own source'
+  // Then the pair itself, not its st_dev: btrfs subvolumes differ there and
+  // still share extents. One block, or the source's partial last one.
   const first = ranges.find((r) => r.length > 0)
-  const why = first ? clonePairRefusal(io, src.path, first.srcOffset, block, dest) : null
+  const why = first ? clonePairRefusal(io, src.path, first.srcOffset, Math.min(block, src.sizeBytes - first.srcOffset), dest) : null
   return why === null ? null : `${src.path} cannot be cloned into ${dest.path} (${why})`
 }
 
@@ -74,11 +85,14 @@ export function openReplicate(
     if (refusal === null) method = 'clone'
     else if (o.fallback !== 'copy') throw new BlockcopyError('NO_SUPPORT', `type: cannot clone: ${refusal}; pass fallback 'copy' to copy instead`, 'type')
   }
-  const srcAlign = method === 'copy' ? probeDirect(io, srcFacts, direct, 'source') : 0
-  const destAlign = method === 'copy' ? probeDirect(io, destFacts, direct, 'dest') : 0
-  const inPlace = method === 'clone' ? planClones(checked) : planRanges(checked, sameFile, chunkBytes, s.bufferBytes, PAGE_BYTES)
+  // Bytes move through the workers for a copy, and for the check of a clone (verify).
+  const moves = method === 'copy' || verify !== 'none'
+  const srcAlign = moves ? probeDirect(io, srcFacts, direct, 'source') : 0
+  const destAlign = moves ? probeDirect(io, destFacts, direct, 'dest') : 0
+  // Clones are planned by cloneWork; a clone never overlaps its own source (cloneRefusal).
+  const inPlace = method === 'clone' ? null : planRanges(checked, sameFile, chunkBytes, s.bufferBytes, PAGE_BYTES)
   // A cycle (a swap) cannot be ordered: its sources go to a scratch file first.
-  const scratch = inPlace ? null : new Scratch(stagingDir(srcFacts))
+  const scratch = method === 'clone' || inPlace ? null : new Scratch(stagingDir(srcFacts))
   let stagingFd = -1
   if (scratch) {
     try {
@@ -88,22 +102,29 @@ export function openReplicate(
     }
   }
 
-  const src = openForJob(io, srcFacts, false, srcAlign, method === 'copy' ? direct : 'never')
+  const src = openForJob(io, srcFacts, false, srcAlign, moves ? direct : 'never')
   let out: OpenFile
   try {
-    out = openForJob(io, destFacts, true, destAlign, method === 'copy' ? direct : 'never')
+    out = openForJob(io, destFacts, true, destAlign, moves ? direct : 'never')
   } catch (err) {
     closeFile(io, src)
     scratch?.close()
     throw err
   }
   const staging: FileRef = { path: `a scratch file in ${scratch?.dir ?? ''}`, fd: stagingFd, directFd: -1, alignBytes: 0, uncachedEdges: false }
-  const phases = inPlace ? [{ plan: inPlace, from: fileRef(src), to: fileRef(out) }] : stagedPhases(checked, chunkBytes, s.bufferBytes, fileRef(src), staging, fileRef(out))
-  const work = (level: VerifyLevel): WorkPlan => workOf(phases, method, level)
-  const totalBytes = phases[phases.length - 1]?.plan.totalBytes ?? 0
+  let work: (level: VerifyLevel) => WorkPlan
+  let totalBytes: number
+  if (method === 'clone') {
+    work = cloneWork(checked, fileRef(src), fileRef(out), { chunkBytes, bufferBytes: s.bufferBytes, pageBytes: PAGE_BYTES })
+    totalBytes = checked.reduce((n, r) => n + r.length, 0)
+  } else {
+    const phases = inPlace ? [{ plan: inPlace, from: fileRef(src), to: fileRef(out) }] : stagedPhases(checked, chunkBytes, s.bufferBytes, fileRef(src), staging, fileRef(out))
+    work = (level) => workOf(phases, level)
+    totalBytes = phases[phases.length - 1]?.plan.totalBytes ?? 0
+  }
   return {
     kind: 'replicate', source: src, srcOffset: 0, dests: [out], destOffsets: [0], totalBytes,
-    chunkBytes, verify: method === 'clone' ? 'none' : verify, ignoreErrors: o.ignoreErrors === true, sequentialWrites: false, work, method,
+    chunkBytes, verify, ignoreErrors: o.ignoreErrors === true, sequentialWrites: false, work, method,
     destSpans: checked.map((r) => ({ offset: r.dstOffset, length: r.length })),
     ...(scratch ? { scratch } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
@@ -161,8 +182,8 @@ function stagedPhases(ranges: ReplicateRange[], chunkBytes: number, bufferBytes:
 /** The second of each (srcOffset, dstOffset, length) triple. */
 const piecesAt = (pieces: number[]): number[] => pieces.filter((_, j) => j % 3 === 1)
 
-/** The tasks of one or two phases, with the order between them. */
-function workOf(phases: Phase[], method: 'clone' | 'copy', level: VerifyLevel): WorkPlan {
+/** The tasks of a copy in one or two phases, with the order between them. */
+function workOf(phases: Phase[], level: VerifyLevel): WorkPlan {
   const tasks = phases.flatMap((p, phase) => p.plan.tasks.map((pieces, i) => ({ phase, pieces, bytes: p.plan.taskBytes[i] ?? 0 })))
   const staged = phases.length > 1
   const firstCount = phases[0]?.plan.tasks.length ?? 0
@@ -197,8 +218,8 @@ function workOf(phases: Phase[], method: 'clone' | 'copy', level: VerifyLevel): 
       const p = phases[t.phase] as Phase
       const staging = p.staging
       return {
-        kind: 'ranges', chunkIndex: i, lengthBytes: t.bytes, src: p.from, dest: p.to, pieces: t.pieces, method,
-        verify: method === 'clone' ? 0 : level, order: orderOf(i, t.phase),
+        kind: 'ranges', chunkIndex: i, lengthBytes: t.bytes, src: p.from, dest: p.to, pieces: t.pieces, method: 'copy',
+        verify: level, order: orderOf(i, t.phase),
         ...(staging ? { staging: { destPath: staging.destPath, destOffsets: piecesAt(t.pieces).map(staging.destOffsetOf) } } : {}),
       }
     },

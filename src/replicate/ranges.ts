@@ -13,6 +13,8 @@ interface Piece {
   so: number
   dof: number
   len: number
+  /** The index of its range in the caller's list. */
+  r: number
 }
 
 /** Order in which tasks must be dispatched: any, or so that no source byte is overwritten before it is read. */
@@ -22,6 +24,8 @@ export type RangeOrder = 'any' | 'ascending' | 'descending'
 export interface RangesPlan {
   /** Flat (srcOffset, dstOffset, length) triples of each task. */
   tasks: number[][]
+  /** For each task, the index of each piece's range in the caller's list. */
+  rangeOf: number[][]
   /** Bytes of each task. */
   taskBytes: number[]
   order: RangeOrder
@@ -94,11 +98,11 @@ export function overlapsItself(ranges: ReplicateRange[]): boolean {
 /** Splits ranges into pieces of at most chunkBytes, cut on absolute multiples of it in the source. */
 function piecesOf(ranges: ReplicateRange[], chunkBytes: number): Piece[] {
   const out: Piece[] = []
-  for (const r of ranges) {
+  for (const [i, r] of ranges.entries()) {
     for (let done = 0; done < r.length; ) {
       const so = r.srcOffset + done
       const len = Math.min(r.length - done, chunkBytes - (so % chunkBytes))
-      out.push({ so, dof: r.dstOffset + done, len })
+      out.push({ so, dof: r.dstOffset + done, len, r: i })
       done += len
     }
   }
@@ -125,15 +129,27 @@ export function planRanges(ranges: ReplicateRange[], sameFile: boolean, chunkByt
  * overlaps its source within one file: the kernel refuses that.)
  */
 export function planClones(ranges: ReplicateRange[]): RangesPlan {
-  const sorted = [...ranges].sort((a, b) => a.srcOffset - b.srcOffset)
+  const sorted = ranges.map((r, i) => ({ r, i })).sort((a, b) => a.r.srcOffset - b.r.srcOffset)
   const tasks: number[][] = []
+  const rangeOf: number[][] = []
   const taskBytes: number[] = []
   for (let i = 0; i < sorted.length; i += 1024) {
     const group = sorted.slice(i, i + 1024)
-    tasks.push(group.flatMap((r) => [r.srcOffset, r.dstOffset, r.length]))
-    taskBytes.push(group.reduce((n, r) => n + r.length, 0))
+    tasks.push(group.flatMap(({ r }) => [r.srcOffset, r.dstOffset, r.length]))
+    rangeOf.push(group.map(({ i: index }) => index))
+    taskBytes.push(group.reduce((n, { r }) => n + r.length, 0))
   }
-  return { tasks, taskBytes, order: 'any', totalBytes: taskBytes.reduce((n, b) => n + b, 0) }
+  return { tasks, rangeOf, taskBytes, order: 'any', totalBytes: taskBytes.reduce((n, b) => n + b, 0) }
+}
+
+/**
+ * The check of clones (verify): the ranges cut and batched exactly as a
+ * copy of them between two files would be (planRanges), so their digests
+ * are the ones such a copy gives.
+ */
+export function planCloneChecks(ranges: ReplicateRange[], chunkBytes: number, bufferBytes: number, pageBytes: number): RangesPlan {
+  const pieces = piecesOf(ranges, chunkBytes)
+  return { ...batch(pieces, chunkBytes, bufferBytes, pageBytes), order: 'any', totalBytes: ranges.reduce((n, r) => n + r.length, 0) }
 }
 
 function orderedPlan(ranges: ReplicateRange[], pieces: Piece[], sameFile: boolean, chunkBytes: number, bufferBytes: number, pageBytes: number): RangesPlan | null {
@@ -150,31 +166,37 @@ function orderedPlan(ranges: ReplicateRange[], pieces: Piece[], sameFile: boolea
 
 function batch(pieces: Piece[], chunkBytes: number, bufferBytes: number, pageBytes: number) {
   const tasks: number[][] = []
+  const rangeOf: number[][] = []
   const taskBytes: number[] = []
   const taskOf: number[] = []
   let current: number[] = []
+  let ranges: number[] = []
   let bytes = 0
   let end = 0
   for (const p of pieces) {
     const at = alignUp(end, pageBytes) + (p.so % pageBytes)
     if (current.length > 0 && (bytes + p.len > chunkBytes || at + p.len > bufferBytes)) {
       tasks.push(current)
+      rangeOf.push(ranges)
       taskBytes.push(bytes)
       current = []
+      ranges = []
       bytes = 0
       end = 0
     }
     const start = current.length === 0 ? p.so % pageBytes : at
     current.push(p.so, p.dof, p.len)
+    ranges.push(p.r)
     bytes += p.len
     end = start + p.len
     taskOf.push(tasks.length)
   }
   if (current.length > 0) {
     tasks.push(current)
+    rangeOf.push(ranges)
     taskBytes.push(bytes)
   }
-  return { tasks, taskBytes, taskOf }
+  return { tasks, rangeOf, taskBytes, taskOf }
 }
 
 // Every piece whose source a destination overwrites must be in the same or
