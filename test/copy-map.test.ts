@@ -63,9 +63,9 @@ test('damaged maps are refused naming the file, the line and the rule', () => {
   const cases: Array<[string, RegExp]> = [
     ['# only comments\n', /no current_pos \/ current_status line/],
     ['0x0 ? 1\n0x0 0x1000 +\n0x2000 0x1000 +\n', /line 3: block at 8192 does not start where the one before ends \(4096\)/],
-    ['0x0 ? 1\n0x0 0x1000 X\n', /line 2: block status 'X' is not one of/],
-    ['0x0 Q 1\n', /line 1: current status 'Q'/],
-    ['0x0 ? 1\n0x0 zz +\n', /line 2: size 'zz' is not a whole number/],
+    ['0x0 ? 1\n0x0 0x1000 X\n', /line 2: block status "X" is not one of/],
+    ['0x0 Q 1\n', /line 1: current status "Q"/],
+    ['0x0 ? 1\n0x0 zz +\n', /line 2: size "zz" is not a whole number/],
   ]
   for (const [text, why] of cases) {
     refuses(() => parseMap(text, '/m/x.map'), 'INVALID_ARGUMENT', why)

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Option, type Command } from 'commander'
 import { BlockcopyError } from '../errors.js'
+import { quoted } from '../quote.js'
 import type { ReplicateRange } from '../replicate/ranges.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, runJob, withClient, type EngineFlags } from './common.js'
@@ -18,7 +19,7 @@ interface ReplicateFlags extends EngineFlags {
 /** Parses `SRC_OFF:DST_OFF:LEN` (or the three fields of a ranges-file line), units allowed. */
 export function parseRange(fields: string[], where: string): ReplicateRange {
   if (fields.length !== 3) {
-    throw new BlockcopyError('INVALID_ARGUMENT', `${where}: expected SRC_OFF DST_OFF LEN, got '${fields.join(' ')}'`, where)
+    throw new BlockcopyError('INVALID_ARGUMENT', `${where}: expected SRC_OFF DST_OFF LEN, got ${quoted(fields.join(' '))}`, where)
   }
   const [s, d, l] = fields as [string, string, string]
   return { srcOffset: parseSize(s, `${where} SRC_OFF`), dstOffset: parseSize(d, `${where} DST_OFF`), length: parseSize(l, `${where} LEN`) }

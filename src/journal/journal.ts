@@ -5,6 +5,7 @@ import type { RangeFailure } from '../protocol.js'
 import { fdatasync, followLinks, removeStaleTemps, syncParentDir, writeFileDurably } from '../io/durable.js'
 import type { Extent } from '../job.js'
 import { writeRefusal, type OpenFile } from '../regions.js'
+import { quoted } from '../quote.js'
 import { bytesByStatus, formatMap, freshMap, parseMap, rangesWith, setStatus, type BlockStatus, type RescueMap } from './mapfile.js'
 
 /**
@@ -76,14 +77,9 @@ export class MapJournal {
     if (typeof path !== 'string' || path.length === 0) throw new BlockcopyError('INVALID_ARGUMENT', 'map: must be a file path', 'map')
     // A symlink is followed: the map it names is the one saved over, not the link.
     path = followLinks(path)
-    let text: string | null = null
-    try {
-      text = fs.readFileSync(path, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} cannot be read: ${(err as Error).message}`, 'map')
-      if (!fs.existsSync(nodePath.dirname(nodePath.resolve(path)))) {
-        throw new BlockcopyError('NOT_FOUND_VOLUME', `map: the directory of ${path} does not exist`, 'map')
-      }
+    const text = readMapText(path)
+    if (text === null && !fs.existsSync(nodePath.dirname(nodePath.resolve(path)))) {
+      throw new BlockcopyError('NOT_FOUND_VOLUME', `map: the directory of ${path} does not exist`, 'map')
     }
     // Saved by writing a file beside it and renaming it over: its directory must take both.
     const dir = nodePath.dirname(nodePath.resolve(path))
@@ -242,6 +238,46 @@ export class MapJournal {
 
   private save(): Promise<void> {
     return writeFileDurably(this.path, formatMap(this.map, this.commandLine, this.started))
+  }
+}
+
+/** Bytes of a map looked at before the rest is read: a mapfile is text, so a NUL among them means a data file. */
+const SNIFF_BYTES = 64 * 1024
+
+/**
+ * The map's text, or null when there is none yet. A data file given as the
+ * map by mistake (a disk image, say) is refused from its first bytes,
+ * without reading the rest of it, and shown only as a short quoted start.
+ */
+function readMapText(path: string): string | null {
+  const unreadable = (err: unknown) => new BlockcopyError('INVALID_ARGUMENT', `map: ${path} cannot be read: ${(err as Error).message}`, 'map')
+  let fd: number
+  try {
+    fd = fs.openSync(path, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw unreadable(err)
+  }
+  try {
+    const head = Buffer.alloc(SNIFF_BYTES)
+    let n: number
+    try {
+      n = fs.readSync(fd, head, 0, SNIFF_BYTES, 0)
+    } catch (err) {
+      throw unreadable(err)
+    }
+    const nul = head.subarray(0, n).indexOf(0)
+    if (nul >= 0) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} is not a ddrescue mapfile but binary data (a NUL byte at byte ${nul}); it begins ${quoted(head.subarray(0, n))}`, 'map')
+    }
+    try {
+      // From the start: the read above was positioned and moved nothing.
+      return fs.readFileSync(fd, 'utf8')
+    } catch (err) {
+      throw unreadable(err)
+    }
+  } finally {
+    fs.closeSync(fd)
   }
 }
 

@@ -1,4 +1,5 @@
 import { BlockcopyError } from '../errors.js'
+import { quoted } from '../quote.js'
 
 /**
  * GNU ddrescue's mapfile: what was tried and what was rescued, by byte
@@ -51,7 +52,7 @@ function parseNumber(s: string | undefined, path: string, line: number, what: st
   // ddrescue writes hex; decimal and octal are what its reader takes too (strtoll base 0).
   const ok = s !== undefined && /^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/i.test(s)
   const v = ok ? (/^0x/i.test(s) ? parseInt(s.slice(2), 16) : /^0[0-7]+$/.test(s) ? parseInt(s, 8) : Number(s)) : NaN
-  if (!Number.isSafeInteger(v) || v < 0) throw bad(path, line, `${what} '${String(s)}' is not a whole number of bytes below 2^53`)
+  if (!Number.isSafeInteger(v) || v < 0) throw bad(path, line, `${what} ${quoted(s ?? '')} is not a whole number of bytes below 2^53`)
   return v
 }
 
@@ -73,12 +74,12 @@ export function parseMap(text: string, path: string): RescueMap {
     const f = line.split(/\s+/)
     if (!head) {
       const status = f[1] ?? ''
-      if (!CURRENT.has(status)) throw bad(path, n, `current status '${status}' is not one of ? * / - F G +`)
+      if (!CURRENT.has(status)) throw bad(path, n, `current status ${quoted(status)} is not one of ? * / - F G +`)
       head = { pos: parseNumber(f[0], path, n, 'current position'), status, pass: f[2] === undefined ? 1 : parseNumber(f[2], path, n, 'current pass') }
       return
     }
     const status = f[2] ?? ''
-    if (!STATUSES.has(status)) throw bad(path, n, `block status '${status}' is not one of ? * / - +`)
+    if (!STATUSES.has(status)) throw bad(path, n, `block status ${quoted(status)} is not one of ? * / - +`)
     const b = { pos: parseNumber(f[0], path, n, 'position'), size: parseNumber(f[1], path, n, 'size'), status: status as BlockStatus }
     if (b.size === 0) throw bad(path, n, 'a block of size 0')
     const last = blocks[blocks.length - 1]

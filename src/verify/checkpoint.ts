@@ -7,6 +7,7 @@ import { dropLock, takeLock } from '../io/lockfile.js'
 import { isUnknown, type Manifest } from './manifest.js'
 import type { ChunkResult, Task } from '../protocol.js'
 import { passTurnWhenDue } from '../chunk/order.js'
+import { quoted } from '../quote.js'
 import { Xxh3Simd } from './xxh3-simd.js'
 
 /*
@@ -171,7 +172,7 @@ function bindingProblem(path: string, fd: number, m: Manifest): string | null {
   }
   if (rootOf(m) !== m.root) return `the manifest's root ${m.root} is not the digest of its chunk digests`
   if (b.algo !== m.algo || b.chunkBytes !== m.chunkBytes || b.sizeBytes !== m.sizeBytes || b.root !== m.root) {
-    return `${path} was taken for another manifest (root ${String(b.root)}, this one ${m.root})`
+    return `${path} was taken for another manifest (root ${quoted(String(b.root))}, this one ${m.root})`
   }
   const now = identity(fs.fstatSync(fd, { bigint: true }))
   if (now.dev !== b.dev || now.ino !== b.ino || now.mtimeNs !== b.mtimeNs || now.ctimeNs !== b.ctimeNs) {
