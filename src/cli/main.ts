@@ -1,8 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
-import path from 'node:path'
 import { BlockcopyError, toSystemError, type SystemError } from '../errors.js'
 import { allUnknown } from '../verify/manifest.js'
-import { checkpointFiles } from '../verify/checkpoint.js'
 import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
@@ -11,6 +9,7 @@ import { detach, detachedJobId, hasOption, jobKindOf, registerJobs } from './job
 import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
 import { printResult } from './report.js'
 import { SinceFile } from './since-file.js'
+import { checkCopyPaths, checkZeroPaths } from './paths.js'
 import { registerCaps } from './caps.js'
 import { registerBench } from './bench.js'
 import { registerReplicate } from './replicate.js'
@@ -96,11 +95,8 @@ function program(setExit: (code: number) => void): Command {
     const to = destRegions(dsts, f)
     if (f.force && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--force: only applies with --since', 'force')
     if (f.checkpoint !== undefined && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--checkpoint: only applies with --since', 'checkpoint')
-    const sinceFiles = f.since === undefined ? [] : [path.resolve(f.since), `${path.resolve(f.since)}.lock`]
-    if (f.checkpoint !== undefined && checkpointFiles(f.checkpoint).some((p) => sinceFiles.includes(p))) {
-      throw new BlockcopyError('INVALID_ARGUMENT', `--checkpoint: ${f.checkpoint} and the files beside it must not be the --since manifest or its lock file`, 'checkpoint')
-    }
-    const held = f.since === undefined ? null : await SinceFile.open(f.since, src, dsts)
+    checkCopyPaths(src, dsts, f)
+    const held = f.since === undefined ? null : await SinceFile.open(f.since)
     try {
       setExit(await copyWith(held))
     } finally {
@@ -173,6 +169,7 @@ function program(setExit: (code: number) => void): Command {
       .addOption(new Option('--verify <mode>', 'none, or readback (re-read and check zeros)').choices(['none', 'readback']).default('none')),
   ).action(async (dsts: string[], f: ZeroFlags) => {
     const to = destRegions(dsts, f)
+    checkZeroPaths(dsts)
     const length = f.length === undefined ? undefined : parseSize(f.length, 'length')
     setExit(await withClient(f, async (client) => {
       const controller = new AbortController()

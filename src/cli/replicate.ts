@@ -7,6 +7,7 @@ import { parseSize } from '../units.js'
 import { addEngineOptions, collect, runJob, withClient, type EngineFlags } from './common.js'
 import { exitCodeFor } from './exit.js'
 import { printResult } from './report.js'
+import { checkReplicatePaths } from './paths.js'
 
 interface ReplicateFlags extends EngineFlags {
   range: string[]
@@ -66,6 +67,7 @@ export function registerReplicate(prog: Command, setExit: (code: number) => void
       .addOption(new Option('--fallback <type>', 'copy where a clone is not possible, instead of failing').choices(['copy']))
       .addOption(new Option('--verify <mode>', 'none, hash or readback (copies only)').choices(['none', 'hash', 'readback']).default('none')),
   ).action(async (src: string, dst: string, f: ReplicateFlags) => {
+    checkReplicatePaths(src, dst, f.ranges)
     // What the user typed for each range, for messages about ranges[i].
     const names = f.range.map((_, i) => `--range ${i + 1}`)
     const ranges = f.range.map((r, i) => parseRange(r.split(':'), names[i] as string))

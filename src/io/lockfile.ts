@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import { followLinks } from './durable.js'
 
 /*
  * Lock files for one process at a time (a checkpoint's PATH.lock): flock on
@@ -43,4 +44,13 @@ export function dropLock(path: string, fd: number): void {
   } catch {
     // The lock goes with the descriptor, closed or not.
   }
+}
+
+/**
+ * The lock file of a file that is saved by renaming a new one over it (a
+ * map, a manifest): beside the file its symlinks name, so that every name
+ * of it takes the same lock.
+ */
+export function lockPathOf(file: string): string {
+  return `${followLinks(file)}.lock`
 }

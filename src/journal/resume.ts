@@ -1,5 +1,5 @@
 import { BlockcopyError } from '../errors.js'
-import { pathIdentity, type PathFacts } from '../regions.js'
+import { refuseAliases, regionRole, savedFileRoles } from '../paths/aliases.js'
 import type { CopyOptions, CopyFacts } from '../plan.js'
 import { cutOnGrid, MapJournal } from './journal.js'
 import type { CopyResult, Extent } from '../job.js'
@@ -53,16 +53,14 @@ export function mapOptions(o: CopyOptions): MapOptions | null {
  * The map must be a file of its own: saving it renames a new file over its
  * path, so a map that is the source or a destination (by any name: a hard
  * link, a symlink, or the path of one still to be created) would replace
- * that file, and the copied bytes would go to an inode no name reaches.
+ * that file, and the copied bytes would go to an inode no name reaches. So
+ * must the temporary file it is saved through.
  */
 function checkMapIsItsOwn(mapPath: string, c: CopyFacts): void {
-  const mapIdentity = pathIdentity(mapPath)
-  const files: Array<[PathFacts, string]> = [[c.source, 'the source'], ...c.dests.map((d, i): [PathFacts, string] => [d.facts, c.dests.length > 1 ? `destination ${i + 1}` : 'the destination'])]
-  for (const [f, what] of files) {
-    if (f.identity === mapIdentity) {
-      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${mapPath} is ${what}, ${f.path}, itself; the map must be a file of its own`, 'map')
-    }
-  }
+  refuseAliases(
+    [regionRole('from.path', c.source.path)],
+    [...c.dests.map((d, i) => regionRole(`to[${i}].path`, d.facts.path)), ...savedFileRoles('map', mapPath)],
+  )
 }
 
 /**
