@@ -46,7 +46,7 @@ async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void
 
 /** Starts a slow incremental copy (--rate) and waits until it has written its first chunk. */
 async function slowCopy(extra: string[] = []): Promise<{ done: Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }>; child: ReturnType<typeof spawnCli> }> {
-  const child = spawnCli(['copy', src, dst, '--since', m, '--rate', '2MiB', '--progress', 'ndjson', ...extra])
+  const child = spawnCli(['copy', src, dst, '--since', m, '--rate', '512KiB', '--progress', 'ndjson', ...extra])
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))

@@ -137,7 +137,7 @@ test('bad input: a map of another range or source, a missing destination for a m
   refuses(() => client.copy({ path: src }, [{ path: dst }], { map }), 'INVALID_ARGUMENT', /^map: .*copy\.map covers source bytes 0\.\.4194304, but this copy is of bytes 0\.\.16777916: it is the map of another copy/)
   const other = join(dir, 'other.img')
   writeRandomFile(other, 8 * MiB, 3)
-  refuses(() => client.copy({ path: other, offset: 0, length: 4 * MiB }, [{ path: dst }], { map }), 'INVALID_ARGUMENT', /was made for a source of 16777916 bytes; this source has 8388608/)
+  refuses(() => client.copy({ path: other, offset: 0, length: 4 * MiB }, [{ path: dst }], { map }), 'MAP_MISMATCH', /^map: .*copy\.map is the map of another source: it was made for a source of 16777916 bytes; this source has 8388608\. Nothing was written/)
   const fresh = join(dir, 'fresh.img')
   refuses(() => client.copy({ path: src, offset: 0, length: 4 * MiB }, [{ path: fresh }], { map }), 'INVALID_ARGUMENT', /records 4194304 bytes as copied, up to source byte 4194304, but to\[0\]\.path .*fresh\.img does not exist/)
   assert.not.ok(existsSync(fresh), 'nothing created')

@@ -83,7 +83,7 @@ function program(setExit: (code: number) => void): Command {
       .option('--sequential', 'write chunks strictly in order')
       .option('--sparse', 'leave zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated')
       .option('--since <manifest>', 'incremental: write only the chunks that changed since this manifest of DST (blockcopy hash DST -o M), then update it')
-      .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing')
+      .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing; with --map: resume a map made for another source')
       .option('--checkpoint <file>', 'with --since, SRC on XFS (reflink) or btrfs: keep a clone of SRC in this file between runs; chunks it still shares with SRC are not even read')
       .option('--map <file>', 'resume map (GNU ddrescue mapfile): saved as the copy runs; run the same command again to copy only what is not done')
       .option('--map-interval <ms>', 'with --map: sync and save the map this often, 50 to 60000 ms (default 1000)')
@@ -93,7 +93,7 @@ function program(setExit: (code: number) => void): Command {
     const from: Region = { path: src, offset: f.srcOffset === undefined ? 0 : parseSize(f.srcOffset, 'from.offset') }
     if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
     const to = destRegions(dsts, f)
-    if (f.force && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--force: only applies with --since', 'force')
+    if (f.force && f.since === undefined && f.map === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--force: only applies with --since or --map', 'force')
     if (f.checkpoint !== undefined && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--checkpoint: only applies with --since', 'checkpoint')
     checkCopyPaths(src, dsts, f)
     const held = f.since === undefined ? null : await SinceFile.open(f.since)
@@ -120,7 +120,7 @@ function program(setExit: (code: number) => void): Command {
           // written, the manifest on disk marks every chunk unknown: a run
           // killed part-way leaves the next one nothing to skip wrongly.
           ...(since && sinceFile ? { beforeWrite: async () => sinceFile.write(await allUnknown(since)) } : {}),
-          ...(f.map === undefined ? {} : { map: f.map }),
+          ...(f.map === undefined ? {} : { map: f.map, ...(f.force ? { force: true } : {}) }),
           ...(f.mapInterval === undefined ? {} : { mapIntervalMs: parseWhole(f.mapInterval, 'mapIntervalMs') }),
           ...(f.retryBad === undefined ? {} : { retryBad: parseWhole(f.retryBad, 'retryBad') }),
           ...(f.fillBad === undefined ? {} : { fillBad: f.fillBad }),
@@ -150,6 +150,7 @@ function program(setExit: (code: number) => void): Command {
           process.stderr.write(`blockcopy: ${unsaved.message}; it still marks every chunk unknown, so the next run writes every chunk (or make it again: blockcopy hash DST -o ${f.since ?? ''})\n`)
           return EXIT.ioErrors
         }
+        if (result.map?.sourceNote) process.stderr.write(`blockcopy: --map: ${result.map.sourceNote}\n`)
         // What is left is copied by the command without --retry-bad, which only reads the bad blocks again.
         const cmd = resumeCommand().replace(/ --retry-bad(=| )\S+/, '')
         if (result.map && result.map.pendingBytes > 0) {

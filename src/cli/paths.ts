@@ -26,7 +26,7 @@ export function checkHashPaths(files: string[], output: string | undefined): voi
 export function checkCopyPaths(src: string, dsts: string[], f: { map?: string; since?: string; checkpoint?: string }): void {
   refuseAliases([regionRole('SRC', src)], [
     ...dsts.map((d, i) => regionRole(dstName(i, dsts.length), d)),
-    ...(f.map === undefined ? [] : savedFileRoles('--map', f.map, { argument: 'map' })),
+    ...(f.map === undefined ? [] : savedFileRoles('--map', f.map, { argument: 'map', lock: true })),
     ...(f.since === undefined ? [] : savedFileRoles('--since', f.since, { argument: 'since', lock: true })),
     ...(f.checkpoint === undefined ? [] : checkpointRoles(f.checkpoint, '--checkpoint')),
   ])

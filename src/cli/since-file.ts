@@ -3,7 +3,7 @@ import path from 'node:path'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import { loadBackend } from '../io/index.js'
 import { writeRefusal } from '../regions.js'
-import { dropLock, lockPathOf, takeLock } from '../io/lockfile.js'
+import { HeldLock, lockPathOf } from '../io/lockfile.js'
 import { readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
 
 const bad = (why: string) => new BlockcopyError('INVALID_ARGUMENT', `--since: ${why}`, 'since')
@@ -21,13 +21,9 @@ export class SinceFile {
     /** M with its symlinks resolved: the next manifest replaces the file, not a link to it. */
     readonly path: string,
     readonly manifest: Manifest,
-    private lockFd: number | null,
-  ) {
-    // A second Ctrl-C exits at once (src/cli/common.ts): the lock file goes with the process all the same.
-    if (lockFd !== null) process.once('exit', this.onExit)
-  }
-
-  private readonly onExit = (): void => this.release()
+    // Let go as the run ends; a second Ctrl-C exits at once (src/cli/common.ts), and the lock file goes with the process all the same.
+    private readonly lock: HeldLock | null,
+  ) {}
 
   /**
    * Checks M before anything is created: it exists, is a regular file, and
@@ -45,22 +41,22 @@ export class SinceFile {
     const refused = writeRefusal(dir)
     if (refused) throw bad(`the next manifest is written in ${dir} and renamed over ${real}, but that directory cannot be written (${refused.code})`)
     const io = loadBackend()
-    let lockFd: number | null = null
+    let lock: HeldLock | null = null
     if (io.tryLock) {
       const tryLock = io.tryLock.bind(io)
       try {
-        lockFd = takeLock(lockPathOf(real), tryLock)
+        lock = HeldLock.take(lockPathOf(real), tryLock)
       } catch (err) {
         throw bad(`the lock file ${lockPathOf(real)} cannot be used (${toSystemError(err, 'open', lockPathOf(real)).code})`)
       }
-      if (lockFd === null) throw bad(`${file} is in use by another copy (${lockPathOf(real)} is locked): one incremental copy at a time per manifest`)
+      if (lock === null) throw bad(`${file} is in use by another copy (${lockPathOf(real)} is locked): one incremental copy at a time per manifest`)
     } else {
       process.stderr.write(`blockcopy: --since: ${file} cannot be locked without the native addon (${io.info.reason ?? 'not loaded'}); run one copy at a time with it\n`)
     }
     try {
-      return new SinceFile(real, await readManifest(real), lockFd)
+      return new SinceFile(real, await readManifest(real), lock)
     } catch (err) {
-      if (lockFd !== null) dropLock(lockPathOf(real), lockFd)
+      lock?.release()
       throw err
     }
   }
@@ -77,9 +73,6 @@ export class SinceFile {
 
   /** Lets go of the lock and removes the lock file. */
   release(): void {
-    if (this.lockFd === null) return
-    process.off('exit', this.onExit)
-    dropLock(lockPathOf(this.path), this.lockFd)
-    this.lockFd = null
+    this.lock?.release()
   }
 }

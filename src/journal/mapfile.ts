@@ -42,6 +42,26 @@ export interface RescueMap {
    * would be missing where it now writes.
    */
   destOffsets: number[] | null
+  /**
+   * `# blockcopy source-identity ID`: the source the map was made for, as
+   * regions.ts pathIdentity gives it (`dev:RDEV` for a block device,
+   * `ino:DEV:INO` for a file); null in maps before 2026-12 and ddrescue's.
+   */
+  sourceIdentity: string | null
+  /**
+   * `# blockcopy source-sample POS:SIZE:DIGEST ...`: a few blocks of the
+   * source as the first run read them (src/journal/source-check.ts), each
+   * with its xxh3-64, or '-' where it could not be read; null when the map
+   * has none.
+   */
+  sourceSample: SampleBlock[] | null
+}
+
+/** A sampled block of the source: where, and its xxh3-64 in hex, or null where it could not be read. */
+export interface SampleBlock {
+  pos: number
+  size: number
+  digest: string | null
 }
 
 function bad(path: string, line: number, why: string): BlockcopyError {
@@ -56,6 +76,23 @@ function parseNumber(s: string | undefined, path: string, line: number, what: st
   return v
 }
 
+/** `dev:RDEV` or `ino:DEV:INO`, as regions.ts pathIdentity writes it. */
+function parseIdentity(s: string, path: string, line: number): string {
+  if (!/^(dev:\d{1,20}|ino:\d{1,20}:\d{1,20})$/.test(s)) throw bad(path, line, `source identity ${quoted(s)} is not dev:RDEV or ino:DEV:INO`)
+  return s
+}
+
+/** `POS:SIZE:DIGEST` (decimal bytes, 16 hex digits of xxh3-64 or '-' for a block that could not be read). */
+function parseSampleBlock(s: string, path: string, line: number): SampleBlock {
+  const m = /^(\d{1,16}):(\d{1,16}):([0-9a-f]{16}|-)$/.exec(s)
+  const pos = Number(m?.[1])
+  const size = Number(m?.[2])
+  if (!m || !Number.isSafeInteger(pos + size) || size === 0) {
+    throw bad(path, line, `source sample block ${quoted(s)} is not POS:SIZE:DIGEST (bytes, and 16 hex digits or -)`)
+  }
+  return { pos, size, digest: m[3] === '-' ? null : (m[3] as string) }
+}
+
 /** Parses a mapfile's text; anything malformed is INVALID_ARGUMENT naming the file, the line and the rule. */
 export function parseMap(text: string, path: string): RescueMap {
   const lines = text.split('\n')
@@ -63,6 +100,8 @@ export function parseMap(text: string, path: string): RescueMap {
   const blocks: MapBlock[] = []
   let sourceSize: number | null = null
   let destOffsets: number[] | null = null
+  let sourceIdentity: string | null = null
+  let sourceSample: SampleBlock[] | null = null
   lines.forEach((raw, i) => {
     const n = i + 1
     const line = raw.trim()
@@ -70,6 +109,10 @@ export function parseMap(text: string, path: string): RescueMap {
     if (size) sourceSize = parseNumber(size[1], path, n, 'source size')
     const offsets = /^#\s*blockcopy dest-offsets((?:\s+\S+)+)\s*$/.exec(line)
     if (offsets) destOffsets = (offsets[1] as string).trim().split(/\s+/).map((v) => parseNumber(v, path, n, 'destination offset'))
+    const identity = /^#\s*blockcopy source-identity\s+(\S*)\s*$/.exec(line)
+    if (identity) sourceIdentity = parseIdentity(identity[1] ?? '', path, n)
+    const sample = /^#\s*blockcopy source-sample(\s.*)?$/.exec(line)
+    if (sample) sourceSample = (sample[1] ?? '').trim().split(/\s+/).filter((t) => t !== '').map((t) => parseSampleBlock(t, path, n))
     if (line === '' || line.startsWith('#')) return
     const f = line.split(/\s+/)
     if (!head) {
@@ -91,7 +134,7 @@ export function parseMap(text: string, path: string): RescueMap {
   })
   if (!head) throw bad(path, lines.length, 'no current_pos / current_status line: not a ddrescue mapfile')
   const h = head as { pos: number; status: string; pass: number }
-  return { currentPos: h.pos, currentStatus: h.status, currentPass: h.pass, blocks: merged(blocks), sourceSize, destOffsets }
+  return { currentPos: h.pos, currentStatus: h.status, currentPass: h.pass, blocks: merged(blocks), sourceSize, destOffsets, sourceIdentity, sourceSample }
 }
 
 const hex = (v: number) => `0x${v.toString(16).toUpperCase().padStart(8, '0')}`
@@ -107,6 +150,8 @@ export function formatMap(m: RescueMap, commandLine: string, startTime: Date, no
     ...(m.currentStatus === '+' ? ['# Finished'] : []),
     ...(m.sourceSize === null ? [] : [`# blockcopy source-size ${m.sourceSize}`]),
     ...(m.destOffsets === null || m.destOffsets.length === 0 ? [] : [`# blockcopy dest-offsets ${m.destOffsets.join(' ')}`]),
+    ...(m.sourceIdentity === null ? [] : [`# blockcopy source-identity ${m.sourceIdentity}`]),
+    ...(m.sourceSample === null ? [] : [`# blockcopy source-sample${m.sourceSample.map((b) => ` ${b.pos}:${b.size}:${b.digest ?? '-'}`).join('')}`]),
     '# current_pos  current_status  current_pass',
     `${hex(m.currentPos)}     ${m.currentStatus}               ${m.currentPass}`,
     '#      pos        size  status',
@@ -167,5 +212,8 @@ export function bytesByStatus(m: RescueMap): Record<BlockStatus, number> {
 
 /** A new map: the whole range non-tried. */
 export function freshMap(pos: number, size: number, sourceSize: number, destOffsets: number[] | null = null): RescueMap {
-  return { currentPos: pos, currentStatus: '?', currentPass: 1, blocks: size > 0 ? [{ pos, size, status: '?' }] : [], sourceSize, destOffsets }
+  return {
+    currentPos: pos, currentStatus: '?', currentPass: 1, blocks: size > 0 ? [{ pos, size, status: '?' }] : [], sourceSize, destOffsets,
+    sourceIdentity: null, sourceSample: null,
+  }
 }
