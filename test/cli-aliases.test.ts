@@ -40,7 +40,7 @@ test('copy --map a FIFO: refused at once as not a regular file, instead of block
   assert.not.ok(existsSync(dst))
 })
 
-test('copy --map that is a DST by a hard link, or SRC by a symlink: refused naming both as typed', () => {
+test('copy --map that is a DST by a hard link or a dangling link, or SRC by a symlink: refused naming both as typed', () => {
   writeRandomFile(dst, 2 * MiB + 100, 72)
   const before = snapshot()
   linkSync(dst, join(dir, 'dst.map'))
@@ -51,10 +51,14 @@ test('copy --map that is a DST by a hard link, or SRC by a symlink: refused nami
   const asSrc = runCli(['copy', src, dst, '--map', join(dir, 'src.map'), '--progress', 'none'])
   assert.is(asSrc.status, 2, asSrc.stderr)
   assert.match(asSrc.stderr, /INVALID_ARGUMENT: --map: .*src\.map is SRC .*src\.img \(the same file, one name through a symlink\); a command never writes a file it reads/)
+  // A dangling link to a destination still to be created is that destination.
+  symlinkSync('new.img', join(dir, 'new.map'))
+  const asNew = runCli(['copy', src, join(dir, 'new.img'), '--map', join(dir, 'new.map'), '--progress', 'none'])
+  assert.is(asNew.status, 2, asNew.stderr)
+  assert.match(asNew.stderr, /INVALID_ARGUMENT: --map: .*new\.map is DST .*new\.img \(the same file still to be created, one name through a symlink\)/)
   const after = snapshot()
-  after.delete('dst.map')
-  after.delete('src.map')
-  assert.equal(after, before, 'every file as it was')
+  for (const name of ['dst.map', 'src.map', 'new.map']) after.delete(name)
+  assert.equal(after, before, 'every file as it was, nothing created')
 })
 
 test('copy --since M --checkpoint C, C a symlink to M: refused by identity before anything is read or locked', () => {
