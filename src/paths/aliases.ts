@@ -54,8 +54,8 @@ export interface PathRole {
 }
 
 /** A path read or written in a byte range (see PathRole.region). */
-export function regionRole(name: string, path: string, argument?: string): PathRole {
-  return { name, path, region: true, ...(argument === undefined ? {} : { argument }) }
+export function regionRole(name: string, path: string): PathRole {
+  return { name, path, region: true }
 }
 
 /**
