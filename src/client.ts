@@ -113,13 +113,14 @@ export class CopyClient {
     let spec
     try {
       spec = openCopy(this.io, from, to, o, (c) => {
-        if (mapped) resume = openMap(mapped, c, o.chunkBytes)
+        if (mapped) resume = openMap(mapped, c, o.chunkBytes, this.io)
         if (!inc || options?.checkpoint === undefined) return
         checkpoint = Checkpoint.take(this.io, c.source.path, to[0]?.path as string, options.checkpoint, inc.since.manifest)
         return inspectPath(this.io, checkpoint.clonePath, 'checkpoint', false)
       })
     } catch (err) {
-      (checkpoint as Checkpoint | null)?.abandon()
+      (checkpoint as Checkpoint | null)?.abandon();
+      (resume as ReturnType<typeof openMap> | null)?.journal.release()
       throw err
     }
     const beforeWrite = options?.beforeWrite
@@ -131,10 +132,19 @@ export class CopyClient {
         ? { ...bad, blockBytes: this.io.blockInfo(src.fd).logicalBlockBytes }
         : null
       const job = this.start({
-        ...spec, ...(r ? { journal: r.journal, extents: r.extents } : {}), ...(beforeWrite ? { prepare: async () => beforeWrite() } : {}),
+        ...spec, ...(r ? { journal: r.journal, extents: r.extents } : {}),
+        ...(r || beforeWrite ? {
+          prepare: async () => {
+            // Is the map this source's? Read from the job's own descriptors, before the map's first save and any write.
+            if (r && src) await r.journal.checkSource(this.io, src)
+            await beforeWrite?.()
+          },
+        } : {}),
         ...(badBlocks ? { badBlocks } : {}),
         ...(options?.timing === true ? { timing: true } : {}),
       })
+      // The map's lock is held until its last save, or until the job is refused before it starts.
+      if (r) void job.result.finally(() => r.journal.release()).catch(() => undefined)
       return Object.assign(job, { manifest: Promise.resolve(null) })
     }
     const m = inc.since.manifest

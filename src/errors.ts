@@ -15,6 +15,7 @@ export type EngineErrorCode =
   | 'CLIENT_DESTROYED'
   | 'BAD_MANIFEST'
   | 'MANIFEST_MISMATCH'
+  | 'MAP_MISMATCH'
   | 'BAD_RECORD'
 
 /** An error of the engine's own, such as a rejected argument. */

@@ -47,7 +47,8 @@ export interface CopyOptions {
   /**
    * With `since`: a destination not in the manifest's state gets every chunk
    * written instead of refused (with `checkDest`: the chunks where the source
-   * differs from what the destination holds).
+   * differs from what the destination holds). With `map`: a map made for another source
+   * (MAP_MISMATCH, src/journal/source-check.ts) is resumed as it is.
    */
   force?: boolean
   /**
@@ -80,8 +81,10 @@ export interface CopyOptions {
    * missing file is started; an existing one is resumed, copying only what
    * it does not have as '+'. Saved atomically every `mapIntervalMs` while
    * the copy runs (a chunk is '+' only once every destination was synced
-   * after it), and at the end. A map of another range or source size is
-   * INVALID_ARGUMENT. Not with `since`.
+   * after it), and at the end. A map of another range is INVALID_ARGUMENT;
+   * one of another source (its size, or the blocks it sampled of it) is
+   * MAP_MISMATCH unless `force`. Locked (MAP.lock) for the job: a map
+   * another job holds is INVALID_ARGUMENT. Not with `since`.
    */
   map?: string
   /** How often the map is synced and saved while the copy runs: 50 to 60000 ms. Default 1000. */

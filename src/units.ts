@@ -1,4 +1,5 @@
 import { BlockcopyError } from './errors.js'
+import { quoted } from './quote.js'
 
 /** Bytes per unit suffix. Single letters are binary, as in dd and qemu-img. */
 const UNITS: Record<string, number> = {
@@ -18,13 +19,13 @@ export function parseSize(text: string, argument: string): number {
   if (!m || unit === undefined) {
     throw new BlockcopyError(
       'INVALID_ARGUMENT',
-      `${argument}: '${text}' is not a size; use a whole number of bytes with an optional unit (512, 8s, 4KiB, 1MiB, 2GiB)`,
+      `${argument}: ${quoted(text)} is not a size; use a whole number of bytes with an optional unit (512, 8s, 4KiB, 1MiB, 2GiB)`,
       argument,
     )
   }
   const bytes = Number(m[1]) * unit
   if (!Number.isSafeInteger(bytes)) {
-    throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: '${text}' is larger than 2^53 bytes`, argument)
+    throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: ${quoted(text)} is larger than 2^53 bytes`, argument)
   }
   return bytes
 }

@@ -81,7 +81,7 @@ test('bad input: exit 2 with the option named, and nothing written', () => {
   const cases: Array<[string[], RegExp]> = [
     [['--target', join(dir, 'missing')], /--target: .*missing does not exist/],
     [['--size', '100TiB', '--target', dir], /--target: .* free; the run needs 200\.00 TiB/],
-    [['--size', 'lots', '--target', dir], /--size: 'lots' is not a size/],
+    [['--size', 'lots', '--target', dir], /--size: "lots" is not a size/],
     [['--chunk', '1MiB,3KiB', '--target', dir], /--chunk: must be a whole number from 65536/],
     [['--runs', '0', '--target', dir], /--runs: '0' is not a whole number from 1 to 100/],
     [['--destinations', '9', '--target', dir], /--destinations: '9' is not a whole number from 1 to 8/],

@@ -63,9 +63,9 @@ test('damaged maps are refused naming the file, the line and the rule', () => {
   const cases: Array<[string, RegExp]> = [
     ['# only comments\n', /no current_pos \/ current_status line/],
     ['0x0 ? 1\n0x0 0x1000 +\n0x2000 0x1000 +\n', /line 3: block at 8192 does not start where the one before ends \(4096\)/],
-    ['0x0 ? 1\n0x0 0x1000 X\n', /line 2: block status 'X' is not one of/],
-    ['0x0 Q 1\n', /line 1: current status 'Q'/],
-    ['0x0 ? 1\n0x0 zz +\n', /line 2: size 'zz' is not a whole number/],
+    ['0x0 ? 1\n0x0 0x1000 X\n', /line 2: block status "X" is not one of/],
+    ['0x0 Q 1\n', /line 1: current status "Q"/],
+    ['0x0 ? 1\n0x0 zz +\n', /line 2: size "zz" is not a whole number/],
   ]
   for (const [text, why] of cases) {
     refuses(() => parseMap(text, '/m/x.map'), 'INVALID_ARGUMENT', why)
@@ -137,7 +137,7 @@ test('bad input: a map of another range or source, a missing destination for a m
   refuses(() => client.copy({ path: src }, [{ path: dst }], { map }), 'INVALID_ARGUMENT', /^map: .*copy\.map covers source bytes 0\.\.4194304, but this copy is of bytes 0\.\.16777916: it is the map of another copy/)
   const other = join(dir, 'other.img')
   writeRandomFile(other, 8 * MiB, 3)
-  refuses(() => client.copy({ path: other, offset: 0, length: 4 * MiB }, [{ path: dst }], { map }), 'INVALID_ARGUMENT', /was made for a source of 16777916 bytes; this source has 8388608/)
+  refuses(() => client.copy({ path: other, offset: 0, length: 4 * MiB }, [{ path: dst }], { map }), 'MAP_MISMATCH', /^map: .*copy\.map is the map of another source: it was made for a source of 16777916 bytes; this source has 8388608\. Nothing was written/)
   const fresh = join(dir, 'fresh.img')
   refuses(() => client.copy({ path: src, offset: 0, length: 4 * MiB }, [{ path: fresh }], { map }), 'INVALID_ARGUMENT', /records 4194304 bytes as copied, up to source byte 4194304, but to\[0\]\.path .*fresh\.img does not exist/)
   assert.not.ok(existsSync(fresh), 'nothing created')
@@ -152,18 +152,18 @@ test('bad input: a map of another range or source, a missing destination for a m
 
 test('the map is a file of its own: not the source, not a destination (even one still to be created), in a directory that can be written', async () => {
   const fresh = join(dir, 'fresh.img')
-  refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: fresh }), 'INVALID_ARGUMENT', /^map: .*fresh\.img is the destination, .*fresh\.img, itself; the map must be a file of its own/)
+  refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: fresh }), 'INVALID_ARGUMENT', /^map: .*fresh\.img is to\[0\]\.path .*fresh\.img \(the same path\); two files a command writes must be different files/)
   // The same new file by other names: a dangling link to it, and through a symlinked directory.
   symlinkSync(fresh, join(dir, 'map.lnk'))
-  refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: join(dir, 'map.lnk') }), 'INVALID_ARGUMENT', /is the destination, .*fresh\.img, itself/)
+  refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: join(dir, 'map.lnk') }), 'INVALID_ARGUMENT', /map\.lnk is to\[0\]\.path .*fresh\.img \(the same file still to be created, one name through a symlink\)/)
   symlinkSync(dir, join(dir, 'alias-dir'))
-  refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: join(dir, 'alias-dir', 'fresh.img') }), 'INVALID_ARGUMENT', /is the destination, .*fresh\.img, itself/)
+  refuses(() => client.copy({ path: src }, [{ path: fresh }], { map: join(dir, 'alias-dir', 'fresh.img') }), 'INVALID_ARGUMENT', /alias-dir\/fresh\.img is to\[0\]\.path .*fresh\.img \(the same file still to be created/)
   assert.not.ok(existsSync(fresh), 'nothing created')
-  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: src }), 'INVALID_ARGUMENT', /^map: .*src\.img is the source, .*itself/)
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: src }), 'INVALID_ARGUMENT', /^map: .*src\.img is from\.path .*src\.img \(the same path\); a command never writes a file it reads/)
   const alias = join(dir, 'alias.img')
   writeFileSync(dst, '')
   linkSync(dst, alias)
-  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: alias }), 'INVALID_ARGUMENT', /^map: .*alias\.img is the destination, .*dst\.img, itself/)
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: alias }), 'INVALID_ARGUMENT', /^map: .*alias\.img is to\[0\]\.path .*dst\.img \(hard links of the same file\)/)
   const mapDir = join(dir, 'maps')
   mkdirSync(mapDir)
   if (spawnSync('chattr', ['+i', mapDir]).status !== 0) return logSkip('no immutable attribute here')
@@ -173,6 +173,17 @@ test('the map is a file of its own: not the source, not a destination (even one 
   } finally {
     spawnSync('chattr', ['-i', mapDir])
   }
+})
+
+test('a map that is a FIFO, a directory or a device node is refused before it is read, since saving it would replace it', () => {
+  const fifo = join(dir, 'fifo.map')
+  spawnSync('mkfifo', [fifo])
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: fifo }), 'INVALID_ARGUMENT', /^map: .*fifo\.map is not a regular file but a FIFO; it is saved by writing a new file beside it and renaming that over/)
+  mkdirSync(join(dir, 'folder.map'))
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: join(dir, 'folder.map') }), 'INVALID_ARGUMENT', /^map: .*folder\.map is not a regular file but a directory/)
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { map: '/dev/null' }), 'INVALID_ARGUMENT', /^map: \/dev\/null is not a regular file but a character device/)
+  assert.not.ok(existsSync(dst), 'nothing created')
+  assert.ok(lstatSync(fifo).isFIFO())
 })
 
 test('a map records where its destinations start: resuming to other offsets, or other destinations, is refused', async () => {

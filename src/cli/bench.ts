@@ -129,6 +129,8 @@ const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => 
 
 async function measure(f: BenchFlags, say: (line: string) => void) {
   const c = checked(f)
+  // Every file bench writes is in a directory it has just made, so none can be another name of a file it was told of
+  // (src/paths/aliases.ts has nothing to compare: --target is all it is told, and it writes only inside).
   let work: string
   try {
     work = fs.mkdtempSync(nodePath.join(f.target, 'blockcopy-bench-'))

@@ -11,6 +11,7 @@ import { writeManifest } from '../verify/manifest.js'
 import { checkDigestPath, wholeFileDigest, xxhsumLine } from '../verify/stream.js'
 import { MEMORY_HELP, runJob, THREADS_HELP, withClient, type EngineFlags } from './common.js'
 import { EXIT, exitCodeFor } from './exit.js'
+import { checkHashPaths } from './paths.js'
 
 interface HashFlags extends EngineFlags {
   algo: HashAlgo
@@ -47,9 +48,8 @@ function checkArgs(files: string[], f: HashFlags): void {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new BlockcopyError('NOT_FOUND_VOLUME', `-o: directory ${dir} does not exist, so ${f.output} cannot be written`, 'output')
   }
-  if (fs.existsSync(f.output) && fs.statSync(f.output).isDirectory()) {
-    throw new BlockcopyError('INVALID_ARGUMENT', `-o: ${f.output} is a directory`, 'output')
-  }
+  // Not FILE by any name (the manifest would replace it), nor a directory or a device node.
+  checkHashPaths(files, f.output)
   // Saved as a file beside it renamed over it (src/io/durable.ts): refused now, not once every byte was read.
   const target = followLinks(path.resolve(f.output))
   const refused = writeRefusal(path.dirname(target))

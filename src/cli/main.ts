@@ -1,8 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
-import path from 'node:path'
 import { BlockcopyError, toSystemError, type SystemError } from '../errors.js'
 import { allUnknown } from '../verify/manifest.js'
-import { checkpointFiles } from '../verify/checkpoint.js'
 import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
@@ -11,6 +9,7 @@ import { detach, detachedJobId, hasOption, jobKindOf, registerJobs } from './job
 import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
 import { printResult } from './report.js'
 import { SinceFile } from './since-file.js'
+import { checkCopyPaths, checkZeroPaths } from './paths.js'
 import { registerCaps } from './caps.js'
 import { registerBench } from './bench.js'
 import { registerReplicate } from './replicate.js'
@@ -86,7 +85,7 @@ function program(setExit: (code: number) => void): Command {
       .option('--sparse', 'leave all zeros as holes: zero runs of 64KiB or more are punched (files) or unmapped / zeroed out (devices) instead of written, and nothing is preallocated (default: the holes of SRC stay holes where DST is a new file or past its end, as cp --sparse=auto)')
       .option('--no-sparse', 'write every byte, holes of SRC included, and preallocate file destinations')
       .option('--since <manifest>', 'incremental: write only the chunks that changed since this manifest of DST (blockcopy hash DST -o M), then update it')
-      .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing (with --check-dest: the chunks where SRC differs from what DST holds)')
+      .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing (with --check-dest: the chunks where SRC differs from what DST holds); with --map: resume a map made for another source')
       .option('--check-dest', 'with --since: hash all of DST against the manifest before copying, instead of a sample of its chunks (for a manifest you cannot trust)')
       .option('--checkpoint <file>', 'with --since, SRC on XFS (reflink) or btrfs: keep a clone of SRC in this file between runs; chunks it still shares with SRC are not even read')
       .option('--map <file>', 'resume map (GNU ddrescue mapfile): saved as the copy runs; run the same command again to copy only what is not done')
@@ -97,14 +96,11 @@ function program(setExit: (code: number) => void): Command {
     const from: Region = { path: src, offset: f.srcOffset === undefined ? 0 : parseSize(f.srcOffset, 'from.offset') }
     if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
     const to = destRegions(dsts, f)
-    if (f.force && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--force: only applies with --since', 'force')
+    if (f.force && f.since === undefined && f.map === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--force: only applies with --since or --map', 'force')
     if (f.checkDest && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--check-dest: only applies with --since', 'checkDest')
     if (f.checkpoint !== undefined && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--checkpoint: only applies with --since', 'checkpoint')
-    const sinceFiles = f.since === undefined ? [] : [path.resolve(f.since), `${path.resolve(f.since)}.lock`]
-    if (f.checkpoint !== undefined && checkpointFiles(f.checkpoint).some((p) => sinceFiles.includes(p))) {
-      throw new BlockcopyError('INVALID_ARGUMENT', `--checkpoint: ${f.checkpoint} and the files beside it must not be the --since manifest or its lock file`, 'checkpoint')
-    }
-    const held = f.since === undefined ? null : await SinceFile.open(f.since, src, dsts)
+    checkCopyPaths(src, dsts, f)
+    const held = f.since === undefined ? null : await SinceFile.open(f.since)
     try {
       setExit(await copyWith(held))
     } finally {
@@ -129,7 +125,7 @@ function program(setExit: (code: number) => void): Command {
           // written, the manifest on disk marks every chunk unknown: a run
           // killed part-way leaves the next one nothing to skip wrongly.
           ...(since && sinceFile ? { beforeWrite: async () => sinceFile.write(await allUnknown(since)) } : {}),
-          ...(f.map === undefined ? {} : { map: f.map }),
+          ...(f.map === undefined ? {} : { map: f.map, ...(f.force ? { force: true } : {}) }),
           ...(f.mapInterval === undefined ? {} : { mapIntervalMs: parseWhole(f.mapInterval, 'mapIntervalMs') }),
           ...(f.retryBad === undefined ? {} : { retryBad: parseWhole(f.retryBad, 'retryBad') }),
           ...(f.fillBad === undefined ? {} : { fillBad: f.fillBad }),
@@ -159,6 +155,7 @@ function program(setExit: (code: number) => void): Command {
           process.stderr.write(`blockcopy: ${unsaved.message}; it still marks every chunk unknown, so the next run writes every chunk (or make it again: blockcopy hash DST -o ${f.since ?? ''})\n`)
           return EXIT.ioErrors
         }
+        if (result.map?.sourceNote) process.stderr.write(`blockcopy: --map: ${result.map.sourceNote}\n`)
         // What is left is copied by the command without --retry-bad, which only reads the bad blocks again.
         const cmd = resumeCommand().replace(/ --retry-bad(=| )\S+/, '')
         if (result.map && result.map.pendingBytes > 0) {
@@ -178,6 +175,7 @@ function program(setExit: (code: number) => void): Command {
       .addOption(new Option('--verify <mode>', 'none, or readback (re-read and check zeros)').choices(['none', 'readback']).default('none')),
   ).action(async (dsts: string[], f: ZeroFlags) => {
     const to = destRegions(dsts, f)
+    checkZeroPaths(dsts)
     const length = f.length === undefined ? undefined : parseSize(f.length, 'length')
     setExit(await withClient(f, async (client) => {
       const controller = new AbortController()

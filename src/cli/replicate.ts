@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { Option, type Command } from 'commander'
 import { BlockcopyError } from '../errors.js'
+import { quoted } from '../quote.js'
 import type { ReplicateRange } from '../replicate/ranges.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, runJob, withClient, type EngineFlags } from './common.js'
 import { exitCodeFor } from './exit.js'
 import { printResult } from './report.js'
+import { checkReplicatePaths } from './paths.js'
 
 interface ReplicateFlags extends EngineFlags {
   range: string[]
@@ -18,7 +20,7 @@ interface ReplicateFlags extends EngineFlags {
 /** Parses `SRC_OFF:DST_OFF:LEN` (or the three fields of a ranges-file line), units allowed. */
 export function parseRange(fields: string[], where: string): ReplicateRange {
   if (fields.length !== 3) {
-    throw new BlockcopyError('INVALID_ARGUMENT', `${where}: expected SRC_OFF DST_OFF LEN, got '${fields.join(' ')}'`, where)
+    throw new BlockcopyError('INVALID_ARGUMENT', `${where}: expected SRC_OFF DST_OFF LEN, got ${quoted(fields.join(' '))}`, where)
   }
   const [s, d, l] = fields as [string, string, string]
   return { srcOffset: parseSize(s, `${where} SRC_OFF`), dstOffset: parseSize(d, `${where} DST_OFF`), length: parseSize(l, `${where} LEN`) }
@@ -65,6 +67,7 @@ export function registerReplicate(prog: Command, setExit: (code: number) => void
       .addOption(new Option('--fallback <type>', 'copy where a clone is not possible, instead of failing').choices(['copy']))
       .addOption(new Option('--verify <mode>', 'none, hash or readback; a clone is checked once made: hash reads it back from DST, readback also compares it with SRC').choices(['none', 'hash', 'readback']).default('none')),
   ).action(async (src: string, dst: string, f: ReplicateFlags) => {
+    checkReplicatePaths(src, dst, f.ranges)
     // What the user typed for each range, for messages about ranges[i].
     const names = f.range.map((_, i) => `--range ${i + 1}`)
     const ranges = f.range.map((r, i) => parseRange(r.split(':'), names[i] as string))

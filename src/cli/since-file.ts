@@ -2,8 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import { loadBackend } from '../io/index.js'
-import { pathIdentity, writeRefusal } from '../regions.js'
-import { dropLock, takeLock } from '../io/lockfile.js'
+import { writeRefusal } from '../regions.js'
+import { HeldLock, lockPathOf } from '../io/lockfile.js'
 import { stickyRefusal } from '../io/access.js'
 import { readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
 
@@ -22,57 +22,44 @@ export class SinceFile {
     /** M with its symlinks resolved: the next manifest replaces the file, not a link to it. */
     readonly path: string,
     readonly manifest: Manifest,
-    private lockFd: number | null,
-  ) {
-    // A second Ctrl-C exits at once (src/cli/common.ts): the lock file goes with the process all the same.
-    if (lockFd !== null) process.once('exit', this.onExit)
-  }
-
-  private readonly onExit = (): void => this.release()
+    // Let go as the run ends; a second Ctrl-C exits at once (src/cli/common.ts), and the lock file goes with the process all the same.
+    private readonly lock: HeldLock | null,
+  ) {}
 
   /**
-   * Checks M before anything is created: it exists, is a regular file, is
-   * neither SRC nor a DST (by inode, so no other name of them either), and
+   * Checks M before anything is created: it exists, is a regular file, and
    * its directory, where the next manifest is written and renamed over it,
-   * can be written. Then takes the lock and reads M. The lock file is all it
-   * creates, and release() removes it.
+   * can be written. (That neither M nor the files beside it are SRC or a
+   * DST by any name, src/cli/paths.ts checks first.) Then takes the lock and
+   * reads M. The lock file is all it creates, and release() removes it.
    */
-  static async open(file: string, src: string, dsts: string[]): Promise<SinceFile> {
+  static async open(file: string): Promise<SinceFile> {
     if (!fs.existsSync(file)) throw new BlockcopyError('NOT_FOUND_VOLUME', `--since: ${file} does not exist; make it from the destination with blockcopy hash DST -o ${file}`, 'since')
     const real = fs.realpathSync(file)
     const st = fs.statSync(real)
     if (!st.isFile()) throw bad(`${file} is not a regular file (a manifest is one, written by blockcopy hash DST -o ${file})`)
-    // By identity, so no other name of them either; and the lock file beside M, which a run removes as it lets go.
-    const others: Array<[string, string]> = [[src, 'SRC'], ...dsts.map((d, i): [string, string] => [d, dsts.length > 1 ? `DST ${i + 1}` : 'DST'])]
-    const manifestId = pathIdentity(real)
-    const lockId = pathIdentity(`${real}.lock`)
-    for (const [p, name] of others) {
-      const id = pathIdentity(p)
-      if (id === manifestId) throw bad(`${file} is ${name} itself; the manifest must be a file of its own`)
-      if (id === lockId) throw bad(`${name} ${p} is ${real}.lock, the lock file a run takes beside the manifest (and removes after)`)
-    }
     const dir = path.dirname(real)
     const refused = writeRefusal(dir)
     if (refused) throw bad(`the next manifest is written in ${dir} and renamed over ${real}, but that directory cannot be written (${refused.code})`)
     const sticky = stickyRefusal(real)
     if (sticky) throw bad(`the next manifest is renamed over ${real}, but ${sticky}`)
     const io = loadBackend()
-    let lockFd: number | null = null
+    let lock: HeldLock | null = null
     if (io.tryLock) {
       const tryLock = io.tryLock.bind(io)
       try {
-        lockFd = takeLock(`${real}.lock`, tryLock)
+        lock = HeldLock.take(lockPathOf(real), tryLock)
       } catch (err) {
-        throw bad(`the lock file ${real}.lock cannot be used (${toSystemError(err, 'open', `${real}.lock`).code})`)
+        throw bad(`the lock file ${lockPathOf(real)} cannot be used (${toSystemError(err, 'open', lockPathOf(real)).code})`)
       }
-      if (lockFd === null) throw bad(`${file} is in use by another copy (${real}.lock is locked): one incremental copy at a time per manifest`)
+      if (lock === null) throw bad(`${file} is in use by another copy (${lockPathOf(real)} is locked): one incremental copy at a time per manifest`)
     } else {
       process.stderr.write(`blockcopy: --since: ${file} cannot be locked without the native addon (${io.info.reason ?? 'not loaded'}); run one copy at a time with it\n`)
     }
     try {
-      return new SinceFile(real, await readManifest(real), lockFd)
+      return new SinceFile(real, await readManifest(real), lock)
     } catch (err) {
-      if (lockFd !== null) dropLock(`${real}.lock`, lockFd)
+      lock?.release()
       throw err
     }
   }
@@ -89,9 +76,6 @@ export class SinceFile {
 
   /** Lets go of the lock and removes the lock file. */
   release(): void {
-    if (this.lockFd === null) return
-    process.off('exit', this.onExit)
-    dropLock(`${this.path}.lock`, this.lockFd)
-    this.lockFd = null
+    this.lock?.release()
   }
 }

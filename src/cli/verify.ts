@@ -112,6 +112,7 @@ export function registerVerify(prog: Command, setExit: (code: number) => void): 
     .option('--all', `list every differing range (default: the first ${SHOWN} per replica)`)
     .option('--json', 'print the report as one JSON object on stdout')
     .action(async (files: string[], f: VerifyFlags) => {
+      // verify only reads (SRC or the manifest, and the replicas), so src/paths/aliases.ts has nothing to check for it.
       const manifest: Manifest | null = f.manifest === undefined ? null : await readManifest(f.manifest)
       const source = manifest ? null : (files[0] as string)
       const replicas = manifest ? files : files.slice(1)

@@ -25,7 +25,7 @@ export async function syncParentDir(path: string): Promise<void> {
  */
 export async function writeFileDurably(given: string, bytes: string | Uint8Array): Promise<void> {
   const path = followLinks(given)
-  const tmp = `${path}.tmp-${process.pid}`
+  const tmp = temporaryPathOf(path)
   let fh
   try {
     fh = await fs.promises.open(tmp, 'w', 0o644)
@@ -48,6 +48,11 @@ export async function writeFileDurably(given: string, bytes: string | Uint8Array
     throw toSystemError(err, 'rename', path)
   }
   await syncParentDir(path)
+}
+
+/** The temporary file writeFileDurably writes beside `given` (through its symlinks) before renaming it over. */
+export function temporaryPathOf(given: string): string {
+  return `${followLinks(given)}.tmp-${process.pid}`
 }
 
 /**

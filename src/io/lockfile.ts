@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import { followLinks } from './durable.js'
 
 /*
  * Lock files for one process at a time (a checkpoint's PATH.lock): flock on
@@ -42,5 +43,42 @@ export function dropLock(path: string, fd: number): void {
     fs.closeSync(fd)
   } catch {
     // The lock goes with the descriptor, closed or not.
+  }
+}
+
+/**
+ * The lock file of a file that is saved by renaming a new one over it (a
+ * map, a manifest): beside the file its symlinks name, so that every name
+ * of it takes the same lock.
+ */
+export function lockPathOf(file: string): string {
+  return `${followLinks(file)}.lock`
+}
+
+/**
+ * A lock taken with takeLock and held for a run (a map's, an incremental
+ * copy's manifest's). release() lets go and removes the lock file; if the
+ * process exits first (a second Ctrl-C exits at once), the file goes with
+ * it all the same, as the kernel lets go of the flock.
+ */
+export class HeldLock {
+  private constructor(readonly path: string, private fd: number | null) {
+    process.once('exit', this.onExit)
+  }
+
+  private readonly onExit = (): void => this.release()
+
+  /** Takes the lock at `path`, or null when another process holds it; throws what opening the lock file threw. */
+  static take(path: string, tryLock: (fd: number) => boolean): HeldLock | null {
+    const fd = takeLock(path, tryLock)
+    return fd === null ? null : new HeldLock(path, fd)
+  }
+
+  /** Lets go and removes the lock file; again, it does nothing. Never throws. */
+  release(): void {
+    if (this.fd === null) return
+    process.off('exit', this.onExit)
+    dropLock(this.path, this.fd)
+    this.fd = null
   }
 }

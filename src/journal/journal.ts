@@ -6,6 +6,10 @@ import { fdatasync, followLinks, removeStaleTemps, syncParentDir, writeFileDurab
 import type { Extent } from '../job.js'
 import { stickyRefusal } from '../io/access.js'
 import { writeRefusal, type OpenFile } from '../regions.js'
+import type { IoBackend } from '../io/types.js'
+import type { HeldLock } from '../io/lockfile.js'
+import { judgeSource, mapMismatch, readSample, sampleSpans } from './source-check.js'
+import { checkedMap, lockMap, readMapText } from './map-open.js'
 import { bytesByStatus, formatMap, freshMap, parseMap, rangesWith, setStatus, type BlockStatus, type RescueMap } from './mapfile.js'
 
 /**
@@ -34,6 +38,23 @@ export interface MapSummary {
    * The byte counts above are of the map as it would have been saved.
    */
   saveError?: { code: string; message: string }
+  /**
+   * What this run accepted about its source knowingly (src/journal/source-check.ts):
+   * another identity with the same sampled data, a map that had no record of
+   * its source, or a mismatch resumed with `force`. Absent when nothing was.
+   */
+  sourceNote?: string
+}
+
+/** How a map is opened: the copy it is for, and what the run may accept. */
+export interface MapOpenOptions {
+  retryBad: boolean
+  commandLine: string
+  intervalMs: number
+  /** Resume a map whose source does not match (MAP_MISMATCH otherwise). */
+  force: boolean
+  /** flock LOCK_EX | LOCK_NB on a descriptor (the addon's); without it the map is not locked, and a warning says so. */
+  tryLock?: (fd: number) => boolean
 }
 
 /** Statuses a run copies: everything not done, bad blocks only when retried. */
@@ -56,67 +77,95 @@ export class MapJournal {
   private readonly syncFailures: RangeFailure[] = []
   /** Changed since the last save (bad blocks are marked at once, without a sync). */
   private dirty = false
+  /** What this run accepted about its source (MapSummary.sourceNote). */
+  private readonly notes: string[] = []
+  /** No map existed: this run starts it. */
+  private isNew = false
 
-  private constructor(path: string, map: RescueMap, retryBad: boolean, private readonly commandLine: string, private readonly intervalMs: number) {
+  private constructor(
+    path: string, map: RescueMap, private readonly range: { offset: number; length: number; sourceIdentity: string },
+    private readonly o: MapOpenOptions, private lock: HeldLock | null,
+  ) {
     this.path = path
     this.map = map
-    this.pending = rangesWith(map, todo(retryBad))
+    this.pending = rangesWith(map, todo(o.retryBad))
     this.resumedBytes = bytesByStatus(map)['+']
   }
 
   /**
    * Reads the map at `path` (or starts a new one) for a copy of source bytes
-   * [offset, offset + length) of a source of `sourceSize` bytes. Nothing is
-   * written here. A map for another range or source size, or a damaged one,
-   * is INVALID_ARGUMENT naming it.
+   * [offset, offset + length) of a source of `sourceSize` bytes, after
+   * taking its lock (`path`.lock, held until release()). Nothing else is
+   * written here. A map for another range or destination offsets, or a
+   * damaged one, is INVALID_ARGUMENT naming it; one for a source of another
+   * size is MAP_MISMATCH (unless `force`); one another run holds,
+   * INVALID_ARGUMENT.
    */
   static open(
-    path: string, range: { offset: number; length: number; sourceSize: number; destOffsets: number[] },
-    o: { retryBad: boolean; commandLine: string; intervalMs: number },
+    path: string, range: { offset: number; length: number; sourceSize: number; destOffsets: number[]; sourceIdentity: string }, o: MapOpenOptions,
   ): MapJournal {
     if (typeof path !== 'string' || path.length === 0) throw new BlockcopyError('INVALID_ARGUMENT', 'map: must be a file path', 'map')
     // A symlink is followed: the map it names is the one saved over, not the link.
     path = followLinks(path)
-    let text: string | null = null
-    try {
-      text = fs.readFileSync(path, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} cannot be read: ${(err as Error).message}`, 'map')
-      if (!fs.existsSync(nodePath.dirname(nodePath.resolve(path)))) {
-        throw new BlockcopyError('NOT_FOUND_VOLUME', `map: the directory of ${path} does not exist`, 'map')
-      }
-    }
     // Saved by writing a file beside it and renaming it over: its directory must take both.
     const dir = nodePath.dirname(nodePath.resolve(path))
+    if (!fs.existsSync(dir)) throw new BlockcopyError('NOT_FOUND_VOLUME', `map: the directory of ${path} does not exist`, 'map')
     const refused = writeRefusal(dir)
     if (refused) throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} is saved by writing in ${dir}, which cannot be written (${refused.code})`, 'map')
     const sticky = stickyRefusal(path)
     if (sticky) throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} is saved by renaming a new file over it, but ${sticky}`, 'map')
-    if (text === null) {
-      if (o.retryBad) throw new BlockcopyError('INVALID_ARGUMENT', `retryBad: needs an existing map with bad blocks; ${path} does not exist`, 'retryBad')
-      return new MapJournal(path, freshMap(range.offset, range.length, range.sourceSize, range.destOffsets), false, o.commandLine, o.intervalMs)
+    const lock = lockMap(path, o.tryLock)
+    try {
+      const text = readMapText(path)
+      if (text === null) {
+        if (o.retryBad) throw new BlockcopyError('INVALID_ARGUMENT', `retryBad: needs an existing map with bad blocks; ${path} does not exist`, 'retryBad')
+        const journal = new MapJournal(path, freshMap(range.offset, range.length, range.sourceSize, range.destOffsets), range, { ...o, retryBad: false }, lock)
+        journal.isNew = true
+        return journal
+      }
+      const map = parseMap(text, path)
+      const journal = new MapJournal(path, checkedMap(map, path, range), range, o, lock)
+      if (map.sourceSize !== null && map.sourceSize !== range.sourceSize) {
+        const why = `it was made for a source of ${map.sourceSize} bytes; this source has ${range.sourceSize}`
+        if (!o.force) throw mapMismatch(path, why)
+        journal.notes.push(`forced: ${why}`)
+      }
+      map.sourceSize = range.sourceSize
+      map.destOffsets = range.destOffsets
+      return journal
+    } catch (err) {
+      lock?.release()
+      throw err
     }
-    const map = parseMap(text, path)
-    const first = map.blocks[0]
-    const last = map.blocks[map.blocks.length - 1]
-    const start = first?.pos ?? range.offset
-    const end = last ? last.pos + last.size : range.offset
-    if (start !== range.offset || end !== range.offset + range.length) {
-      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} covers source bytes ${start}..${end}, but this copy is of bytes ${range.offset}..${range.offset + range.length}: it is the map of another copy`, 'map')
+  }
+
+  /**
+   * Before the first write: reads the blocks the map sampled of its source
+   * (or samples them, for a new map or one without any) from the job's open
+   * source and judges whether the map is this source's
+   * (src/journal/source-check.ts). MAP_MISMATCH if not, unless forced;
+   * then the map records this source, and is saved so by start().
+   */
+  async checkSource(io: IoBackend, source: OpenFile): Promise<void> {
+    const recorded = { identity: this.map.sourceIdentity, sample: this.map.sourceSample }
+    const spans = recorded.sample ?? sampleSpans(this.range.offset, this.range.length)
+    const now = { identity: this.range.sourceIdentity, sample: await readSample(io, source, spans) }
+    // A new map has nothing to judge: it records this source.
+    const verdict = this.isNew ? { same: true as const, record: now, note: null } : judgeSource(recorded, now)
+    if (!verdict.same) {
+      if (!this.o.force) throw mapMismatch(this.path, verdict.why)
+      this.notes.push(`forced: ${verdict.why}`)
     }
-    if (map.sourceSize !== null && map.sourceSize !== range.sourceSize) {
-      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${path} was made for a source of ${map.sourceSize} bytes; this source has ${range.sourceSize}: it is the map of another copy`, 'map')
-    }
-    if (map.destOffsets !== null && map.destOffsets.join(' ') !== range.destOffsets.join(' ')) {
-      throw new BlockcopyError(
-        'INVALID_ARGUMENT',
-        `map: ${path} was made for ${map.destOffsets.length} destination(s) at offsets ${map.destOffsets.join(', ')}; this copy writes ${range.destOffsets.length} at ${range.destOffsets.join(', ')}: the bytes it records as done are not where this copy would look (give the same destinations, or remove the map to start over)`,
-        'map',
-      )
-    }
-    map.sourceSize = range.sourceSize
-    map.destOffsets = range.destOffsets
-    return new MapJournal(path, map, o.retryBad, o.commandLine, o.intervalMs)
+    const record = verdict.same ? verdict.record : now
+    if (verdict.same && verdict.note) this.notes.push(verdict.note)
+    this.map.sourceIdentity = record.identity
+    this.map.sourceSample = record.sample
+  }
+
+  /** Lets go of the map's lock and removes the lock file; after the last save, or when the job never started. Never throws. */
+  release(): void {
+    this.lock?.release()
+    this.lock = null
   }
 
   /** Bytes the map says are done ('+'), which a destination must already hold. */
@@ -136,7 +185,7 @@ export class MapJournal {
     removeStaleTemps(this.path)
     this.map.currentStatus = '?'
     await this.save()
-    this.timer = setInterval(() => void this.flush(), this.intervalMs)
+    this.timer = setInterval(() => void this.flush(), this.o.intervalMs)
     this.timer.unref()
   }
 
@@ -240,11 +289,12 @@ export class MapJournal {
     return {
       path: this.path, resumedBytes: this.resumedBytes, rescuedBytes: by['+'], badBytes: by['-'], pendingBytes: by['?'] + by['*'] + by['/'],
       ...(saveError ? { saveError } : {}),
+      ...(this.notes.length > 0 ? { sourceNote: this.notes.join('; ') } : {}),
     }
   }
 
   private save(): Promise<void> {
-    return writeFileDurably(this.path, formatMap(this.map, this.commandLine, this.started))
+    return writeFileDurably(this.path, formatMap(this.map, this.o.commandLine, this.started))
   }
 }
 

@@ -1,4 +1,5 @@
 import { BlockcopyError } from '../errors.js'
+import { quoted } from '../quote.js'
 
 /**
  * GNU ddrescue's mapfile: what was tried and what was rescued, by byte
@@ -41,6 +42,26 @@ export interface RescueMap {
    * would be missing where it now writes.
    */
   destOffsets: number[] | null
+  /**
+   * `# blockcopy source-identity ID`: the source the map was made for, as
+   * regions.ts pathIdentity gives it (`dev:RDEV` for a block device,
+   * `ino:DEV:INO` for a file); null in maps before 2026-12 and ddrescue's.
+   */
+  sourceIdentity: string | null
+  /**
+   * `# blockcopy source-sample POS:SIZE:DIGEST ...`: a few blocks of the
+   * source as the first run read them (src/journal/source-check.ts), each
+   * with its xxh3-64, or '-' where it could not be read; null when the map
+   * has none.
+   */
+  sourceSample: SampleBlock[] | null
+}
+
+/** A sampled block of the source: where, and its xxh3-64 in hex, or null where it could not be read. */
+export interface SampleBlock {
+  pos: number
+  size: number
+  digest: string | null
 }
 
 function bad(path: string, line: number, why: string): BlockcopyError {
@@ -51,8 +72,25 @@ function parseNumber(s: string | undefined, path: string, line: number, what: st
   // ddrescue writes hex; decimal and octal are what its reader takes too (strtoll base 0).
   const ok = s !== undefined && /^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/i.test(s)
   const v = ok ? (/^0x/i.test(s) ? parseInt(s.slice(2), 16) : /^0[0-7]+$/.test(s) ? parseInt(s, 8) : Number(s)) : NaN
-  if (!Number.isSafeInteger(v) || v < 0) throw bad(path, line, `${what} '${String(s)}' is not a whole number of bytes below 2^53`)
+  if (!Number.isSafeInteger(v) || v < 0) throw bad(path, line, `${what} ${quoted(s ?? '')} is not a whole number of bytes below 2^53`)
   return v
+}
+
+/** `dev:RDEV` or `ino:DEV:INO`, as regions.ts pathIdentity writes it. */
+function parseIdentity(s: string, path: string, line: number): string {
+  if (!/^(dev:\d{1,20}|ino:\d{1,20}:\d{1,20})$/.test(s)) throw bad(path, line, `source identity ${quoted(s)} is not dev:RDEV or ino:DEV:INO`)
+  return s
+}
+
+/** `POS:SIZE:DIGEST` (decimal bytes, 16 hex digits of xxh3-64 or '-' for a block that could not be read). */
+function parseSampleBlock(s: string, path: string, line: number): SampleBlock {
+  const m = /^(\d{1,16}):(\d{1,16}):([0-9a-f]{16}|-)$/.exec(s)
+  const pos = Number(m?.[1])
+  const size = Number(m?.[2])
+  if (!m || !Number.isSafeInteger(pos + size) || size === 0) {
+    throw bad(path, line, `source sample block ${quoted(s)} is not POS:SIZE:DIGEST (bytes, and 16 hex digits or -)`)
+  }
+  return { pos, size, digest: m[3] === '-' ? null : (m[3] as string) }
 }
 
 /** Parses a mapfile's text; anything malformed is INVALID_ARGUMENT naming the file, the line and the rule. */
@@ -62,6 +100,8 @@ export function parseMap(text: string, path: string): RescueMap {
   const blocks: MapBlock[] = []
   let sourceSize: number | null = null
   let destOffsets: number[] | null = null
+  let sourceIdentity: string | null = null
+  let sourceSample: SampleBlock[] | null = null
   lines.forEach((raw, i) => {
     const n = i + 1
     const line = raw.trim()
@@ -69,16 +109,20 @@ export function parseMap(text: string, path: string): RescueMap {
     if (size) sourceSize = parseNumber(size[1], path, n, 'source size')
     const offsets = /^#\s*blockcopy dest-offsets((?:\s+\S+)+)\s*$/.exec(line)
     if (offsets) destOffsets = (offsets[1] as string).trim().split(/\s+/).map((v) => parseNumber(v, path, n, 'destination offset'))
+    const identity = /^#\s*blockcopy source-identity\s+(\S*)\s*$/.exec(line)
+    if (identity) sourceIdentity = parseIdentity(identity[1] ?? '', path, n)
+    const sample = /^#\s*blockcopy source-sample(\s.*)?$/.exec(line)
+    if (sample) sourceSample = (sample[1] ?? '').trim().split(/\s+/).filter((t) => t !== '').map((t) => parseSampleBlock(t, path, n))
     if (line === '' || line.startsWith('#')) return
     const f = line.split(/\s+/)
     if (!head) {
       const status = f[1] ?? ''
-      if (!CURRENT.has(status)) throw bad(path, n, `current status '${status}' is not one of ? * / - F G +`)
+      if (!CURRENT.has(status)) throw bad(path, n, `current status ${quoted(status)} is not one of ? * / - F G +`)
       head = { pos: parseNumber(f[0], path, n, 'current position'), status, pass: f[2] === undefined ? 1 : parseNumber(f[2], path, n, 'current pass') }
       return
     }
     const status = f[2] ?? ''
-    if (!STATUSES.has(status)) throw bad(path, n, `block status '${status}' is not one of ? * / - +`)
+    if (!STATUSES.has(status)) throw bad(path, n, `block status ${quoted(status)} is not one of ? * / - +`)
     const b = { pos: parseNumber(f[0], path, n, 'position'), size: parseNumber(f[1], path, n, 'size'), status: status as BlockStatus }
     if (b.size === 0) throw bad(path, n, 'a block of size 0')
     const last = blocks[blocks.length - 1]
@@ -90,7 +134,7 @@ export function parseMap(text: string, path: string): RescueMap {
   })
   if (!head) throw bad(path, lines.length, 'no current_pos / current_status line: not a ddrescue mapfile')
   const h = head as { pos: number; status: string; pass: number }
-  return { currentPos: h.pos, currentStatus: h.status, currentPass: h.pass, blocks: merged(blocks), sourceSize, destOffsets }
+  return { currentPos: h.pos, currentStatus: h.status, currentPass: h.pass, blocks: merged(blocks), sourceSize, destOffsets, sourceIdentity, sourceSample }
 }
 
 const hex = (v: number) => `0x${v.toString(16).toUpperCase().padStart(8, '0')}`
@@ -106,6 +150,8 @@ export function formatMap(m: RescueMap, commandLine: string, startTime: Date, no
     ...(m.currentStatus === '+' ? ['# Finished'] : []),
     ...(m.sourceSize === null ? [] : [`# blockcopy source-size ${m.sourceSize}`]),
     ...(m.destOffsets === null || m.destOffsets.length === 0 ? [] : [`# blockcopy dest-offsets ${m.destOffsets.join(' ')}`]),
+    ...(m.sourceIdentity === null ? [] : [`# blockcopy source-identity ${m.sourceIdentity}`]),
+    ...(m.sourceSample === null ? [] : [`# blockcopy source-sample${m.sourceSample.map((b) => ` ${b.pos}:${b.size}:${b.digest ?? '-'}`).join('')}`]),
     '# current_pos  current_status  current_pass',
     `${hex(m.currentPos)}     ${m.currentStatus}               ${m.currentPass}`,
     '#      pos        size  status',
@@ -166,5 +212,8 @@ export function bytesByStatus(m: RescueMap): Record<BlockStatus, number> {
 
 /** A new map: the whole range non-tried. */
 export function freshMap(pos: number, size: number, sourceSize: number, destOffsets: number[] | null = null): RescueMap {
-  return { currentPos: pos, currentStatus: '?', currentPass: 1, blocks: size > 0 ? [{ pos, size, status: '?' }] : [], sourceSize, destOffsets }
+  return {
+    currentPos: pos, currentStatus: '?', currentPass: 1, blocks: size > 0 ? [{ pos, size, status: '?' }] : [], sourceSize, destOffsets,
+    sourceIdentity: null, sourceSample: null,
+  }
 }

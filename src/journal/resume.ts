@@ -1,9 +1,10 @@
 import { BlockcopyError } from '../errors.js'
-import { pathIdentity, type PathFacts } from '../regions.js'
+import { refuseAliases, regionRole, savedFileRoles } from '../paths/aliases.js'
 import type { CopyOptions, CopyFacts } from '../plan.js'
 import { cutOnGrid, MapJournal } from './journal.js'
 import type { CopyResult, Extent } from '../job.js'
 import type { RangeFailure } from '../protocol.js'
+import type { IoBackend } from '../io/types.js'
 
 /** The map options of a copy, checked; nothing is read yet. */
 export interface MapOptions {
@@ -11,6 +12,8 @@ export interface MapOptions {
   intervalMs: number
   /** Passes over the bad blocks only, or 0 for a normal run. */
   retryBad: number
+  /** Resume a map whose source does not match it (MAP_MISMATCH otherwise). */
+  force: boolean
 }
 
 /** How a copy treats unreadable source blocks, or null when a failed read fails its whole chunk. */
@@ -46,23 +49,21 @@ export function mapOptions(o: CopyOptions): MapOptions | null {
   }
   if (typeof o.map !== 'string' || o.map.length === 0) throw new BlockcopyError('INVALID_ARGUMENT', 'map: must be a file path', 'map')
   if (o.since !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'map: an incremental copy (since) cannot also resume from a map', 'map')
-  return { path: o.map, intervalMs: o.mapIntervalMs ?? 1000, retryBad: o.retryBad ?? 0 }
+  return { path: o.map, intervalMs: o.mapIntervalMs ?? 1000, retryBad: o.retryBad ?? 0, force: o.force === true }
 }
 
 /**
  * The map must be a file of its own: saving it renames a new file over its
  * path, so a map that is the source or a destination (by any name: a hard
  * link, a symlink, or the path of one still to be created) would replace
- * that file, and the copied bytes would go to an inode no name reaches.
+ * that file, and the copied bytes would go to an inode no name reaches. So
+ * must the temporary file it is saved through.
  */
 function checkMapIsItsOwn(mapPath: string, c: CopyFacts): void {
-  const mapIdentity = pathIdentity(mapPath)
-  const files: Array<[PathFacts, string]> = [[c.source, 'the source'], ...c.dests.map((d, i): [PathFacts, string] => [d.facts, c.dests.length > 1 ? `destination ${i + 1}` : 'the destination'])]
-  for (const [f, what] of files) {
-    if (f.identity === mapIdentity) {
-      throw new BlockcopyError('INVALID_ARGUMENT', `map: ${mapPath} is ${what}, ${f.path}, itself; the map must be a file of its own`, 'map')
-    }
-  }
+  refuseAliases(
+    [regionRole('from.path', c.source.path)],
+    [...c.dests.map((d, i) => regionRole(`to[${i}].path`, d.facts.path)), ...savedFileRoles('map', mapPath, { lock: true })],
+  )
 }
 
 /**
@@ -71,17 +72,18 @@ function checkMapIsItsOwn(mapPath: string, c: CopyFacts): void {
  * bytes as copied needs destinations that exist and reach that far.
  * Returns the journal and the extents still to copy.
  */
-export function openMap(m: MapOptions, c: CopyFacts, chunkBytes: number): { journal: MapJournal; extents: Extent[] } {
+export function openMap(m: MapOptions, c: CopyFacts, chunkBytes: number, io: IoBackend): { journal: MapJournal; extents: Extent[] } {
   checkMapIsItsOwn(m.path, c)
   const destOffsets = c.dests.map((d) => d.offset)
-  const journal = MapJournal.open(m.path, { offset: c.srcOffset, length: c.length, sourceSize: c.source.sizeBytes, destOffsets }, {
-    retryBad: m.retryBad > 0, commandLine: process.argv.slice(1).join(' '), intervalMs: m.intervalMs,
+  const journal = MapJournal.open(m.path, { offset: c.srcOffset, length: c.length, sourceSize: c.source.sizeBytes, destOffsets, sourceIdentity: c.source.identity }, {
+    retryBad: m.retryBad > 0, commandLine: process.argv.slice(1).join(' '), intervalMs: m.intervalMs, force: m.force,
+    ...(io.tryLock ? { tryLock: io.tryLock.bind(io) } : {}),
   })
   const doneEnd = journal.doneEnd
-  if (doneEnd > 0) {
+  try {
     c.dests.forEach((d, i) => {
       const need = d.offset + (doneEnd - c.srcOffset)
-      if (!d.facts.exists || (!d.facts.isBlockDevice && d.facts.sizeBytes < need)) {
+      if (doneEnd > 0 && (!d.facts.exists || (!d.facts.isBlockDevice && d.facts.sizeBytes < need))) {
         const has = d.facts.exists ? `has ${d.facts.sizeBytes} bytes` : 'does not exist'
         throw new BlockcopyError(
           'INVALID_ARGUMENT',
@@ -90,6 +92,9 @@ export function openMap(m: MapOptions, c: CopyFacts, chunkBytes: number): { jour
         )
       }
     })
+  } catch (err) {
+    journal.release()
+    throw err
   }
   return { journal, extents: cutOnGrid(journal.pending, c.srcOffset, chunkBytes) }
 }

@@ -2,12 +2,14 @@ import fs from 'node:fs'
 import nodePath from 'node:path'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
-import { syncParentDir, writeFileDurably } from '../io/durable.js'
+import { syncParentDir, temporaryPathOf, writeFileDurably } from '../io/durable.js'
 import { dropLock, takeLock } from '../io/lockfile.js'
 import { isUnknown, type Manifest } from './manifest.js'
 import { holdsAsRecorded } from './since.js'
 import type { ChunkResult, Task } from '../protocol.js'
 import { passTurnWhenDue } from '../chunk/order.js'
+import { quoted } from '../quote.js'
+import { refuseAliases, regionRole, type PathRole } from '../paths/aliases.js'
 import { Xxh3Simd } from './xxh3-simd.js'
 
 /*
@@ -172,7 +174,7 @@ function bindingProblem(path: string, fd: number, m: Manifest): string | null {
   }
   if (rootOf(m) !== m.root) return `the manifest's root ${m.root} is not the digest of its chunk digests`
   if (b.algo !== m.algo || b.chunkBytes !== m.chunkBytes || b.sizeBytes !== m.sizeBytes || b.root !== m.root) {
-    return `${path} was taken for another manifest (root ${String(b.root)}, this one ${m.root})`
+    return `${path} was taken for another manifest (root ${quoted(String(b.root))}, this one ${m.root})`
   }
   const now = identity(fs.fstatSync(fd, { bigint: true }))
   if (now.dev !== b.dev || now.ino !== b.ino || now.mtimeNs !== b.mtimeNs || now.ctimeNs !== b.ctimeNs) {
@@ -184,8 +186,18 @@ function bindingProblem(path: string, fd: number, m: Manifest): string | null {
 /** The names a checkpoint at `path` uses beside it. */
 const namesOf = (path: string) => [path, `${path}.next`, `${path}.json`, `${path}.lock`]
 
-/** Every file a checkpoint at `path` uses, resolved: none may be another file of the copy's. */
-export const checkpointFiles = (path: string): string[] => namesOf(nodePath.resolve(path))
+/**
+ * Every file a checkpoint at `path` writes, for src/paths/aliases.ts: none
+ * may be a file the copy reads or writes otherwise. `name` is what the
+ * user knows it by (`--checkpoint`, or the library's `checkpoint`).
+ */
+export function checkpointRoles(path: string, name: string): PathRole[] {
+  const role = (part: string | null, p: string): PathRole => ({ name, path: p, argument: 'checkpoint', ...(part ? { part } : {}) })
+  return [
+    role(null, path), role('clone', `${path}.next`), role('binding', `${path}.json`),
+    role('binding\'s temporary file', temporaryPathOf(`${path}.json`)), role('lock file', `${path}.lock`),
+  ]
+}
 
 /** Checks `path` against the copy's files; throws INVALID_ARGUMENT or NO_SUPPORT, creating nothing. */
 function checkPath(source: string, dest: string, path: unknown): asserts path is string {
@@ -205,13 +217,10 @@ function checkPath(source: string, dest: string, path: unknown): asserts path is
   if (fs.statSync(dir, { bigint: true }).dev !== src.dev && (type !== BTRFS_MAGIC || dirFs !== BTRFS_MAGIC)) {
     throw bad(`${path} must be on the file system of ${source}: a clone cannot cross file systems`)
   }
-  const dst = fs.statSync(dest, { bigint: true, throwIfNoEntry: false })
+  // By identity: no other name of the source or the destination either.
+  refuseAliases([regionRole('from.path', source)], [regionRole('to[0].path', dest), ...checkpointRoles(path, 'checkpoint')])
   for (const name of namesOf(path)) {
-    const st = fs.statSync(name, { bigint: true, throwIfNoEntry: false })
-    const same = (other: fs.BigIntStats | undefined, p: string) =>
-      nodePath.resolve(name) === nodePath.resolve(p) || (st !== undefined && other !== undefined && st.ino === other.ino && st.dev === other.dev)
-    if (same(src, source)) throw bad(`${name} is the source itself`)
-    if (same(dst, dest)) throw bad(`${name} is the destination itself`)
+    const st = fs.statSync(name, { throwIfNoEntry: false })
     if (st && !st.isFile()) throw bad(`${name} exists and is not a regular file`)
   }
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import { BlockcopyError, toSystemError } from '../errors.js'
 import { writeFileDurably } from '../io/durable.js'
+import { quoted } from '../quote.js'
 import type { HashAlgo } from '../protocol.js'
 import { createHasher, DIGEST_BYTES } from './xxh3.js'
 
@@ -176,7 +177,7 @@ export async function encodeManifest(m: Manifest): Promise<Buffer> {
 export async function decodeManifest(buf: Buffer, path: string): Promise<Manifest> {
   const bad = (why: string) => new BlockcopyError('BAD_MANIFEST', `manifest: ${path} ${why}`, 'manifest')
   if (buf.length >= 8 && !buf.subarray(0, 8).equals(MANIFEST_MAGIC)) {
-    throw bad(`is not a blockcopy manifest (its first bytes are ${buf.subarray(0, 8).toString('hex')}, not 'BCMANIF\\0')`)
+    throw bad(`is not a blockcopy manifest: it begins ${quoted(buf.subarray(0, 64))}, not "BCMANIF\\u0000"`)
   }
   if (buf.length < HEADER_BYTES + CHECKSUM_BYTES) {
     throw bad(`is truncated: ${buf.length} bytes, shorter than the ${HEADER_BYTES + CHECKSUM_BYTES}-byte header and checksum`)

@@ -76,12 +76,13 @@ function bad(argument: string, message: string): BlockcopyError {
 
 /** Checks `since` and `force` against the copy's other arguments; nothing is opened. */
 export function sinceOptions(
-  o: { since?: unknown; force?: unknown; checkDest?: unknown; checkpoint?: unknown; chunkBytes?: unknown; verify?: unknown }, from: Region, to: Region[],
+  o: { since?: unknown; force?: unknown; checkDest?: unknown; checkpoint?: unknown; chunkBytes?: unknown; verify?: unknown; map?: unknown }, from: Region, to: Region[],
 ): SinceOptions | null {
   if (o.force !== undefined && typeof o.force !== 'boolean') throw bad('force', 'must be true or false')
   if (o.checkDest !== undefined && typeof o.checkDest !== 'boolean') throw bad('checkDest', 'must be true or false')
   if (o.since === undefined) {
-    if (o.force) throw bad('force', 'only applies with since (an incremental copy)')
+    // With a map, force resumes one whose source does not match it (src/journal/source-check.ts).
+    if (o.force && o.map === undefined) throw bad('force', 'only applies with since (an incremental copy) or map (a resume map)')
     if (o.checkDest) throw bad('checkDest', 'only applies with since (an incremental copy)')
     if (o.checkpoint !== undefined) throw bad('checkpoint', 'only applies with since (an incremental copy)')
     return null
