@@ -71,10 +71,24 @@ test('a thread sweep gives one row per value; the table has a header and one lin
   assert.is(run.status, 0, run.stderr)
   const lines = run.stdout.trim().split('\n')
   assert.is(lines.length, 3)
-  assert.match(lines[0] as string, /^chunk +threads +MB\/s \(min-max\) +CPU % +peak RSS +read MB\/s\/worker p50\/p99 ms +write/)
+  assert.match(lines[0] as string, /^chunk +threads +throughput \(min - max\) +CPU % +peak RSS +read per worker, p50\/p99 ms +write/)
   assert.match(lines[1] as string, /^1\.00 MiB +1 /)
   assert.match(lines[2] as string, /^1\.00 MiB +2 /)
-  assert.not.match(run.stdout, /hash MB\/s|readback MB\/s/, 'phases that did not run are not shown')
+  assert.not.match(run.stdout, /hash per worker|readback per worker/, 'phases that did not run are not shown')
+})
+
+test('one unit for every rate: each run\'s line and the table give the same figure in binary units per second', () => {
+  const run = cli(['--size', '4MiB', '--threads', '2', '--runs', '1', '--target', dir])
+  assert.is(run.status, 0, run.stderr)
+  const runLine = /run 1\/1: (\d+\.\d\d [KMGT]iB\/s)$/m.exec(run.stderr)
+  assert.ok(runLine, run.stderr)
+  // One run: the median, the least and the most are that run, as its line printed it.
+  const speed = runLine?.[1] as string
+  const row = run.stdout.trim().split('\n')[1] as string
+  assert.ok(row.includes(`${speed} (${speed} - ${speed})`), row)
+  // Every phase's rate per worker is in the same units.
+  assert.is(row.match(/\d+\.\d\d [KMGT]iB\/s \d+\.\d\d\/\d+\.\d\d/g)?.length, 2, row)
+  assert.not.match(run.stdout + run.stderr, /\b[kMGT]B\/s/, 'no decimal units')
 })
 
 test('bad input: exit 2 with the option named, and nothing written', () => {

@@ -123,6 +123,9 @@ class BenchCopyFailed extends Error {
 
 const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)] as T
 
+/** Every rate bench prints, in the binary units of the rest of the CLI (--json has bytes per second). */
+const rate = (bytesPerSec: number): string => `${formatBytes(Math.round(bytesPerSec))}/s`
+
 async function measure(f: BenchFlags, say: (line: string) => void) {
   const c = checked(f)
   let work: string
@@ -158,7 +161,7 @@ async function measure(f: BenchFlags, say: (line: string) => void) {
               cpuPercent: +(((used.user + used.system) / 1e6 / seconds) * 100).toFixed(1),
               peakRssBytes: process.resourceUsage().maxRSS * 1024, timing: r.timing as JobTiming,
             })
-            say(`chunk ${formatBytes(chunkBytes)}, ${threads} threads, run ${run + 1}/${c.runs}: ${formatBytes(Math.round(c.size / seconds))}/s`)
+            say(`chunk ${formatBytes(chunkBytes)}, ${threads} threads, run ${run + 1}/${c.runs}: ${rate(c.size / seconds)}`)
           }
         } finally {
           await client.destroy()
@@ -177,16 +180,15 @@ async function measure(f: BenchFlags, say: (line: string) => void) {
 }
 
 function table(rows: Row[], verify: VerifyMode): string {
-  const mbps = (b: number) => (b / 1e6).toFixed(0)
   const ms = (p: { percentilesMs: Record<string, number> }, k: string) => (p.percentilesMs[k] ?? 0).toFixed(2)
   const phases = PHASES.filter((p) => p !== 'hash' || verify !== 'none').filter((p) => p !== 'readback' || verify === 'readback')
-  const head = ['chunk', 'threads', 'MB/s (min-max)', 'CPU %', 'peak RSS',
-    ...phases.map((p) => `${p} MB/s/worker p50/p99 ms`), 'chunk p50/p99/p99.9 ms', 'sync ms']
+  const head = ['chunk', 'threads', 'throughput (min - max)', 'CPU %', 'peak RSS',
+    ...phases.map((p) => `${p} per worker, p50/p99 ms`), 'chunk p50/p99/p99.9 ms', 'sync ms']
   const body = rows.map((r) => {
     const t = r.median.timing.phases
-    return [formatBytes(r.chunkBytes), String(r.threads), `${mbps(r.median.throughputBytesPerSec)} (${mbps(r.minThroughputBytesPerSec)}-${mbps(r.maxThroughputBytesPerSec)})`,
+    return [formatBytes(r.chunkBytes), String(r.threads), `${rate(r.median.throughputBytesPerSec)} (${rate(r.minThroughputBytesPerSec)} - ${rate(r.maxThroughputBytesPerSec)})`,
       String(r.median.cpuPercent), formatBytes(r.median.peakRssBytes),
-      ...phases.map((p) => `${mbps(t[p].bytesPerSecPerWorker)} ${ms(t[p], '50')}/${ms(t[p], '99')}`),
+      ...phases.map((p) => `${rate(t[p].bytesPerSecPerWorker)} ${ms(t[p], '50')}/${ms(t[p], '99')}`),
       `${ms(t.chunk, '50')}/${ms(t.chunk, '99')}/${ms(t.chunk, '99.9')}`, r.median.timing.syncMs.toFixed(1)]
   })
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)))
