@@ -11,6 +11,7 @@ import { PERCENTILES, PHASES, type JobTiming } from '../jobs/timing.js'
 import { clientSettings } from '../options.js'
 import { writeRefusal } from '../regions.js'
 import { parseWhole } from './common.js'
+import { EXIT } from './exit.js'
 import { formatBytes, parseSize } from '../units.js'
 
 /**
@@ -99,18 +100,19 @@ function checked(f: BenchFlags) {
   return { size, chunks, threads, destinations, runs, memoryBytes, direct: f.direct ? 'always' as const : f.buffered ? 'never' as const : 'auto' as const }
 }
 
-function makeSource(path: string, size: number): void {
+/** Writes `size` random bytes to path, a piece at a time, so that a signal is seen between pieces. */
+async function makeSource(path: string, size: number, signal: AbortSignal): Promise<void> {
   const buf = Buffer.alloc(Math.min(size, 8 * 1024 * 1024))
-  const fd = fs.openSync(path, 'w')
+  const file = await fs.promises.open(path, 'w')
   try {
-    for (let done = 0; done < size;) {
+    for (let done = 0; done < size && !signal.aborted;) {
       const n = Math.min(buf.length, size - done)
       randomFillSync(buf, 0, n)
-      done += fs.writeSync(fd, buf, 0, n, done)
+      done += (await file.write(buf, 0, n, done)).bytesWritten
     }
-    fs.fdatasyncSync(fd)
+    if (!signal.aborted) await file.datasync()
   } finally {
-    fs.closeSync(fd)
+    await file.close()
   }
 }
 
@@ -121,12 +123,25 @@ class BenchCopyFailed extends Error {
   }
 }
 
+/** SIGINT or SIGTERM stopped the bench; its files are removed by then. */
+class BenchInterrupted extends Error {
+  constructor(readonly work: string) {
+    super(`bench interrupted; removed its files (${work})`)
+  }
+}
+
 const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)] as T
 
 /** Every rate bench prints, in the binary units of the rest of the CLI (--json has bytes per second). */
 const rate = (bytesPerSec: number): string => `${formatBytes(Math.round(bytesPerSec))}/s`
 
-async function measure(f: BenchFlags, say: (line: string) => void) {
+/**
+ * Generates the source, then copies it run after run. Aborting `signal`
+ * stops the source's generation or cancels the running copy; either way the
+ * work directory and everything in it is removed before this returns or
+ * throws (BenchInterrupted when aborted).
+ */
+async function measure(f: BenchFlags, say: (line: string) => void, signal: AbortSignal, made: (work: string) => void) {
   const c = checked(f)
   let work: string
   try {
@@ -136,10 +151,16 @@ async function measure(f: BenchFlags, say: (line: string) => void) {
     const e = toSystemError(err, 'mkdtemp', f.target)
     throw new SystemError(`${e.code}: --target: cannot make the run's directory in ${f.target}`, e.code, e.errno, 'mkdtemp', f.target)
   }
+  made(work)
+  const stopped = () => {
+    if (signal.aborted) throw new BenchInterrupted(work)
+  }
   const rows: Row[] = []
   try {
     const src = nodePath.join(work, 'source.img')
-    makeSource(src, c.size)
+    say(`writing a ${formatBytes(c.size)} source in ${work}`)
+    await makeSource(src, c.size, signal)
+    stopped()
     const dsts = Array.from({ length: c.destinations }, (_, i) => nodePath.join(work, `dest-${i + 1}.img`))
     for (const chunkBytes of c.chunks) {
       for (const threads of c.threads) {
@@ -149,10 +170,12 @@ async function measure(f: BenchFlags, say: (line: string) => void) {
         const runs: RunRecord[] = []
         try {
           for (let run = 0; run < c.runs; run++) {
+            stopped()
             for (const d of dsts) fs.rmSync(d, { force: true })
             if (f.dropCaches) execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches'])
             const cpu = process.cpuUsage()
-            const r: CopyResult = await client.copy({ path: src }, dsts.map((path) => ({ path })), { verify: f.verify, timing: true }).result
+            const r: CopyResult = await client.copy({ path: src }, dsts.map((path) => ({ path })), { verify: f.verify, timing: true, signal }).result
+            stopped()
             if (!r.ok) throw new BenchCopyFailed(r)
             const used = process.cpuUsage(cpu)
             const seconds = r.elapsedMs / 1000
@@ -211,16 +234,45 @@ export function registerBench(prog: Command, setExit: (code: number) => void): v
     .option('--drop-caches', 'drop the page cache before each run (root)')
     .option('--json', 'one JSON document on stdout, nothing else')
     .action(async (f: BenchFlags) => {
+      // SIGINT or SIGTERM: stop, remove the files (gigabytes of them), say so, exit 130.
+      const controller = new AbortController()
+      let work: string | null = null
+      let signals = 0
+      const onSignal = () => {
+        if (++signals === 1) {
+          // On a terminal, past the ^C it echoed.
+          process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}blockcopy: interrupted; stopping the bench and removing its files (again to exit now)\n`)
+          controller.abort()
+          return
+        }
+        // Whatever still runs writes into files no longer linked: they go with the process.
+        if (work) fs.rmSync(work, { recursive: true, force: true })
+        process.stderr.write(`blockcopy: bench interrupted; removed its files${work ? ` (${work})` : ''}\n`)
+        process.exit(EXIT.interrupted)
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
       let measured
       try {
         measured = await measure(f, (line) => {
           if (!f.json) process.stderr.write(`${line}\n`)
+        }, controller.signal, (dir) => {
+          work = dir
         })
       } catch (err) {
+        if (err instanceof BenchInterrupted) {
+          process.stderr.write(`blockcopy: ${err.message}\n`)
+          if (f.json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: 'CANCELLED', message: err.message } })}\n`)
+          setExit(EXIT.interrupted)
+          return
+        }
         if (!(err instanceof BenchCopyFailed)) throw err
         process.stderr.write(`blockcopy: ${err.message}\n`)
-        setExit(3)
+        setExit(EXIT.ioErrors)
         return
+      } finally {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
       }
       const { c, rows } = measured
       if (f.json) {
