@@ -37,10 +37,20 @@ export interface Extent {
   length: number
 }
 
-/** Emitted once per finished chunk. Extents never overlap. */
+/**
+ * Emitted once per finished chunk: every chunk is reported once, and extents
+ * never overlap. doneBytes + failedBytes is what has finished so far.
+ */
 export interface Progress {
-  /** Bytes of all finished chunks, failed or not. */
+  /**
+   * Bytes done: of the finished chunks, those that reached every destination
+   * (and were verified, if asked; for verify, compared with every replica);
+   * of a chunk with bad blocks, its readable parts that did. A resumed copy
+   * starts from what earlier runs did.
+   */
   doneBytes: number
+  /** Bytes of the finished chunks that are not done: not read, not written to every destination, or not verified. */
+  failedBytes: number
   totalBytes: number
   /** The chunk just finished, relative to the start of the range. */
   extent: Extent
@@ -169,8 +179,10 @@ export class Job extends EventEmitter<JobEvents> {
   readonly kind: JobKind
   readonly totalBytes: number
   readonly result: Promise<CopyResult>
-  /** Bytes of the chunks finished so far. */
+  /** Bytes done so far, as Progress.doneBytes; at the end, what the result's `completed` holds (a failed sync takes back what it may have lost), plus what earlier runs of a resumed copy did. */
   doneBytes = 0
+  /** Bytes of finished chunks that failed so far, as Progress.failedBytes. */
+  failedBytes = 0
   /** Set once the job has finished. */
   finished: CopyResult | null = null
   private readonly controller = new AbortController()
@@ -235,7 +247,10 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   let readErr = false
   let writeErr = 0
   // A resumed copy starts with what earlier runs did.
-  let doneBytes = spec.extents ? spec.totalBytes - spec.extents.reduce((n, e) => n + e.length, 0) : 0
+  const resumedBytes = spec.extents ? spec.totalBytes - spec.extents.reduce((n, e) => n + e.length, 0) : 0
+  let doneBytes = resumedBytes
+  let failedBytes = 0
+  job.doneBytes = doneBytes
   let directBytes = 0
   let retries = 0
   // The readable parts of chunks with bad blocks.
@@ -268,8 +283,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     for (const e of r.errors) if (e.dest >= 0 && stopsDestination(e.code)) stoppedDests |= 1 << e.dest
     retries += r.retries ?? 0
     directBytes += r.directBytes
-    doneBytes += c.length
-    job.doneBytes = doneBytes
+    // Done is what reached every destination: the whole chunk, or the readable parts of one with bad blocks.
+    let done = good ? c.length : 0
     if (good) ok[r.chunkIndex] = 1
     if (r.badRanges) {
       // The readable parts every destination got are completed; the bad blocks are recorded at their offsets.
@@ -277,6 +292,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
       for (let k = 0; k < parts.length; k += 2) {
         partial.push({ offset: (parts[k] as number) - spec.srcOffset, length: parts[k + 1] as number })
         spec.journal?.copied(parts[k] as number, parts[k + 1] as number)
+        done += parts[k + 1] as number
       }
       for (let k = 0; k < r.badRanges.length; k += 2) spec.journal?.badBlock(r.badRanges[k] as number, r.badRanges[k + 1] as number)
     } else if (spec.journal) {
@@ -288,8 +304,12 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     if (r.holeBytes) holes.set(r.chunkIndex, r.holeBytes)
     if (r.skippedBytes) skipped.set(r.chunkIndex, r.skippedBytes)
     if (r.errors.some((e) => e.code === 'WORKER_FAILED')) work.abandon?.(r.chunkIndex)
+    doneBytes += done
+    failedBytes += c.length - done
+    job.doneBytes = doneBytes
+    job.failedBytes = failedBytes
     spec.onChunk?.(r)
-    tell(job, 'progress', { doneBytes, totalBytes: spec.totalBytes, extent: c, ok: good })
+    tell(job, 'progress', { doneBytes, failedBytes, totalBytes: spec.totalBytes, extent: c, ok: good })
   }
 
   // Awaited only when there is something to wait for: without, the first
@@ -348,6 +368,9 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   // chunks must not build arrays of them just to sum and coalesce.
   const tally = tallyChunks(work, { ok, partial, holes, skipped, digests }, spec)
   const completed = tally.completed
+  // The same as the chunks reported, unless a failed sync took back what they had done.
+  job.doneBytes = resumedBytes + tally.completedBytes
+  job.failedBytes = doneBytes + failedBytes - job.doneBytes
   const hashed = level > 0 && spec.kind !== 'zero'
   // A resumed copy reads only part of the range: no digest of the whole.
   const resumed = spec.extents !== undefined && spec.extents.reduce((n, e) => n + e.length, 0) < spec.totalBytes

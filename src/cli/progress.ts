@@ -38,19 +38,21 @@ export function showProgress(job: Job, mode: 'auto' | 'ndjson' | 'none'): Progre
     {
       stream: process.stderr,
       // Payload names must not be cli-progress's own tokens ({total}, {value}).
-      format: ' {bar} {percentage}% | {doneText} of {totalText} | {rate}/s | ETA {eta_formatted}',
+      // The bar, its percentage and the rate count only what is done; failures are shown apart.
+      format: ' {bar} {percentage}% | {doneText} of {totalText}{failedText} | {rate}/s | ETA {eta_formatted}',
       hideCursor: true,
       fps: 5,
     },
     cliProgress.Presets.shades_classic,
   )
   const started = performance.now()
-  bar.start(job.totalBytes || 1, 0, { doneText: formatBytes(0), totalText: formatBytes(job.totalBytes), rate: formatBytes(0) })
-  const onProgress = (p: { doneBytes: number }) => {
+  bar.start(job.totalBytes || 1, 0, { doneText: formatBytes(0), totalText: formatBytes(job.totalBytes), failedText: '', rate: formatBytes(0) })
+  const onProgress = (p: Progress) => {
     const seconds = (performance.now() - started) / 1000
     bar.update(p.doneBytes, {
       doneText: formatBytes(p.doneBytes),
       totalText: formatBytes(job.totalBytes),
+      failedText: p.failedBytes > 0 ? `, failed ${formatBytes(p.failedBytes)}` : '',
       rate: formatBytes(seconds > 0 ? Math.round(p.doneBytes / seconds) : 0),
     })
   }
