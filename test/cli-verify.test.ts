@@ -50,7 +50,7 @@ test('exit 1 with differences: each replica and the exact bytes where it differs
   const run = cli(['verify', src, a, b, c])
   assert.is(run.status, 1, run.stderr)
   assert.match(run.stdout, /^1 of 3 replicas identical/)
-  assert.match(run.stdout, /DIFFERS {5}.*a\.img: 1 range differs/)
+  assert.match(run.stdout, /DIFFERS {5}.*a\.img: 5\.00 MiB compared; 1 range differs/)
   assert.match(run.stdout, /\n {4}byte 1000001 \(1 B\)\n/)
   assert.match(run.stdout, /\n {4}bytes 2097152-2097161 \(10 B\)\n/)
 
@@ -99,7 +99,8 @@ test('--manifest: replicas checked without the source, differences in whole chun
   assert.is(cli(['hash', src, '--chunk', '16MiB', '-o', big]).status, 0)
   const bigRun = cli(['verify', '--manifest', big, a])
   assert.is(bigRun.status, 0, bigRun.stderr)
-  assert.match(bigRun.stdout, /^1 of 1 replica identical to manifest .*: 5\.00 MiB compared/)
+  assert.match(bigRun.stdout, /^1 of 1 replica identical to manifest .*: 5\.00 MiB to compare, in /)
+  assert.match(bigRun.stdout, /\nidentical {3}.*a\.img: 5\.00 MiB compared\n/)
 
   const bytes = readFileSync(m)
   bytes[70] = (bytes[70] as number) ^ 1
@@ -115,10 +116,24 @@ test('sizes that differ are a difference, named; --range compares only the bytes
   writeFileSync(short, readFileSync(src).subarray(0, 4 * MiB))
   const run = cli(['verify', src, short])
   assert.is(run.status, 1)
-  assert.match(run.stdout, /: 4\.00 MiB of 5\.00 MiB compared in/)
-  assert.match(run.stdout, /short\.img: size 4194304 bytes, SRC .* 5242883 \(only the bytes both have were compared\)/)
+  assert.match(run.stdout, /^0 of 1 replica identical to SRC .*: 5\.00 MiB to compare, in /)
+  assert.match(run.stdout, /short\.img: 4\.00 MiB of 5\.00 MiB compared; size 4194304 bytes, SRC .* 5242883 \(only the bytes both have were compared\)/)
   assert.is(cli(['verify', src, short, '--range', '0:4MiB']).status, 0)
   assert.is(cli(['verify', src, short, '--range', '1MiB:1MiB', '--range', '3MiB:1MiB']).status, 0)
+})
+
+test('eight replicas, one short: the header gives the ranges\' total, each replica\'s line what was compared of it', () => {
+  const replicas = Array.from({ length: 7 }, (_, i) => replica(`r${i + 1}.img`))
+  const short = join(dir, 'r8.img')
+  writeFileSync(short, readFileSync(src).subarray(0, 2 * MiB + 5))
+  const run = cli(['verify', src, ...replicas, short])
+  assert.is(run.status, 1, run.stderr)
+  const lines = run.stdout.trim().split('\n')
+  assert.match(lines[0] as string, /^7 of 8 replicas identical to SRC .*src\.img: 5\.00 MiB to compare, in [\d.]+ s /)
+  assert.not.match(lines[0] as string, /2\.00 MiB/, 'the short one is not taken for all')
+  for (let i = 1; i <= 7; i++) assert.match(lines[i] as string, new RegExp(`^identical {3}.*r${i}\\.img: 5\\.00 MiB compared$`))
+  assert.match(lines[8] as string, /^DIFFERS {5}.*r8\.img: 2\.00 MiB of 5\.00 MiB compared; size 2097157 bytes, SRC .* 5242883 \(only the bytes both have were compared\)$/)
+  assert.is(lines.length, 9)
 })
 
 test('bad input is exit 2 naming the argument as typed: past the end, not OFF:LEN, a directory, SRC alone', () => {
@@ -144,9 +159,9 @@ test('a read error is exit 3, with the unreadable range listed', async () => {
     copyFileSync(src, join(fs.backingDir, 'r.img'))
     const run = cli(['verify', src, join(fs.mountDir, 'r.img')])
     assert.is(run.status, 3, run.stdout + run.stderr)
-    assert.match(run.stdout, /UNKNOWN {5}.*r\.img: 1 range could not be read/)
-    // The summary counts the bytes compared, not the bytes asked for.
-    assert.match(run.stdout, /^0 of 1 replica identical to SRC .*: \d+\.\d\d MiB of 5\.00 MiB compared in/)
+    // The replica's line counts the bytes compared, not the bytes asked for.
+    assert.match(run.stdout, /UNKNOWN {5}.*r\.img: \d+\.\d\d MiB of 5\.00 MiB compared; 1 range could not be read/)
+    assert.match(run.stdout, /^0 of 1 replica identical to SRC .*: 5\.00 MiB to compare, in /)
     assert.match(run.stdout, /unreadable bytes \d+-\d+: EIO/)
   } finally {
     await fs.unmount()

@@ -57,11 +57,16 @@ function where(d: { offset: number; length: number }, granularity: 'byte' | 'chu
   return `    ${span} (${formatBytes(d.length)}${granularity === 'chunk' ? ', whole chunks' : ''})`
 }
 
+/** What was compared of one replica: all of the ranges, or how much of them (a read error, a shorter replica or a cancel leaves some out). */
+function comparedText(x: ReplicaReport, r: VerifyReport): string {
+  return x.comparedBytes >= r.totalBytes ? `${formatBytes(r.totalBytes)} compared` : `${formatBytes(x.comparedBytes)} of ${formatBytes(r.totalBytes)} compared`
+}
+
 function replicaLines(x: ReplicaReport, r: VerifyReport, refName: string, all: boolean): string[] {
   const lines: string[] = []
   const reference = r.source?.sizeBytes ?? r.manifest?.sizeBytes ?? 0
-  if (x.identical) return [`identical   ${x.path}`]
-  const what: string[] = []
+  if (x.identical) return [`identical   ${x.path}: ${comparedText(x, r)}`]
+  const what: string[] = [comparedText(x, r)]
   if (x.differences.length > 0) {
     const bytes = x.differences.reduce((n, d) => n + d.length, 0)
     what.push(`${plural(x.differences.length, 'range')} ${x.differences.length === 1 ? 'differs' : 'differ'} (${formatBytes(bytes)} from first to last differing byte)`)
@@ -72,7 +77,6 @@ function replicaLines(x: ReplicaReport, r: VerifyReport, refName: string, all: b
     ? '; its last, partial chunk is listed, as it cannot match a whole chunk\'s digest' : ''
   if (x.sizeDiffers) what.push(`size ${x.sizeBytes} bytes, ${refName} ${reference} (only the bytes both have were compared${partial})`)
   if (x.errors.length > 0) what.push(`${plural(x.errors.length, 'range')} could not be read`)
-  if (what.length === 0) what.push('not compared to the end')
   lines.push(`${x.differences.length > 0 || x.sizeDiffers ? 'DIFFERS' : 'UNKNOWN'}     ${x.path}: ${what.join('; ')}`)
   const shown = all ? x.differences : x.differences.slice(0, SHOWN)
   for (const d of shown) lines.push(where(d, r.granularity))
@@ -85,12 +89,10 @@ function printReport(r: VerifyReport, refName: string, all: boolean): void {
   const out: string[] = []
   const identical = r.replicas.filter((x) => x.identical).length
   const secs = r.elapsedMs / 1000
-  // What was compared, not what was asked: a read error, a shorter replica or a cancel leaves some of it out.
-  const least = Math.min(...r.replicas.map((x) => x.comparedBytes))
+  // The ranges' total here; what was compared of each replica is on its own line.
   const most = Math.max(...r.replicas.map((x) => x.comparedBytes))
-  const compared = least >= r.totalBytes ? formatBytes(r.totalBytes) : `${formatBytes(least)} of ${formatBytes(r.totalBytes)}`
   const rate = secs > 0 ? `${formatBytes(Math.round(most / secs))}/s` : '-'
-  out.push(`${identical} of ${plural(r.replicas.length, 'replica')} identical to ${refName}: ${compared} compared in ${secs.toFixed(2)} s (${rate} of the reference)`)
+  out.push(`${identical} of ${plural(r.replicas.length, 'replica')} identical to ${refName}: ${formatBytes(r.totalBytes)} to compare, in ${secs.toFixed(2)} s (${rate} of the reference)`)
   for (const e of r.sourceErrors) out.push(`  ${refName} unreadable at bytes ${e.offset}-${e.offset + e.length - 1}: ${e.message} (not compared there)`)
   for (const x of r.replicas) out.push(...replicaLines(x, r, refName, all))
   if (r.cancelled) out.push('interrupted: not every range was compared')
