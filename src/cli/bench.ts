@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import nodePath from 'node:path'
-import { execFileSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { Option, type Command } from 'commander'
 import { createClient } from '../client.js'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
@@ -116,6 +116,19 @@ async function makeSource(path: string, size: number, signal: AbortSignal): Prom
   }
 }
 
+/**
+ * sync, then drops the page cache (root). Not synchronous, so a signal is
+ * handled meanwhile; in a process group of its own, so a Ctrl-C meant for
+ * bench does not kill it half-way (the copy that follows is then cancelled).
+ */
+function dropCaches(): Promise<void> {
+  return new Promise((done, fail) => {
+    const child = spawn('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches'], { detached: true, stdio: 'ignore' })
+    child.on('error', fail)
+    child.on('exit', (code, signal) => (code === 0 ? done() : fail(new Error(`bench: dropping the page cache failed (${code ?? signal})`))))
+  })
+}
+
 /** A copy in the bench did not succeed: the figures would mean nothing. Exit 3. */
 class BenchCopyFailed extends Error {
   constructor(readonly result: CopyResult) {
@@ -172,7 +185,7 @@ async function measure(f: BenchFlags, say: (line: string) => void, signal: Abort
           for (let run = 0; run < c.runs; run++) {
             stopped()
             for (const d of dsts) fs.rmSync(d, { force: true })
-            if (f.dropCaches) execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches'])
+            if (f.dropCaches) await dropCaches()
             const cpu = process.cpuUsage()
             const r: CopyResult = await client.copy({ path: src }, dsts.map((path) => ({ path })), { verify: f.verify, timing: true, signal }).result
             stopped()
