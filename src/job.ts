@@ -17,8 +17,10 @@ import { closeAll, closeUnwritten, preallocate, syncAll } from './jobs/files.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
 import { completedParts, notWritten, tallyChunks } from './jobs/results.js'
 import { TimingCollector, type JobTiming } from './jobs/timing.js'
+import type { Progress } from './jobs/progress.js'
 
 export type { WorkPlan } from './jobs/work.js'
+export type { Progress } from './jobs/progress.js'
 export type { IncrementalResult } from './verify/since-result.js'
 
 /** Verification of each chunk: none, xxh3 of what was read, or also a read-back compare of every destination. */
@@ -35,27 +37,6 @@ export type JobKind = 'copy' | 'zero' | 'replicate' | 'hash' | 'verify'
 export interface Extent {
   offset: number
   length: number
-}
-
-/**
- * Emitted once per finished chunk: every chunk is reported once, and extents
- * never overlap. doneBytes + failedBytes is what has finished so far.
- */
-export interface Progress {
-  /**
-   * Bytes done: of the finished chunks, those that reached every destination
-   * (and were verified, if asked; for verify, compared with every replica);
-   * of a chunk with bad blocks, its readable parts that did. A resumed copy
-   * starts from what earlier runs did.
-   */
-  doneBytes: number
-  /** Bytes of the finished chunks that are not done: not read, not written to every destination, or not verified. */
-  failedBytes: number
-  totalBytes: number
-  /** The chunk just finished, relative to the start of the range. */
-  extent: Extent
-  /** The chunk reached every destination (and verified, if asked). */
-  ok: boolean
 }
 
 export interface ChunkDigest {
