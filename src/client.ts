@@ -236,8 +236,9 @@ export class CopyClient {
    * Are the replicas identical to the source? Reads the source once and
    * every replica once, chunk by chunk across the workers (O_DIRECT where
    * possible), comparing bytes; `report` says per replica where it differs,
-   * to the exact first and last byte of each run of differing chunks, and
-   * which ranges could not be read. With `source` null and
+   * as exact runs of differing bytes (runs fewer than 64 bytes apart are
+   * one; the first `maxDifferences` listed, all of them counted), and which
+   * ranges could not be read. With `source` null and
    * `options.manifest`, replicas are checked against the manifest's chunk
    * digests instead (differences then at chunk granularity). Bad arguments
    * throw here, before anything is read; nothing is ever written.

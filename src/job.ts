@@ -17,8 +17,10 @@ import { closeAll, closeUnwritten, preallocate, syncAll } from './jobs/files.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
 import { completedParts, notWritten, tallyChunks } from './jobs/results.js'
 import { TimingCollector, type JobTiming } from './jobs/timing.js'
+import type { Progress } from './jobs/progress.js'
 
 export type { WorkPlan } from './jobs/work.js'
+export type { Progress } from './jobs/progress.js'
 export type { IncrementalResult } from './verify/since-result.js'
 
 /** Verification of each chunk: none, xxh3 of what was read, or also a read-back compare of every destination. */
@@ -35,17 +37,6 @@ export type JobKind = 'copy' | 'zero' | 'replicate' | 'hash' | 'verify'
 export interface Extent {
   offset: number
   length: number
-}
-
-/** Emitted once per finished chunk. Extents never overlap. */
-export interface Progress {
-  /** Bytes of all finished chunks, failed or not. */
-  doneBytes: number
-  totalBytes: number
-  /** The chunk just finished, relative to the start of the range. */
-  extent: Extent
-  /** The chunk reached every destination (and verified, if asked). */
-  ok: boolean
 }
 
 export interface ChunkDigest {
@@ -169,8 +160,10 @@ export class Job extends EventEmitter<JobEvents> {
   readonly kind: JobKind
   readonly totalBytes: number
   readonly result: Promise<CopyResult>
-  /** Bytes of the chunks finished so far. */
+  /** Bytes done so far, as Progress.doneBytes; at the end, what the result's `completed` holds (a failed sync takes back what it may have lost), plus what earlier runs of a resumed copy did. */
   doneBytes = 0
+  /** Bytes of finished chunks that failed so far, as Progress.failedBytes. */
+  failedBytes = 0
   /** Set once the job has finished. */
   finished: CopyResult | null = null
   private readonly controller = new AbortController()
@@ -235,7 +228,10 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   let readErr = false
   let writeErr = 0
   // A resumed copy starts with what earlier runs did.
-  let doneBytes = spec.extents ? spec.totalBytes - spec.extents.reduce((n, e) => n + e.length, 0) : 0
+  const resumedBytes = spec.extents ? spec.totalBytes - spec.extents.reduce((n, e) => n + e.length, 0) : 0
+  let doneBytes = resumedBytes
+  let failedBytes = 0
+  job.doneBytes = doneBytes
   let directBytes = 0
   let retries = 0
   // The readable parts of chunks with bad blocks.
@@ -268,8 +264,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     for (const e of r.errors) if (e.dest >= 0 && stopsDestination(e.code)) stoppedDests |= 1 << e.dest
     retries += r.retries ?? 0
     directBytes += r.directBytes
-    doneBytes += c.length
-    job.doneBytes = doneBytes
+    // Done is what reached every destination: the whole chunk, or the readable parts of one with bad blocks.
+    let done = good ? c.length : 0
     if (good) ok[r.chunkIndex] = 1
     if (r.badRanges) {
       // The readable parts every destination got are completed; the bad blocks are recorded at their offsets.
@@ -277,6 +273,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
       for (let k = 0; k < parts.length; k += 2) {
         partial.push({ offset: (parts[k] as number) - spec.srcOffset, length: parts[k + 1] as number })
         spec.journal?.copied(parts[k] as number, parts[k + 1] as number)
+        done += parts[k + 1] as number
       }
       for (let k = 0; k < r.badRanges.length; k += 2) spec.journal?.badBlock(r.badRanges[k] as number, r.badRanges[k + 1] as number)
     } else if (spec.journal) {
@@ -288,8 +285,12 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     if (r.holeBytes) holes.set(r.chunkIndex, r.holeBytes)
     if (r.skippedBytes) skipped.set(r.chunkIndex, r.skippedBytes)
     if (r.errors.some((e) => e.code === 'WORKER_FAILED')) work.abandon?.(r.chunkIndex)
+    doneBytes += done
+    failedBytes += c.length - done
+    job.doneBytes = doneBytes
+    job.failedBytes = failedBytes
     spec.onChunk?.(r)
-    tell(job, 'progress', { doneBytes, totalBytes: spec.totalBytes, extent: c, ok: good })
+    tell(job, 'progress', { doneBytes, failedBytes, totalBytes: spec.totalBytes, extent: c, ok: good })
   }
 
   // Awaited only when there is something to wait for: without, the first
@@ -348,6 +349,9 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   // chunks must not build arrays of them just to sum and coalesce.
   const tally = tallyChunks(work, { ok, partial, holes, skipped, digests }, spec)
   const completed = tally.completed
+  // The same as the chunks reported, unless a failed sync took back what they had done.
+  job.doneBytes = resumedBytes + tally.completedBytes
+  job.failedBytes = doneBytes + failedBytes - job.doneBytes
   const hashed = level > 0 && spec.kind !== 'zero'
   // A resumed copy reads only part of the range: no digest of the whole.
   const resumed = spec.extents !== undefined && spec.extents.reduce((n, e) => n + e.length, 0) < spec.totalBytes

@@ -238,11 +238,16 @@ export interface ChunkResult {
   /** Copies with bad-block handling: absolute source ranges that could not be read (flat offset, length pairs); the rest of the chunk was copied. */
   badRanges?: number[]
   /**
-   * Compare tasks: per replica, the absolute offsets of the first and last
-   * differing byte in this chunk (a manifest mismatch: the chunk's first and
-   * last), flat pairs; -1, -1 where it matches or could not be read.
+   * Compare tasks: per replica, where it differs in this chunk (src/chunk/diff-runs.ts):
+   * [] where it matches or could not be read, else [runs, spanBytes,
+   * differingBytes, offset, length, offset, length, ...]: how many runs
+   * (differing bytes fewer than 64 equal bytes apart are one run), the bytes
+   * they span, the bytes that differ, then runs at absolute offsets in order,
+   * at most 256 of them: the first 255 and always the chunk's last, so a
+   * run that goes on into the next chunk can be joined to it. A manifest
+   * mismatch is one run over the whole chunk.
    */
-  diffs?: number[]
+  diffs?: number[][]
 }
 
 export interface ProbeResult {

@@ -50,7 +50,8 @@ test('exit 1 with differences: each replica and the exact bytes where it differs
   const run = cli(['verify', src, a, b, c])
   assert.is(run.status, 1, run.stderr)
   assert.match(run.stdout, /^1 of 3 replicas identical/)
-  assert.match(run.stdout, /DIFFERS {5}.*a\.img: 1 range differs/)
+  assert.match(run.stdout, /DIFFERS {5}.*a\.img: 5\.00 MiB compared; 1 B differs, in 1 range \(1 B from first to last differing byte of each\)\n/)
+  assert.match(run.stdout, /DIFFERS {5}.*b\.img: 5\.00 MiB compared; 2 B differ, in 1 range \(10 B from first to last differing byte of each\)\n/)
   assert.match(run.stdout, /\n {4}byte 1000001 \(1 B\)\n/)
   assert.match(run.stdout, /\n {4}bytes 2097152-2097161 \(10 B\)\n/)
 
@@ -58,18 +59,37 @@ test('exit 1 with differences: each replica and the exact bytes where it differs
   assert.is(json.status, 1)
   const report = JSON.parse(json.stdout) as VerifyReport
   assert.equal(report.replicas.map((r) => r.differences), [[{ offset: 1_000_001, length: 1 }], [{ offset: 2 * MiB, length: 10 }], []])
+  assert.equal(report.replicas.map((r) => [r.differenceCount, r.differenceBytes, r.differingBytes]), [[1, 1, 1], [1, 10, 2], [0, 0, 0]])
+  assert.equal([report.mergeGapBytes, report.maxDifferences], [64, 10_000])
   assert.equal(report.replicas.map((r) => r.identical), [false, false, true])
 })
 
-test('at most 20 ranges per replica unless --all', () => {
+test('at most 20 ranges per replica unless --all; what is not listed is counted', () => {
   const flips = Array.from({ length: 25 }, (_, i) => i * 200 * 1024 + 3)
   const a = replica('a.img', ...flips)
   const run = cli(['verify', src, a, '--chunk', '64KiB'])
   assert.is(run.status, 1, run.stderr)
-  assert.match(run.stdout, /25 ranges differ/)
-  assert.match(run.stdout, /\.\.\. and 5 more \(--all or --json lists them\)/)
+  assert.match(run.stdout, /25 B differ, in 25 ranges/)
+  assert.is(run.stdout.split('\n').filter((l) => l.startsWith('    byte ')).length, 20)
+  assert.match(run.stdout, /\n {4}\.\.\. and 5 more ranges \(5 B\) not listed \(--all or --json lists up to 10000\)\n/)
   const all = cli(['verify', src, a, '--chunk', '64KiB', '--all'])
   assert.is(all.stdout.split('\n').filter((l) => l.startsWith('    byte ')).length, 25)
+  assert.not.match(all.stdout, /not listed/)
+})
+
+test('5 scattered bytes are 5 one-byte ranges; a chunk with more runs than a worker returns stops the list there, the totals exact', () => {
+  const scattered = [4096, 400_000, 1_000_000, 3 * MiB + 1, SIZE - 1]
+  const five = cli(['verify', src, replica('five.img', ...scattered)])
+  assert.is(five.status, 1)
+  assert.match(five.stdout, /five\.img: 5\.00 MiB compared; 5 B differ, in 5 ranges \(5 B from first to last differing byte of each\)\n/)
+  assert.equal(five.stdout.split('\n').filter((l) => l.startsWith('    byte ')), scattered.map((at) => `    byte ${at} (1 B)`))
+  // 300 runs in the first 64 KiB chunk, one in the next.
+  const many = replica('many.img', ...Array.from({ length: 300 }, (_, i) => 100 + i * 200), 70_000)
+  const run = cli(['verify', src, many, '--chunk', '64KiB', '--all'])
+  assert.is(run.status, 1, run.stderr)
+  assert.match(run.stdout, /many\.img: 5\.00 MiB compared; 301 B differ, in 301 ranges/)
+  assert.is(run.stdout.split('\n').filter((l) => l.startsWith('    byte ')).length, 255)
+  assert.match(run.stdout, /\n {4}\.\.\. and 46 more ranges \(46 B\) not listed; the list stops in a chunk with more than 256\n/)
 })
 
 test('--manifest: replicas checked without the source, differences in whole chunks; a damaged manifest is exit 2', () => {
@@ -81,6 +101,7 @@ test('--manifest: replicas checked without the source, differences in whole chun
   assert.is(run.status, 1, run.stderr)
   assert.match(run.stdout, /^1 of 2 replicas identical to manifest /)
   assert.match(run.stdout, /bytes 3145728-4194303 \(1\.00 MiB, whole chunks\)/)
+  assert.match(run.stdout, /b\.img: 5\.00 MiB compared; 1 range of whole chunks differs \(1\.00 MiB; a manifest has no bytes to narrow them with\)\n/)
   assert.is(cli(['verify', '--manifest', m, a]).status, 0)
   // A shorter replica: the chunk it has only part of is listed, and the summary says why.
   const short = join(dir, 'short.img')
@@ -99,7 +120,8 @@ test('--manifest: replicas checked without the source, differences in whole chun
   assert.is(cli(['hash', src, '--chunk', '16MiB', '-o', big]).status, 0)
   const bigRun = cli(['verify', '--manifest', big, a])
   assert.is(bigRun.status, 0, bigRun.stderr)
-  assert.match(bigRun.stdout, /^1 of 1 replica identical to manifest .*: 5\.00 MiB compared/)
+  assert.match(bigRun.stdout, /^1 of 1 replica identical to manifest .*: 5\.00 MiB to compare, in /)
+  assert.match(bigRun.stdout, /\nidentical {3}.*a\.img: 5\.00 MiB compared\n/)
 
   const bytes = readFileSync(m)
   bytes[70] = (bytes[70] as number) ^ 1
@@ -115,10 +137,24 @@ test('sizes that differ are a difference, named; --range compares only the bytes
   writeFileSync(short, readFileSync(src).subarray(0, 4 * MiB))
   const run = cli(['verify', src, short])
   assert.is(run.status, 1)
-  assert.match(run.stdout, /: 4\.00 MiB of 5\.00 MiB compared in/)
-  assert.match(run.stdout, /short\.img: size 4194304 bytes, SRC .* 5242883 \(only the bytes both have were compared\)/)
+  assert.match(run.stdout, /^0 of 1 replica identical to SRC .*: 5\.00 MiB to compare, in /)
+  assert.match(run.stdout, /short\.img: 4\.00 MiB of 5\.00 MiB compared; size 4194304 bytes, SRC .* 5242883 \(only the bytes both have were compared\)/)
   assert.is(cli(['verify', src, short, '--range', '0:4MiB']).status, 0)
   assert.is(cli(['verify', src, short, '--range', '1MiB:1MiB', '--range', '3MiB:1MiB']).status, 0)
+})
+
+test('eight replicas, one short: the header gives the ranges\' total, each replica\'s line what was compared of it', () => {
+  const replicas = Array.from({ length: 7 }, (_, i) => replica(`r${i + 1}.img`))
+  const short = join(dir, 'r8.img')
+  writeFileSync(short, readFileSync(src).subarray(0, 2 * MiB + 5))
+  const run = cli(['verify', src, ...replicas, short])
+  assert.is(run.status, 1, run.stderr)
+  const lines = run.stdout.trim().split('\n')
+  assert.match(lines[0] as string, /^7 of 8 replicas identical to SRC .*src\.img: 5\.00 MiB to compare, in [\d.]+ s /)
+  assert.not.match(lines[0] as string, / of 5\.00 MiB/, 'the short one is not taken for all')
+  for (let i = 1; i <= 7; i++) assert.match(lines[i] as string, new RegExp(`^identical {3}.*r${i}\\.img: 5\\.00 MiB compared$`))
+  assert.match(lines[8] as string, /^DIFFERS {5}.*r8\.img: 2\.00 MiB of 5\.00 MiB compared; size 2097157 bytes, SRC .* 5242883 \(only the bytes both have were compared\)$/)
+  assert.is(lines.length, 9)
 })
 
 test('bad input is exit 2 naming the argument as typed: past the end, not OFF:LEN, a directory, SRC alone', () => {
@@ -144,9 +180,9 @@ test('a read error is exit 3, with the unreadable range listed', async () => {
     copyFileSync(src, join(fs.backingDir, 'r.img'))
     const run = cli(['verify', src, join(fs.mountDir, 'r.img')])
     assert.is(run.status, 3, run.stdout + run.stderr)
-    assert.match(run.stdout, /UNKNOWN {5}.*r\.img: 1 range could not be read/)
-    // The summary counts the bytes compared, not the bytes asked for.
-    assert.match(run.stdout, /^0 of 1 replica identical to SRC .*: \d+\.\d\d MiB of 5\.00 MiB compared in/)
+    // The replica's line counts the bytes compared, not the bytes asked for.
+    assert.match(run.stdout, /UNKNOWN {5}.*r\.img: \d+\.\d\d MiB of 5\.00 MiB compared; 1 range could not be read/)
+    assert.match(run.stdout, /^0 of 1 replica identical to SRC .*: 5\.00 MiB to compare, in /)
     assert.match(run.stdout, /unreadable bytes \d+-\d+: EIO/)
   } finally {
     await fs.unmount()

@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, openSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
+import { appendFileSync, closeSync, openSync, readFileSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
 import { copyFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -85,17 +85,88 @@ test('identical replicas: identical, every byte compared, read with O_DIRECT whe
   assert.equal(report.sourceErrors, [])
 })
 
-test('differing chunks that touch coalesce into one run from the first to the last differing byte; apart they stay apart', async () => {
-  // 100 bytes before the end of chunk 3 to 200 bytes into chunk 5 (chunk 4 differs throughout at one byte).
-  const first = 4 * CHUNK - 100
-  const last = 5 * CHUNK + 200
-  const far = 30 * CHUNK + 5
-  const r = await replica('r.img', first, 4 * CHUNK + 9, last, far)
-  const report = await client.verify(src, [r]).report
-  assert.equal(report.replicas[0]?.differences, [
-    { offset: first, length: last - first + 1 },
-    { offset: far, length: 1 },
+test('5 scattered bytes in 2 MiB are 5 one-byte runs; counts and bytes are exact', async () => {
+  const at = [3, 200_001, 777_777, 1_500_000, 2 * MiB - 1]
+  const r = await replica('r.img', ...at)
+  const report = await client.verify(src, [r], { ranges: [{ offset: 0, length: 2 * MiB }] }).report
+  const x = report.replicas[0] as ReplicaReport
+  assert.equal(x.differences, at.map((offset) => ({ offset, length: 1 })))
+  assert.equal([x.differenceCount, x.differenceBytes, x.differingBytes], [5, 5, 5])
+  assert.is(report.mergeGapBytes, 64)
+})
+
+test('runs fewer than 64 bytes apart are one, also across a chunk edge; 64 or more apart they stay apart', async () => {
+  // 10 bytes apart inside chunk 3; 10 apart over the edge of chunks 5 and 6; 70 apart over the edge of chunks 8 and 9.
+  const r = await replica('r.img', 3 * CHUNK + 100, 3 * CHUNK + 110, 6 * CHUNK - 5, 6 * CHUNK + 5, 9 * CHUNK - 35, 9 * CHUNK + 35)
+  const x = (await client.verify(src, [r]).report).replicas[0] as ReplicaReport
+  assert.equal(x.differences, [
+    { offset: 3 * CHUNK + 100, length: 11 },
+    { offset: 6 * CHUNK - 5, length: 11 },
+    { offset: 9 * CHUNK - 35, length: 1 },
+    { offset: 9 * CHUNK + 35, length: 1 },
   ])
+  assert.equal([x.differenceCount, x.differenceBytes, x.differingBytes], [4, 24, 6])
+})
+
+test('a chunk that differs throughout is one run; two in a row are one run', async () => {
+  const r = await replica('r.img')
+  const fd = openSync(r, 'r+')
+  const whole = (at: number, length: number) => {
+    const b = Buffer.alloc(length)
+    readSync(fd, b, 0, length, at)
+    writeSync(fd, b.map((v) => v ^ 0xff), 0, length, at)
+  }
+  whole(5 * CHUNK, CHUNK)
+  whole(20 * CHUNK, 2 * CHUNK)
+  closeSync(fd)
+  const x = (await client.verify(src, [r]).report).replicas[0] as ReplicaReport
+  assert.equal(x.differences, [{ offset: 5 * CHUNK, length: CHUNK }, { offset: 20 * CHUNK, length: 2 * CHUNK }])
+  assert.equal([x.differenceCount, x.differingBytes], [2, 3 * CHUNK])
+})
+
+test('maxDifferences caps what is listed per replica; the totals still count every run', async () => {
+  const at = Array.from({ length: 30 }, (_, i) => 1000 + i * 50_000)
+  const r = await replica('r.img', ...at)
+  const x = (await client.verify(src, [r], { maxDifferences: 7 }).report).replicas[0] as ReplicaReport
+  assert.equal(x.differences, at.slice(0, 7).map((offset) => ({ offset, length: 1 })))
+  assert.equal([x.differenceCount, x.differenceBytes, x.differingBytes], [30, 30, 30])
+  const none = (await client.verify(src, [r], { maxDifferences: 0 }).report).replicas[0] as ReplicaReport
+  assert.equal([none.differences, none.differenceCount, none.identical], [[], 30, false])
+  for (const bad of [-1, 1.5, 100_001]) {
+    assert.throws(() => client.verify(src, [r], { maxDifferences: bad }), /maxDifferences: must be a whole number from 0 to 100000/)
+  }
+})
+
+test('scattered changes of every size: the report is what a byte-by-byte comparison of the whole files gives', async () => {
+  const a = readFileSync(src)
+  const b = Buffer.from(a)
+  let x = 12345
+  const rand = (n: number) => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return (x >>> 0) % n
+  }
+  // Single bytes, short bursts and long stretches, some on chunk edges.
+  for (let k = 0; k < 300; k++) {
+    const at = k % 10 === 0 ? (1 + rand(47)) * CHUNK - rand(40) : rand(SIZE)
+    const length = k % 7 === 0 ? rand(5000) + 1 : rand(3) + 1
+    for (let i = at; i < Math.min(SIZE, at + length); i++) b[i] = (b[i] as number) ^ (1 + rand(255))
+  }
+  const p = join(dir, 'r.img')
+  writeFileSync(p, b)
+  const expected: Array<{ offset: number; length: number }> = []
+  let differing = 0
+  for (let i = 0; i < SIZE; i++) {
+    if (a[i] === b[i]) continue
+    differing++
+    const last = expected[expected.length - 1]
+    if (last && i - (last.offset + last.length) < 64) last.length = i + 1 - last.offset
+    else expected.push({ offset: i, length: 1 })
+  }
+  const y = (await client.verify(src, [p], { maxDifferences: 100_000 }).report).replicas[0] as ReplicaReport
+  assert.equal(y.differences, expected)
+  assert.equal([y.differenceCount, y.differenceBytes, y.differingBytes], [expected.length, expected.reduce((n, d) => n + d.length, 0), differing])
 })
 
 test('a shorter and a longer replica: sizes differ, only shared bytes compared, not identical', async () => {

@@ -1,20 +1,21 @@
 import type { ChunkResult, CompareTask, FileRef } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
+import { diffRuns, wholeChunkRun } from './diff-runs.js'
 import { readRange } from './ranged-io.js'
 
 /**
  * Verifies one chunk: reads the source's bytes once (or, with a manifest,
  * takes the chunk's expected digest), then each replica's same bytes, and
- * records where each replica differs: the exact first and last differing
- * byte against a source, the whole chunk against a manifest. Runs in a
- * worker; writes nothing; read failures are data (dest -1 is the source,
- * dest i replica i), never thrown.
+ * records where each replica differs: the exact runs of differing bytes
+ * against a source (src/chunk/diff-runs.ts), the whole chunk against a
+ * manifest. Runs in a worker; writes nothing; read failures are data (dest
+ * -1 is the source, dest i replica i), never thrown.
  */
 export function compareChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CompareTask): ChunkResult {
   const res: ChunkResult = {
     chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0,
-    diffs: t.replicas.flatMap(() => [-1, -1]),
+    diffs: t.replicas.map(() => []),
   }
   // Source and replicas share offsets, so one page phase serves them all
   // and every aligned middle lands on an aligned address.
@@ -36,23 +37,12 @@ export function compareChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CompareTa
     const into = t.src ? ctx.stage : ctx.main
     const read = readReplica(ctx, r, t.offsetBytes, length, into, base, res, i)
     if (read === false) return
-    let first = -1
-    let last = -1
+    const diffs = res.diffs as number[][]
     if (t.expect && hash) {
-      if (hash.digest(into, base, length) !== t.expect.digest) {
-        first = t.offsetBytes
-        last = t.offsetBytes + length - 1
-      }
+      if (hash.digest(into, base, length) !== t.expect.digest) diffs[i] = wholeChunkRun(t.offsetBytes, length)
     } else {
-      const at = firstDiff(ctx.main, into, base, length)
-      if (at >= 0) {
-        first = t.offsetBytes + at
-        last = t.offsetBytes + lastDiff(ctx.main, into, base, length)
-      }
+      diffs[i] = diffRuns(ctx.main, into, base, length, t.offsetBytes)
     }
-    const diffs = res.diffs as number[]
-    diffs[2 * i] = first
-    diffs[2 * i + 1] = last
   })
   return res
 }
@@ -68,26 +58,4 @@ function readReplica(
   res.readErr = true
   res.errors.push({ dest: i, ...read, offset: offsetBytes, length })
   return false
-}
-
-const BLOCK = 4096
-
-/** Index (from `at`) of the first byte where a and b differ within `length`, or -1. */
-export function firstDiff(a: Buffer, b: Buffer, at: number, length: number): number {
-  for (let off = 0; off < length; off += BLOCK) {
-    const n = Math.min(BLOCK, length - off)
-    if (a.subarray(at + off, at + off + n).equals(b.subarray(at + off, at + off + n))) continue
-    for (let k = 0; k < n; k++) if (a[at + off + k] !== b[at + off + k]) return off + k
-  }
-  return -1
-}
-
-/** Index (from `at`) of the last byte where a and b differ within `length`; the caller knows one does. */
-export function lastDiff(a: Buffer, b: Buffer, at: number, length: number): number {
-  for (let end = length; end > 0; end -= BLOCK) {
-    const start = Math.max(0, end - BLOCK)
-    if (a.subarray(at + start, at + end).equals(b.subarray(at + start, at + end))) continue
-    for (let k = end - 1; k >= start; k--) if (a[at + k] !== b[at + k]) return k
-  }
-  return -1
 }

@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import nodePath from 'node:path'
-import { execFileSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { Option, type Command } from 'commander'
 import { createClient } from '../client.js'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
@@ -11,6 +11,7 @@ import { PERCENTILES, PHASES, type JobTiming } from '../jobs/timing.js'
 import { fitBudget } from '../options.js'
 import { writeRefusal } from '../regions.js'
 import { CLI_BUDGET_NAMES, MEMORY_HELP, parseWhole } from './common.js'
+import { EXIT } from './exit.js'
 import { formatBytes, parseSize } from '../units.js'
 
 /**
@@ -103,19 +104,33 @@ function checked(f: BenchFlags) {
   return { size, chunks, threads, threadsFor, destinations, runs, memoryBytes, direct: f.direct ? 'always' as const : f.buffered ? 'never' as const : 'auto' as const }
 }
 
-function makeSource(path: string, size: number): void {
+/** Writes `size` random bytes to path, a piece at a time, so that a signal is seen between pieces. */
+async function makeSource(path: string, size: number, signal: AbortSignal): Promise<void> {
   const buf = Buffer.alloc(Math.min(size, 8 * 1024 * 1024))
-  const fd = fs.openSync(path, 'w')
+  const file = await fs.promises.open(path, 'w')
   try {
-    for (let done = 0; done < size;) {
+    for (let done = 0; done < size && !signal.aborted;) {
       const n = Math.min(buf.length, size - done)
       randomFillSync(buf, 0, n)
-      done += fs.writeSync(fd, buf, 0, n, done)
+      done += (await file.write(buf, 0, n, done)).bytesWritten
     }
-    fs.fdatasyncSync(fd)
+    if (!signal.aborted) await file.datasync()
   } finally {
-    fs.closeSync(fd)
+    await file.close()
   }
+}
+
+/**
+ * sync, then drops the page cache (root). Not synchronous, so a signal is
+ * handled meanwhile; in a process group of its own, so a Ctrl-C meant for
+ * bench does not kill it half-way (the copy that follows is then cancelled).
+ */
+function dropCaches(): Promise<void> {
+  return new Promise((done, fail) => {
+    const child = spawn('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches'], { detached: true, stdio: 'ignore' })
+    child.on('error', fail)
+    child.on('exit', (code, signal) => (code === 0 ? done() : fail(new Error(`bench: dropping the page cache failed (${code ?? signal})`))))
+  })
 }
 
 /** A copy in the bench did not succeed: the figures would mean nothing. Exit 3. */
@@ -125,9 +140,25 @@ class BenchCopyFailed extends Error {
   }
 }
 
+/** SIGINT or SIGTERM stopped the bench; its files are removed by then. */
+class BenchInterrupted extends Error {
+  constructor(readonly work: string) {
+    super(`bench interrupted; removed its files (${work})`)
+  }
+}
+
 const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)] as T
 
-async function measure(f: BenchFlags, say: (line: string) => void) {
+/** Every rate bench prints, in the binary units of the rest of the CLI (--json has bytes per second). */
+const rate = (bytesPerSec: number): string => `${formatBytes(Math.round(bytesPerSec))}/s`
+
+/**
+ * Generates the source, then copies it run after run. Aborting `signal`
+ * stops the source's generation or cancels the running copy; either way the
+ * work directory and everything in it is removed before this returns or
+ * throws (BenchInterrupted when aborted).
+ */
+async function measure(f: BenchFlags, say: (line: string) => void, signal: AbortSignal, made: (work: string) => void) {
   const c = checked(f)
   // Every file bench writes is in a directory it has just made, so none can be another name of a file it was told of
   // (src/paths/aliases.ts has nothing to compare: --target is all it is told, and it writes only inside).
@@ -139,10 +170,16 @@ async function measure(f: BenchFlags, say: (line: string) => void) {
     const e = toSystemError(err, 'mkdtemp', f.target)
     throw new SystemError(`${e.code}: --target: cannot make the run's directory in ${f.target}`, e.code, e.errno, 'mkdtemp', f.target)
   }
+  made(work)
+  const stopped = () => {
+    if (signal.aborted) throw new BenchInterrupted(work)
+  }
   const rows: Row[] = []
   try {
     const src = nodePath.join(work, 'source.img')
-    makeSource(src, c.size)
+    say(`writing a ${formatBytes(c.size)} source in ${work}`)
+    await makeSource(src, c.size, signal)
+    stopped()
     const dsts = Array.from({ length: c.destinations }, (_, i) => nodePath.join(work, `dest-${i + 1}.img`))
     for (const chunkBytes of c.chunks) {
       for (const threads of c.threadsFor.get(chunkBytes) ?? []) {
@@ -152,10 +189,12 @@ async function measure(f: BenchFlags, say: (line: string) => void) {
         const runs: RunRecord[] = []
         try {
           for (let run = 0; run < c.runs; run++) {
+            stopped()
             for (const d of dsts) fs.rmSync(d, { force: true })
-            if (f.dropCaches) execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches'])
+            if (f.dropCaches) await dropCaches()
             const cpu = process.cpuUsage()
-            const r: CopyResult = await client.copy({ path: src }, dsts.map((path) => ({ path })), { verify: f.verify, timing: true }).result
+            const r: CopyResult = await client.copy({ path: src }, dsts.map((path) => ({ path })), { verify: f.verify, timing: true, signal }).result
+            stopped()
             if (!r.ok) throw new BenchCopyFailed(r)
             const used = process.cpuUsage(cpu)
             const seconds = r.elapsedMs / 1000
@@ -164,7 +203,7 @@ async function measure(f: BenchFlags, say: (line: string) => void) {
               cpuPercent: +(((used.user + used.system) / 1e6 / seconds) * 100).toFixed(1),
               peakRssBytes: process.resourceUsage().maxRSS * 1024, timing: r.timing as JobTiming,
             })
-            say(`chunk ${formatBytes(chunkBytes)}, ${threads} threads, run ${run + 1}/${c.runs}: ${formatBytes(Math.round(c.size / seconds))}/s`)
+            say(`chunk ${formatBytes(chunkBytes)}, ${threads} threads, run ${run + 1}/${c.runs}: ${rate(c.size / seconds)}`)
           }
         } finally {
           await client.destroy()
@@ -183,16 +222,15 @@ async function measure(f: BenchFlags, say: (line: string) => void) {
 }
 
 function table(rows: Row[], verify: VerifyMode): string {
-  const mbps = (b: number) => (b / 1e6).toFixed(0)
   const ms = (p: { percentilesMs: Record<string, number> }, k: string) => (p.percentilesMs[k] ?? 0).toFixed(2)
   const phases = PHASES.filter((p) => p !== 'hash' || verify !== 'none').filter((p) => p !== 'readback' || verify === 'readback')
-  const head = ['chunk', 'threads', 'MB/s (min-max)', 'CPU %', 'peak RSS',
-    ...phases.map((p) => `${p} MB/s/worker p50/p99 ms`), 'chunk p50/p99/p99.9 ms', 'sync ms']
+  const head = ['chunk', 'threads', 'throughput (min - max)', 'CPU %', 'peak RSS',
+    ...phases.map((p) => `${p} per worker, p50/p99 ms`), 'chunk p50/p99/p99.9 ms', 'sync ms']
   const body = rows.map((r) => {
     const t = r.median.timing.phases
-    return [formatBytes(r.chunkBytes), String(r.threads), `${mbps(r.median.throughputBytesPerSec)} (${mbps(r.minThroughputBytesPerSec)}-${mbps(r.maxThroughputBytesPerSec)})`,
+    return [formatBytes(r.chunkBytes), String(r.threads), `${rate(r.median.throughputBytesPerSec)} (${rate(r.minThroughputBytesPerSec)} - ${rate(r.maxThroughputBytesPerSec)})`,
       String(r.median.cpuPercent), formatBytes(r.median.peakRssBytes),
-      ...phases.map((p) => `${mbps(t[p].bytesPerSecPerWorker)} ${ms(t[p], '50')}/${ms(t[p], '99')}`),
+      ...phases.map((p) => `${rate(t[p].bytesPerSecPerWorker)} ${ms(t[p], '50')}/${ms(t[p], '99')}`),
       `${ms(t.chunk, '50')}/${ms(t.chunk, '99')}/${ms(t.chunk, '99.9')}`, r.median.timing.syncMs.toFixed(1)]
   })
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)))
@@ -215,16 +253,45 @@ export function registerBench(prog: Command, setExit: (code: number) => void): v
     .option('--drop-caches', 'drop the page cache before each run (root)')
     .option('--json', 'one JSON document on stdout, nothing else')
     .action(async (f: BenchFlags) => {
+      // SIGINT or SIGTERM: stop, remove the files (gigabytes of them), say so, exit 130.
+      const controller = new AbortController()
+      let work: string | null = null
+      let signals = 0
+      const onSignal = () => {
+        if (++signals === 1) {
+          // On a terminal, past the ^C it echoed.
+          process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}blockcopy: interrupted; stopping the bench and removing its files (again to exit now)\n`)
+          controller.abort()
+          return
+        }
+        // Whatever still runs writes into files no longer linked: they go with the process.
+        if (work) fs.rmSync(work, { recursive: true, force: true })
+        process.stderr.write(`blockcopy: bench interrupted; removed its files${work ? ` (${work})` : ''}\n`)
+        process.exit(EXIT.interrupted)
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
       let measured
       try {
         measured = await measure(f, (line) => {
           if (!f.json) process.stderr.write(`${line}\n`)
+        }, controller.signal, (dir) => {
+          work = dir
         })
       } catch (err) {
+        if (err instanceof BenchInterrupted) {
+          process.stderr.write(`blockcopy: ${err.message}\n`)
+          if (f.json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: 'CANCELLED', message: err.message } })}\n`)
+          setExit(EXIT.interrupted)
+          return
+        }
         if (!(err instanceof BenchCopyFailed)) throw err
         process.stderr.write(`blockcopy: ${err.message}\n`)
-        setExit(3)
+        setExit(EXIT.ioErrors)
         return
+      } finally {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
       }
       const { c, rows } = measured
       if (f.json) {

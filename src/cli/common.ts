@@ -79,17 +79,24 @@ export function clientOptions(f: EngineFlags): ClientOptions {
   return o
 }
 
-/** Runs a job to its end, cancelling it on SIGINT/SIGTERM; a second signal exits at once. */
+/**
+ * Runs a job to its end, cancelling it on SIGINT/SIGTERM; a second signal
+ * exits at once. Its progress display is stopped before this returns or
+ * throws, so whatever the caller prints next starts on a line of its own.
+ */
 export async function runJob(
   job: Job, f: EngineFlags, controller: AbortController,
   /** Work that belongs to the job's end (an incremental copy's manifest): done before a detached job's record says it ended; may set the exit code. */
   after?: (result: CopyResult) => Promise<number | null>,
 ): Promise<CopyResult & { exitCode?: number }> {
+  const display = showProgress(job, f.progress)
   let signals = 0
   const onSignal = () => {
     signals++
     if (signals === 1) {
-      process.stderr.write('\nblockcopy: interrupted; finishing running chunks and syncing destinations (again to exit now)\n')
+      // A bar is stopped on its own line first; on a terminal without one, the notice goes past the ^C it echoed.
+      const lead = display.drawing || !process.stderr.isTTY ? '' : '\n'
+      display.say(`${lead}blockcopy: interrupted; finishing running chunks and syncing destinations (again to exit now)\n`)
       controller.abort()
     } else {
       process.exit(EXIT.interrupted)
@@ -97,23 +104,22 @@ export async function runJob(
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  const stop = showProgress(job, f.progress)
-  // A detached job (--job-id) keeps its record in the state directory and
-  // tells the process that started it that its arguments passed.
-  const recorder = f.jobId ? JobRecorder.start(f.jobId, job.kind, recordedArgv(), job) : null
-  // Only once the job's own checks have passed: one that refuses in them (an
-  // incremental copy's destination, say) fails --detach with exit 2, as it
-  // would in the foreground.
-  const started = () => process.send?.({ started: f.jobId })
-  if (f.jobId && job.isWriting) started()
-  else if (f.jobId) job.once('writing', started)
   try {
+    // A detached job (--job-id) keeps its record in the state directory and
+    // tells the process that started it that its arguments passed.
+    const recorder = f.jobId ? JobRecorder.start(f.jobId, job.kind, recordedArgv(), job) : null
+    // Only once the job's own checks have passed: one that refuses in them (an
+    // incremental copy's destination, say) fails --detach with exit 2, as it
+    // would in the foreground.
+    const started = () => process.send?.({ started: f.jobId })
+    if (f.jobId && job.isWriting) started()
+    else if (f.jobId) job.once('writing', started)
     const result = await job.result
     const code = (await after?.(result)) ?? null
     await recorder?.finish(result, code ?? exitCodeFor(result))
     return code === null ? result : { ...result, exitCode: code }
   } finally {
-    stop()
+    display.stop()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }

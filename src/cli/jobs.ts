@@ -62,7 +62,7 @@ export async function detach(argv: string[]): Promise<number> {
 
 function describe(r: JobRecord): string {
   const lines = [
-    `${r.id}: ${r.status}, ${r.percent}% (${formatBytes(r.doneBytes)} of ${formatBytes(r.totalBytes)}), ${r.kind}, started ${r.startedAt}, pid ${r.pid}`,
+    `${r.id}: ${r.status}, ${r.percent}% (${formatBytes(r.doneBytes)} of ${formatBytes(r.totalBytes)}${r.failedBytes ? `, ${formatBytes(r.failedBytes)} failed` : ''}), ${r.kind}, started ${r.startedAt}, pid ${r.pid}`,
     `command: blockcopy ${r.argv.join(' ')}`,
   ]
   if (r.exitCode !== undefined) lines.push(`exit code: ${r.exitCode}`)

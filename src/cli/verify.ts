@@ -3,6 +3,7 @@ import { BlockcopyError } from '../errors.js'
 import { DEFAULT_CHUNK_BYTES, DEFAULT_MEMORY_BYTES, defaultThreads, workerBufferBytes } from '../options.js'
 import { formatBytes, parseSize } from '../units.js'
 import { readManifest, type Manifest } from '../verify/manifest.js'
+import { MAX_RUNS_PER_CHUNK } from '../chunk/diff-runs.js'
 import type { VerifyRange } from '../verify/verify-plan.js'
 import type { ReplicaReport, VerifyReport } from '../verify/verify-report.js'
 import { collect, MEMORY_HELP, runJob, withClient, type EngineFlags } from './common.js'
@@ -14,8 +15,10 @@ interface VerifyFlags extends EngineFlags {
   all?: boolean
 }
 
-/** Differing ranges printed per replica unless --all; --json always lists every one. */
+/** Differing ranges listed per replica, unless --all or --json raise it to LISTED_ALL; the totals count every one. */
 const SHOWN = 20
+/** The most --all or --json list per replica: enough to read, bounded in memory and output. */
+const LISTED_ALL = 10_000
 
 /** Parses `OFF:LEN` (units allowed) for --range number `n`. */
 function parseRange(text: string, n: number): VerifyRange {
@@ -50,21 +53,28 @@ export function verifyExitCode(r: VerifyReport): number {
 
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`
 
-/** Inclusive byte numbers, since each run is narrowed to its first and last differing byte. */
+/** Inclusive byte numbers: each run goes from a differing byte to a differing byte. */
 function where(d: { offset: number; length: number }, granularity: 'byte' | 'chunk'): string {
   const last = d.offset + d.length - 1
   const span = d.length === 1 ? `byte ${d.offset}` : `bytes ${d.offset}-${last}`
   return `    ${span} (${formatBytes(d.length)}${granularity === 'chunk' ? ', whole chunks' : ''})`
 }
 
+/** What was compared of one replica: all of the ranges, or how much of them (a read error, a shorter replica or a cancel leaves some out). */
+function comparedText(x: ReplicaReport, r: VerifyReport): string {
+  return x.comparedBytes >= r.totalBytes ? `${formatBytes(r.totalBytes)} compared` : `${formatBytes(x.comparedBytes)} of ${formatBytes(r.totalBytes)} compared`
+}
+
 function replicaLines(x: ReplicaReport, r: VerifyReport, refName: string, all: boolean): string[] {
   const lines: string[] = []
   const reference = r.source?.sizeBytes ?? r.manifest?.sizeBytes ?? 0
-  if (x.identical) return [`identical   ${x.path}`]
-  const what: string[] = []
-  if (x.differences.length > 0) {
-    const bytes = x.differences.reduce((n, d) => n + d.length, 0)
-    what.push(`${plural(x.differences.length, 'range')} ${x.differences.length === 1 ? 'differs' : 'differ'} (${formatBytes(bytes)} from first to last differing byte)`)
+  if (x.identical) return [`identical   ${x.path}: ${comparedText(x, r)}`]
+  const what: string[] = [comparedText(x, r)]
+  const n = x.differenceCount
+  if (n > 0 && r.granularity === 'chunk') {
+    what.push(`${plural(n, 'range')} of whole chunks ${n === 1 ? 'differs' : 'differ'} (${formatBytes(x.differenceBytes)}; a manifest has no bytes to narrow them with)`)
+  } else if (n > 0) {
+    what.push(`${formatBytes(x.differingBytes)} ${x.differingBytes === 1 ? 'differs' : 'differ'}, in ${plural(n, 'range')} (${formatBytes(x.differenceBytes)} from first to last differing byte of each)`)
   }
   // Against a manifest, a chunk the replica has only part of cannot match its digest, so it is listed.
   const chunk = r.manifest?.chunkBytes ?? 0
@@ -72,11 +82,15 @@ function replicaLines(x: ReplicaReport, r: VerifyReport, refName: string, all: b
     ? '; its last, partial chunk is listed, as it cannot match a whole chunk\'s digest' : ''
   if (x.sizeDiffers) what.push(`size ${x.sizeBytes} bytes, ${refName} ${reference} (only the bytes both have were compared${partial})`)
   if (x.errors.length > 0) what.push(`${plural(x.errors.length, 'range')} could not be read`)
-  if (what.length === 0) what.push('not compared to the end')
-  lines.push(`${x.differences.length > 0 || x.sizeDiffers ? 'DIFFERS' : 'UNKNOWN'}     ${x.path}: ${what.join('; ')}`)
-  const shown = all ? x.differences : x.differences.slice(0, SHOWN)
-  for (const d of shown) lines.push(where(d, r.granularity))
-  if (shown.length < x.differences.length) lines.push(`    ... and ${x.differences.length - shown.length} more (--all or --json lists them)`)
+  lines.push(`${n > 0 || x.sizeDiffers ? 'DIFFERS' : 'UNKNOWN'}     ${x.path}: ${what.join('; ')}`)
+  for (const d of x.differences) lines.push(where(d, r.granularity))
+  const more = n - x.differences.length
+  if (more > 0) {
+    const bytes = x.differenceBytes - x.differences.reduce((sum, d) => sum + d.length, 0)
+    // Fewer listed than asked: a chunk had more runs than a worker returns, and the list stops there.
+    const why = x.differences.length < r.maxDifferences ? `; the list stops in a chunk with more than ${MAX_RUNS_PER_CHUNK}` : all ? '' : ` (--all or --json lists up to ${LISTED_ALL})`
+    lines.push(`    ... and ${plural(more, 'more range')} (${formatBytes(bytes)}) not listed${why}`)
+  }
   for (const e of x.errors) lines.push(`    unreadable bytes ${e.offset}-${e.offset + e.length - 1}: ${e.message}`)
   return lines
 }
@@ -85,12 +99,10 @@ function printReport(r: VerifyReport, refName: string, all: boolean): void {
   const out: string[] = []
   const identical = r.replicas.filter((x) => x.identical).length
   const secs = r.elapsedMs / 1000
-  // What was compared, not what was asked: a read error, a shorter replica or a cancel leaves some of it out.
-  const least = Math.min(...r.replicas.map((x) => x.comparedBytes))
+  // The ranges' total here; what was compared of each replica is on its own line.
   const most = Math.max(...r.replicas.map((x) => x.comparedBytes))
-  const compared = least >= r.totalBytes ? formatBytes(r.totalBytes) : `${formatBytes(least)} of ${formatBytes(r.totalBytes)}`
   const rate = secs > 0 ? `${formatBytes(Math.round(most / secs))}/s` : '-'
-  out.push(`${identical} of ${plural(r.replicas.length, 'replica')} identical to ${refName}: ${compared} compared in ${secs.toFixed(2)} s (${rate} of the reference)`)
+  out.push(`${identical} of ${plural(r.replicas.length, 'replica')} identical to ${refName}: ${formatBytes(r.totalBytes)} to compare, in ${secs.toFixed(2)} s (${rate} of the reference)`)
   for (const e of r.sourceErrors) out.push(`  ${refName} unreadable at bytes ${e.offset}-${e.offset + e.length - 1}: ${e.message} (not compared there)`)
   for (const x of r.replicas) out.push(...replicaLines(x, r, refName, all))
   if (r.cancelled) out.push('interrupted: not every range was compared')
@@ -109,7 +121,7 @@ export function registerVerify(prog: Command, setExit: (code: number) => void): 
     .option('--memory <size>', MEMORY_HELP)
     .addOption(new Option('--direct <mode>', 'O_DIRECT for aligned middles').choices(['auto', 'always', 'never']).default('auto'))
     .addOption(new Option('--progress <mode>', 'progress on stderr: a bar on a terminal (auto), NDJSON lines, or none').choices(['auto', 'ndjson', 'none']).default('auto'))
-    .option('--all', `list every differing range (default: the first ${SHOWN} per replica)`)
+    .option('--all', `list up to ${LISTED_ALL} differing ranges per replica (default: the first ${SHOWN}; --json lists up to ${LISTED_ALL})`)
     .option('--json', 'print the report as one JSON object on stdout')
     .action(async (files: string[], f: VerifyFlags) => {
       // verify only reads (SRC or the manifest, and the replicas), so src/paths/aliases.ts has nothing to check for it.
@@ -131,6 +143,7 @@ export function registerVerify(prog: Command, setExit: (code: number) => void): 
         const controller = new AbortController()
         const job = client.verify(source, replicas, {
           signal: controller.signal, ...(manifest ? { manifest } : {}), ...(ranges.length > 0 ? { ranges } : {}),
+          maxDifferences: f.all || f.json ? LISTED_ALL : SHOWN,
         })
         await runJob(job, f, controller)
         const report = await job.report

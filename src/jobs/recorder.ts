@@ -17,7 +17,7 @@ export class JobRecorder {
   private timer: NodeJS.Timeout | null = null
   private readonly record: JobRecord
 
-  private constructor(record: JobRecord) {
+  private constructor(record: JobRecord, private readonly job: Job) {
     this.record = record
   }
 
@@ -26,10 +26,10 @@ export class JobRecorder {
     const now = new Date().toISOString()
     const r = new JobRecorder({
       id, kind, argv, pid: process.pid, pidStart: processStart(process.pid) ?? '', status: 'inprogress',
-      percent: 0, doneBytes: 0, totalBytes: job.totalBytes, startedAt: now, updatedAt: now,
-    })
+      percent: 0, doneBytes: job.doneBytes, failedBytes: job.failedBytes, totalBytes: job.totalBytes, startedAt: now, updatedAt: now,
+    }, job)
     r.write()
-    job.on('progress', (p) => r.progress(p.doneBytes))
+    job.on('progress', (p) => r.progress(p.doneBytes, p.failedBytes))
     return r
   }
 
@@ -42,8 +42,9 @@ export class JobRecorder {
     })
   }
 
-  private progress(doneBytes: number): void {
+  private progress(doneBytes: number, failedBytes: number): void {
     this.record.doneBytes = doneBytes
+    this.record.failedBytes = failedBytes
     this.record.percent = percentOf(doneBytes, this.record.totalBytes, false)
     const wait = this.lastWriteMs + RECORD_INTERVAL_MS - Date.now()
     if (wait <= 0) this.write()
@@ -57,10 +58,11 @@ export class JobRecorder {
   async finish(result: CopyResult, exitCode: number): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    const status = finishedStatus(this.record.id, result, this.record.doneBytes)
+    // The job's own final figures: a failed sync takes back what its chunks had reported done.
+    const status = finishedStatus(this.record.id, result, this.job.doneBytes)
     const { chunks: _chunks, ...small } = result
     Object.assign(this.record, {
-      status: status.status, percent: status.percent, exitCode, result: small,
+      status: status.status, percent: status.percent, doneBytes: this.job.doneBytes, failedBytes: this.job.failedBytes, exitCode, result: small,
       ...(status.status === 'error' ? { error: status.error } : {}),
     })
     await sleep(Math.max(0, this.lastWriteMs + RECORD_INTERVAL_MS - Date.now()))

@@ -20,7 +20,10 @@ export interface JobRecord {
   pidStart: string
   status: JobState
   percent: number
+  /** As Progress.doneBytes: what reached every destination (and was verified, if asked). */
   doneBytes: number
+  /** As Progress.failedBytes; absent from records written before it was kept. */
+  failedBytes?: number
   totalBytes: number
   startedAt: string
   updatedAt: string

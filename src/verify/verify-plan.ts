@@ -25,7 +25,13 @@ export interface VerifyOptions {
   direct?: DirectMode
   /** Aborting starts no new chunks; the report then says `cancelled`. */
   signal?: AbortSignal
+  /** Differing runs listed per replica, 0 to 100000 (default 1000); the report's totals count every one. */
+  maxDifferences?: number
 }
+
+/** The most runs a report lists per replica: a bound on its memory and size, whatever is asked. */
+export const MAX_LISTED_DIFFERENCES = 100_000
+const DEFAULT_LISTED_DIFFERENCES = 1000
 
 /** A verify job's files and plan, checked and open. */
 export interface VerifyPlan {
@@ -40,6 +46,8 @@ export interface VerifyPlan {
   referenceBytes: number
   /** Where task `index`'s chunk starts in the files. */
   fileOffset(index: number): number
+  /** Differing runs listed per replica (VerifyOptions.maxDifferences). */
+  maxDifferences: number
 }
 
 function bad(argument: string, message: string): BlockcopyError {
@@ -110,6 +118,10 @@ export function openVerify(
     chunkBytes = checkChunkBytes(manifest.chunkBytes, 'manifest.chunkBytes', s.bufferBytes)
   }
   const direct = checkDirectMode(o.direct ?? s.direct, 'direct')
+  const maxDifferences = o.maxDifferences ?? DEFAULT_LISTED_DIFFERENCES
+  if (!Number.isSafeInteger(maxDifferences) || maxDifferences < 0 || maxDifferences > MAX_LISTED_DIFFERENCES) {
+    throw bad('maxDifferences', `must be a whole number from 0 to ${MAX_LISTED_DIFFERENCES}, got ${String(o.maxDifferences)}`)
+  }
   const srcFacts = source === null ? null : inspectPath(io, source, 'source', false)
   const facts = replicaPaths.map((p, i) => inspectPath(io, p, `replicas[${i}]`, false))
   // Named by path, so the message reads the same through the library and the CLI.
@@ -144,7 +156,7 @@ export function openVerify(
       work: () => work,
       ...(o.signal ? { signal: o.signal } : {}),
     }
-    return { spec, source: src, replicas, manifest, ranges, explicitRanges, referenceBytes, fileOffset: work.fileOffset }
+    return { spec, source: src, replicas, manifest, ranges, explicitRanges, referenceBytes, fileOffset: work.fileOffset, maxDifferences }
   } catch (err) {
     for (const f of opened) closeFile(io, f)
     throw err

@@ -1,12 +1,10 @@
+import { MERGE_GAP_BYTES } from '../chunk/diff-runs.js'
 import type { CopyResult } from '../job.js'
 import type { ChunkResult, HashAlgo, RangeFailure } from '../protocol.js'
+import { RunCollector, type Difference } from './runs.js'
 import type { VerifyPlan, VerifyRange } from './verify-plan.js'
 
-/** Where one replica differs: bytes [offset, offset + length) of the replica and the source. */
-export interface Difference {
-  offset: number
-  length: number
-}
+export type { Difference } from './runs.js'
 
 export interface ReplicaReport {
   path: string
@@ -16,11 +14,19 @@ export interface ReplicaReport {
   /** Its size is not the source's (or the manifest's); only bytes both have were compared. */
   sizeDiffers: boolean
   /**
-   * Runs of differing chunks, coalesced, each narrowed to its exact first and
-   * last differing byte (against a manifest: whole chunks, the manifest has
-   * no bytes to narrow with). Sorted by offset.
+   * The first runs of differing bytes, in offset order, at most the report's
+   * `maxDifferences`: each from a differing byte to a differing byte, runs
+   * fewer than `mergeGapBytes` apart joined (also across chunks). Against a
+   * manifest: runs of whole differing chunks, the manifest has no bytes to
+   * narrow with. Fewer than `differenceCount` when more were found.
    */
   differences: Difference[]
+  /** Runs in all, listed or not. */
+  differenceCount: number
+  /** Bytes all the runs span (from the first to the last differing byte of each). */
+  differenceBytes: number
+  /** Bytes that differ, exactly (against a manifest: the bytes of the chunks whose digest differs). */
+  differingBytes: number
   /** Bytes of this replica that were read and compared. */
   comparedBytes: number
   /** Ranges of this replica that could not be read (nothing is known of them). */
@@ -36,6 +42,10 @@ export interface VerifyReport {
   identical: boolean
   /** 'byte' against a source; 'chunk' against a manifest. */
   granularity: 'byte' | 'chunk'
+  /** Differing bytes with fewer equal bytes than this between them are in one run. */
+  mergeGapBytes: number
+  /** Runs listed per replica at most (`differences`); the totals count every one. */
+  maxDifferences: number
   source: { path: string; sizeBytes: number; direct: boolean } | null
   manifest: { algo: HashAlgo; chunkBytes: number; sizeBytes: number; root: string } | null
   /** What was compared, in the source's (or manifest's) offsets. */
@@ -49,21 +59,13 @@ export interface VerifyReport {
   elapsedMs: number
 }
 
-/** One differing chunk of one replica. */
-interface Hit {
-  first: number
-  last: number
-  chunkStart: number
-  chunkEnd: number
-}
-
 /** Collects differences chunk by chunk while a verify job runs; only differing chunks are kept. */
 export class DifferenceCollector {
-  private readonly hits: Hit[][]
+  private readonly runs: RunCollector[]
   private readonly compared: number[]
 
   constructor(private readonly plan: VerifyPlan) {
-    this.hits = plan.replicas.map(() => [])
+    this.runs = plan.replicas.map(() => new RunCollector(plan.maxDifferences))
     this.compared = plan.replicas.map(() => 0)
   }
 
@@ -72,13 +74,12 @@ export class DifferenceCollector {
     if (!diffs) return
     const failed = new Set(r.errors.map((e) => e.dest))
     if (failed.has(-1)) return
+    const chunkStart = this.plan.fileOffset(r.chunkIndex)
     this.plan.replicas.forEach((replica, i) => {
       if (failed.has(i)) return
-      const first = diffs[2 * i] ?? -1
-      const last = diffs[2 * i + 1] ?? -1
-      const chunkStart = this.plan.fileOffset(r.chunkIndex)
-      this.compared[i] = (this.compared[i] ?? 0) + Math.max(0, Math.min(r.lengthBytes, replica.sizeBytes - chunkStart))
-      if (first >= 0) this.hits[i]?.push({ first, last, chunkStart, chunkEnd: chunkStart + r.lengthBytes })
+      const compared = Math.max(0, Math.min(r.lengthBytes, replica.sizeBytes - chunkStart))
+      this.compared[i] = (this.compared[i] ?? 0) + compared
+      this.runs[i]?.add(chunkStart, chunkStart + compared, diffs[i] ?? [])
     })
   }
 
@@ -89,15 +90,18 @@ export class DifferenceCollector {
     // Errors never stop a verify, so only a cancel or an unreadable source leaves chunks uncompared.
     const complete = !result.cancelled && sourceErrors.length === 0
     const replicas = p.replicas.map((f, i): ReplicaReport => {
-      const differences = coalesce(this.hits[i] ?? [])
+      const runs = (this.runs[i] as RunCollector).finish()
       const errors = errorsOf(i)
       const sizeDiffers = f.sizeBytes !== p.referenceBytes
       return {
         path: f.path,
-        identical: complete && differences.length === 0 && errors.length === 0 && (p.explicitRanges || !sizeDiffers),
+        identical: complete && runs.count === 0 && errors.length === 0 && (p.explicitRanges || !sizeDiffers),
         sizeBytes: f.sizeBytes,
         sizeDiffers,
-        differences,
+        differences: runs.listed,
+        differenceCount: runs.count,
+        differenceBytes: runs.spanBytes,
+        differingBytes: runs.differingBytes,
         comparedBytes: this.compared[i] ?? 0,
         errors,
         direct: f.directFd >= 0,
@@ -109,6 +113,8 @@ export class DifferenceCollector {
       ok: complete && replicas.every((r) => r.errors.length === 0),
       identical: replicas.every((r) => r.identical),
       granularity: m ? 'chunk' : 'byte',
+      mergeGapBytes: MERGE_GAP_BYTES,
+      maxDifferences: p.maxDifferences,
       source: p.source ? { path: p.source.path, sizeBytes: p.source.sizeBytes, direct: p.source.directFd >= 0 } : null,
       manifest: m ? { algo: m.algo, chunkBytes: m.chunkBytes, sizeBytes: m.sizeBytes, root: m.root } : null,
       ranges: p.ranges,
@@ -120,25 +126,4 @@ export class DifferenceCollector {
       elapsedMs: result.elapsedMs,
     }
   }
-}
-
-/**
- * Differing chunks that touch one another become one run, from the first
- * differing byte of its first chunk to the last differing byte of its last.
- */
-function coalesce(hits: Hit[]): Difference[] {
-  const sorted = [...hits].sort((a, b) => a.chunkStart - b.chunkStart)
-  const out: Difference[] = []
-  let run: Hit | null = null
-  for (const h of sorted) {
-    if (run && run.chunkEnd === h.chunkStart) {
-      run.last = h.last
-      run.chunkEnd = h.chunkEnd
-      continue
-    }
-    if (run) out.push({ offset: run.first, length: run.last - run.first + 1 })
-    run = { ...h }
-  }
-  if (run) out.push({ offset: run.first, length: run.last - run.first + 1 })
-  return out
 }
