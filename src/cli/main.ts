@@ -4,8 +4,7 @@ import { allUnknown } from '../verify/manifest.js'
 import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
-import { JobRecorder } from '../jobs/recorder.js'
-import { detach, detachedJobId, hasOption, jobKindOf, registerJobs } from './jobs.js'
+import { detach, detachedJobId, hasOption, registerJobs } from './jobs.js'
 import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
 import { printResult } from './report.js'
 import { SinceFile } from './since-file.js'
@@ -204,11 +203,9 @@ export async function main(argv: string[]): Promise<number> {
   })
   const wantsJson = argv.includes('--json')
   const jobId = detachedJobId(argv)
-  // A detached job refused before it started says why, in its record and to its parent.
+  // A detached job refused before it started tells its parent why, which prints it; it has no record.
   const refuse = (code: string, message: string) => {
-    if (!jobId) return
-    JobRecorder.refused(jobId, jobKindOf(argv), recordedArgv(argv), { code, message }, EXIT.badInput)
-    process.send?.({ failed: { code, message } })
+    if (jobId) process.send?.({ failed: { code, message } })
   }
   try {
     if (hasOption(argv, '--detach')) return await detach(argv)

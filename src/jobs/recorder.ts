@@ -33,15 +33,6 @@ export class JobRecorder {
     return r
   }
 
-  /** The record of a job refused before it started (bad input): it never ran. */
-  static refused(id: string, kind: JobKind, argv: string[], error: { code: string; message: string }, exitCode: number): void {
-    const now = new Date().toISOString()
-    writeRecord({
-      id, kind, argv, pid: process.pid, pidStart: processStart(process.pid) ?? '', status: 'error', percent: 0,
-      doneBytes: 0, totalBytes: 0, startedAt: now, updatedAt: now, exitCode, error,
-    })
-  }
-
   private progress(doneBytes: number, failedBytes: number): void {
     this.record.doneBytes = doneBytes
     this.record.failedBytes = failedBytes
