@@ -189,7 +189,7 @@ function program(setExit: (code: number) => void): Command {
   registerReplicate(prog, setExit)
   registerHash(prog, setExit)
   registerVerify(prog, setExit)
-  registerCaps(prog)
+  registerCaps(prog, setExit)
   registerBench(prog, setExit)
   registerJobs(prog, setExit)
   return prog
