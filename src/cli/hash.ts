@@ -8,7 +8,7 @@ import { stickyRefusal } from '../io/access.js'
 import { followLinks } from '../io/durable.js'
 import { writeRefusal } from '../regions.js'
 import { writeManifest } from '../verify/manifest.js'
-import { checkDigestPath, wholeFileDigest, xxhsumLine } from '../verify/stream.js'
+import { checkDigestPath, streamDigest, wholeFileDigest, xxhsumLine } from '../verify/stream.js'
 import { MEMORY_HELP, runJob, THREADS_HELP, withClient, type EngineFlags } from './common.js'
 import { cliMessage, errorLine, EXIT, exitCodeFor, exitCodeForError, isBadInput, worstExit } from './exit.js'
 import { checkHashPaths } from './paths.js'
@@ -36,6 +36,9 @@ interface FileReport {
   error?: { code: string; message: string }
 }
 
+/** The FILE that means standard input. */
+const STDIN = '-'
+
 const rate = (bytes: number, ms: number) => `${formatBytes(ms > 0 ? Math.round((bytes * 1000) / ms) : 0)}/s`
 
 /**
@@ -44,6 +47,7 @@ const rate = (bytes: number, ms: number) => `${formatBytes(ms > 0 ? Math.round((
  * a bad one is reported and the others are still hashed, as xxhsum does.
  */
 function checkArgs(files: string[], f: HashFlags): void {
+  checkStdin(files, f)
   if (f.output === undefined) return
   if (f.xxhsum) throw new BlockcopyError('INVALID_ARGUMENT', '-o: --xxhsum prints whole-file digests; a manifest (-o) is for chunk digests, not both', 'output')
   if (files.length !== 1) throw new BlockcopyError('INVALID_ARGUMENT', `-o: a manifest describes one FILE, got ${files.length}`, 'output')
@@ -64,6 +68,21 @@ function checkArgs(files: string[], f: HashFlags): void {
   if (sticky) throw new BlockcopyError('INVALID_ARGUMENT', `-o: ${sticky}`, 'output')
 }
 
+/** `-` is standard input, as for xxhsum: once, and only for --xxhsum, since a manifest reads its chunks by offset. */
+function checkStdin(files: string[], f: HashFlags): void {
+  const at = files.indexOf(STDIN)
+  if (at < 0) return
+  if (!f.xxhsum) {
+    throw new BlockcopyError(
+      'INVALID_ARGUMENT',
+      `FILE ${at + 1}: - (standard input) cannot be read by offset, as a manifest's chunks are; use --xxhsum for its whole-stream digest`,
+      'path',
+    )
+  }
+  const again = files.indexOf(STDIN, at + 1)
+  if (again >= 0) throw new BlockcopyError('INVALID_ARGUMENT', `FILE ${again + 1}: - (standard input) may be given once, and was given as FILE ${at + 1}`, 'path')
+}
+
 /**
  * A FILE that cannot be hashed at all (missing, a directory): an error line
  * naming it, an entry with its error, and its exit code (bad input).
@@ -81,13 +100,14 @@ async function streamDigests(files: string[], f: HashFlags): Promise<{ reports: 
   const codes: number[] = []
   for (const [i, file] of files.entries()) {
     try {
-      checkDigestPath(file, `FILE ${i + 1}`)
+      if (file !== STDIN) checkDigestPath(file, `FILE ${i + 1}`)
     } catch (err) {
       codes.push(refuseFile(file, err, f, reports))
       continue
     }
     try {
-      const d = await wholeFileDigest(file, { algo: f.algo })
+      // Its line names it `stdin`, as xxhsum's does; its report, as it was given.
+      const d = file === STDIN ? await streamDigest(process.stdin, { algo: f.algo }) : await wholeFileDigest(file, { algo: f.algo })
       reports.push({ path: file, algo: f.algo, ok: true, sizeBytes: d.sizeBytes, elapsedMs: d.elapsedMs, digest: d.digest })
       if (!f.json) process.stdout.write(`${xxhsumLine(d)}\n`)
     } catch (err) {
@@ -151,7 +171,7 @@ async function manifests(files: string[], f: HashFlags): Promise<{ reports: File
 export function registerHash(prog: Command, setExit: (code: number) => void): void {
   prog.command('hash')
     .description('chunk manifest of files or block devices (root digest, -o to save it), or xxhsum-compatible whole-file digests')
-    .argument('<file...>', 'files or block devices')
+    .argument('<file...>', 'files or block devices; - is standard input (with --xxhsum)')
     .addOption(new Option('--algo <algo>', 'xxh3 (XXH3 64-bit) or xxh128 (XXH3 128-bit)').choices(['xxh3', 'xxh128']).default('xxh3'))
     .option('--chunk <size>', 'manifest chunk size, 64KiB to 16MiB (default 1MiB)')
     .option('-o, --output <manifest>', 'write the manifest of the one FILE to this file (docs/manifest.md)')
