@@ -1,8 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { runCli } from './helpers/cli.js'
+import { crashed, runAsNobody, skipUnlessNobody } from './helpers/nobody.js'
+import { logSkip } from './helpers/root.js'
 import { cmpFiles, makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
 const test = suite('jobs with records that are not job records')
@@ -128,6 +130,35 @@ test('BLOCKCOPY_STATE_DIR naming a file is said, exit 2, in every form of jobs, 
     assert.not.match(run.stdout, /no jobs/)
     if (args.includes('--json')) assert.is((JSON.parse(run.stdout) as { error: { code: string } }).error.code, 'ENOTDIR')
   }
+})
+
+test('as a user who cannot read the state directory, or one record in it, status says so and the list names the record', () => {
+  const why = skipUnlessNobody()
+  if (why) return logSkip(why)
+  // Readable by nobody down to the state directory, which is root's alone.
+  chmodSync(dir, 0o755)
+  mkdirSync(state, { mode: 0o700 })
+  const id = '00000000-0000-4000-8000-000000000009'
+  const asNobody = (args: string[]) => {
+    const run = runAsNobody(args, { BLOCKCOPY_STATE_DIR: state })
+    assert.not.ok(crashed(run), run.stderr)
+    return run
+  }
+  // Not "no job": the directory it cannot read is named.
+  const status = asNobody(['jobs', 'status', id])
+  assert.is(status.status, 2, status.stderr)
+  assert.is(status.stderr, `blockcopy: EACCES: the job state directory ${state} cannot be read: permission denied, scandir '${state}'; set BLOCKCOPY_STATE_DIR to use another\n`)
+  // A directory it can list, with a record it cannot read beside one it can: both listed, neither hidden.
+  chmodSync(state, 0o755)
+  writeFileSync(join(state, `${id}.json`), '{}', { mode: 0o600 })
+  const other = '00000000-0000-4000-8000-00000000000a'
+  writeFileSync(join(state, `${other}.json`), '{}', { mode: 0o644 })
+  const list = asNobody(['jobs'])
+  assert.is(list.status, 2, list.stderr)
+  assert.equal(list.stdout.trimEnd().split('\n'), [
+    `${id}  EACCES  the record of job ${id}, ${state}/${id}.json, cannot be read: permission denied, open '${state}/${id}.json'`,
+    `${other}  BAD_RECORD  the record of job ${other}, ${state}/${other}.json, is not a job record: its id must be ${other}, the file's name, got nothing; remove it by hand`,
+  ])
 })
 
 test('a state directory that does not exist yet has no jobs, and an unknown id is JOB_NOT_FOUND', () => {
