@@ -61,6 +61,11 @@ export class JobRecorder {
   }
 
   private write(): void {
+    // A write now makes a pending one redundant: on a busy machine its timer
+    // runs late, after a progress event that found the interval over had
+    // already written, and the two writes came milliseconds apart.
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
     this.record.updatedAt = new Date().toISOString()
     writeRecord(this.record)
     this.lastWriteMs = Date.now()
