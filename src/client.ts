@@ -208,7 +208,12 @@ export class CopyClient {
     return this.start(openReplicate(this.io, source, dest, ranges, options, this.settings))
   }
 
-  /** dm_kcopyd_zero: zeroes a range on up to 8 destinations. */
+  /**
+   * dm_kcopyd_zero: zeroes a range on up to 8 destinations: `length` bytes
+   * (or each region's length), else the rest of each existing file. A block
+   * device given no length is refused (INVALID_ARGUMENT naming it) unless
+   * `all: true` asks for it to be zeroed to its end.
+   */
   zero(to: Region[], options: ZeroOptions = {}): Job {
     this.alive()
     const o = zeroOptions(options, this.settings)

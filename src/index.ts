@@ -26,7 +26,7 @@ export {
   allUnknown, buildManifest, chunkDigest, decodeManifest, isUnknown, unknownCount, encodeManifest, readManifest, writeManifest, MANIFEST_MAGIC, MANIFEST_VERSION,
 } from './verify/manifest.js'
 export type { StreamDigest } from './verify/stream.js'
-export { wholeFileDigest, xxhsumLine } from './verify/stream.js'
+export { streamDigest, wholeFileDigest, xxhsumLine } from './verify/stream.js'
 export { BlockcopyError, SystemError } from './errors.js'
 export type { EngineErrorCode } from './errors.js'
 export { parseSize, formatBytes } from './units.js'

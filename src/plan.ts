@@ -122,8 +122,18 @@ export interface CopyOptions {
 
 /** Options of one zero job. */
 export interface ZeroOptions extends Omit<CopyOptions, 'verify' | 'sequentialWrites' | 'sparse' | 'since' | 'force' | 'checkDest' | 'beforeWrite' | 'map' | 'mapIntervalMs' | 'retryBad' | 'fillBad' | 'timing'> {
-  /** Bytes to zero on every destination; default the regions' lengths, or the rest of an existing destination. */
+  /**
+   * Bytes to zero on every destination; default the regions' lengths, or
+   * the rest of an existing file. A block device has no default: zeroing it
+   * to its end takes `all`.
+   */
   length?: number
+  /**
+   * Zero every destination from its offset to its end. Required for a block
+   * device given no length (its whole contents are at stake, so they are
+   * never zeroed by default); for a file it is the default. Not with a length.
+   */
+  all?: boolean
   /** 'readback' reads every destination back and checks it is zero. Default 'none'. */
   verify?: 'none' | 'readback'
 }
@@ -140,6 +150,8 @@ export interface CheckedOptions {
   chunkBytes: number
   direct: DirectMode
   length?: number
+  /** Zero: to the end of every destination (ZeroOptions.all). */
+  all?: boolean
   signal?: AbortSignal
   notify?: NotifyFn
   context?: unknown
@@ -201,6 +213,10 @@ export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
   }
   const checked = common(o, s, verify)
   if (o.length !== undefined) checked.length = checkByteCount(o.length, 'length')
+  if (flag(o.all, 'all')) {
+    if (checked.length !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'all: zeroes each destination to its end; give it or length, not both', 'all')
+    checked.all = true
+  }
   return checked
 }
 
@@ -338,10 +354,21 @@ export function openZero(io: IoBackend, to: Region[], o: CheckedOptions): JobSpe
     if (o.length !== undefined && r.length !== undefined && r.length !== o.length) {
       throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: ${String(r.length)} differs from the length option ${o.length}`, `to[${i}].length`)
     }
+    if (o.all && r.length !== undefined) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: ${String(r.length)} given with the all option, which zeroes to the end; give one or the other`, `to[${i}].length`)
+    }
     let length = o.length ?? (r.length === undefined ? undefined : checkByteCount(r.length, `to[${i}].length`))
     if (length === undefined) {
       if (!facts.exists) throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: required, since ${r.path} does not exist yet`, `to[${i}].length`)
       if (offset > facts.sizeBytes) throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].offset: ${offset} is past the end of ${r.path} (${facts.sizeBytes} bytes)`, `to[${i}].offset`)
+      // A whole device is never zeroed by default: a forgotten length would wipe it.
+      if (facts.isBlockDevice && !o.all) {
+        throw new BlockcopyError(
+          'INVALID_ARGUMENT',
+          `to[${i}]: ${r.path} is a block device; zeroing it to its end (${facts.sizeBytes - offset} bytes from offset ${offset}) takes all: true, or give a length`,
+          `to[${i}]`,
+        )
+      }
       length = facts.sizeBytes - offset
     }
     const c = { facts, offset, length, argument: `to[${i}]` }

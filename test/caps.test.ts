@@ -212,7 +212,7 @@ test('blockcopy caps --json prints the same answers as the library; the table na
       assert.match(table.stdout, /checkpoint +yes {2}copy --since --checkpoint reads only what changed/)
       const bad = cli(['caps', join(dir, 'nope', 'f'), '--json'])
       assert.is(bad.status, 2)
-      assert.equal(JSON.parse(bad.stdout).error.code, 'NOT_FOUND_VOLUME')
+      assert.equal(JSON.parse(bad.stdout)[0].error.code, 'NOT_FOUND_VOLUME')
       assert.match(bad.stderr, /PATH 1: directory .*nope does not exist/)
     } finally {
       await detachLoop(device)

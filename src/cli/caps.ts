@@ -1,8 +1,9 @@
 import type { Command } from 'commander'
 
 import { loadBackend } from '../io/index.js'
-import { capabilitiesOf, type Capabilities, type Support } from '../replicate/caps.js'
+import { probeCapabilities, type Capabilities, type Support } from '../replicate/caps.js'
 import { formatBytes } from '../units.js'
+import { cliMessage, errorLine, exitCodeForError, isBadInput, worstExit } from './exit.js'
 
 interface CapsFlags {
   json?: boolean
@@ -36,18 +37,43 @@ function table(c: Capabilities): string {
   return [`${c.path}  (${what})`, ...rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`)].join('\n')
 }
 
+/** A path that could not be probed, as --json lists it among the others. */
+interface PathError {
+  path: string
+  error: { code: string; message: string }
+}
+
 /**
  * `blockcopy caps PATH... [--json]`: what each path supports, and why not.
- * Bad paths (missing with a missing directory, a directory, a character
- * device) throw before anything is probed; main() turns that into exit 2.
+ * Each path is reported in turn: a bad one (missing with a missing
+ * directory, a directory, a character device) as an error line on stderr
+ * (and an entry with `error` in --json), and the rest still probed; the exit
+ * code is the worst of them (src/cli/exit.ts worstExit).
  */
-export function registerCaps(program: Command): void {
+export function registerCaps(program: Command, setExit: (code: number) => void): void {
   program.command('caps')
     .description('what each path supports (direct I/O, clone, copy_file_range, zero-out, holes), and why not')
     .argument('<path...>', 'files, block devices, or files still to be created (their directory is probed)')
     .option('--json', 'print one JSON array, one object per path')
     .action((paths: string[], f: CapsFlags) => {
-      const caps = capabilitiesOf(loadBackend(), paths, (i) => `PATH ${i + 1}`)
-      process.stdout.write(f.json ? `${JSON.stringify(caps)}\n` : `${caps.map(table).join('\n\n')}\n`)
+      const io = loadBackend()
+      const entries: Array<Capabilities | PathError> = []
+      const codes: number[] = []
+      paths.forEach((p, i) => {
+        let c: Capabilities
+        try {
+          c = probeCapabilities(io, p, `PATH ${i + 1}`)
+        } catch (err) {
+          if (!isBadInput(err)) throw err
+          entries.push({ path: p, error: { code: err.code, message: cliMessage(err) } })
+          codes.push(exitCodeForError(err))
+          process.stderr.write(`blockcopy: ${errorLine(err)}\n`)
+          return
+        }
+        if (!f.json) process.stdout.write(`${entries.some((e) => !('error' in e)) ? '\n' : ''}${table(c)}\n`)
+        entries.push(c)
+      })
+      if (f.json) process.stdout.write(`${JSON.stringify(entries)}\n`)
+      setExit(worstExit(codes))
     })
 }

@@ -106,12 +106,15 @@ export async function runJob(
   process.on('SIGTERM', onSignal)
   try {
     // A detached job (--job-id) keeps its record in the state directory and
-    // tells the process that started it that its arguments passed.
-    const recorder = f.jobId ? JobRecorder.start(f.jobId, job.kind, recordedArgv(), job) : null
-    // Only once the job's own checks have passed: one that refuses in them (an
+    // tells the process that started it that its arguments passed. Only once
+    // the job's own checks have passed: one that refuses in them (an
     // incremental copy's destination, say) fails --detach with exit 2, as it
-    // would in the foreground.
-    const started = () => process.send?.({ started: f.jobId })
+    // would in the foreground, and leaves no record, since no id was printed.
+    let recorder = null as JobRecorder | null
+    const started = () => {
+      recorder = JobRecorder.start(f.jobId as string, job.kind, recordedArgv(), job)
+      process.send?.({ started: f.jobId })
+    }
     if (f.jobId && job.isWriting) started()
     else if (f.jobId) job.once('writing', started)
     const result = await job.result

@@ -1,4 +1,5 @@
 import { BlockcopyError, SystemError } from '../errors.js'
+import { classify } from '../error-classes.js'
 import type { CopyResult } from '../job.js'
 
 /** Exit codes, as DESIGN.md lists them. */
@@ -9,6 +10,34 @@ export const EXIT = {
   ioErrors: 3,
   interrupted: 130,
 } as const
+
+/**
+ * Exit codes from the least to the most severe: a command given several
+ * paths (caps, hash) reports each and exits with the worst. I/O errors
+ * outrank an interrupt (a partial failure must not look like a clean stop),
+ * and an interrupt outranks bad input (the paths after it were not done).
+ */
+const SEVERITY: readonly number[] = [EXIT.ok, EXIT.differences, EXIT.badInput, EXIT.interrupted, EXIT.ioErrors]
+
+/** The most severe of `codes` by SEVERITY (0 for none); a code not in it outranks them all. */
+export function worstExit(codes: Iterable<number>): number {
+  const rank = (c: number) => (SEVERITY.includes(c) ? SEVERITY.indexOf(c) : SEVERITY.length)
+  let worst: number = EXIT.ok
+  for (const c of codes) if (rank(c) > rank(worst)) worst = c
+  return worst
+}
+
+/** The exit code for one path's error: the device failing (EIO, ENOSPC, ...) is an I/O error, anything else bad input. */
+export function exitCodeForError(err: BlockcopyError | SystemError): number {
+  return err instanceof SystemError && classify(err.code) !== 'fatal' ? EXIT.ioErrors : EXIT.badInput
+}
+
+/** An error as one line after `blockcopy: `, with its code once and the command-line names of its arguments. */
+export function errorLine(err: BlockcopyError | SystemError): string {
+  const message = cliMessage(err)
+  // A system error's message already starts with its code ("EPERM: operation not permitted…").
+  return message.startsWith(`${err.code}:`) ? message : `${err.code}: ${message}`
+}
 
 /** I/O errors win over interruption: a partial failure must not look like a clean stop. */
 export function exitCodeFor(result: CopyResult): number {

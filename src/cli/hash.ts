@@ -8,9 +8,9 @@ import { stickyRefusal } from '../io/access.js'
 import { followLinks } from '../io/durable.js'
 import { writeRefusal } from '../regions.js'
 import { writeManifest } from '../verify/manifest.js'
-import { checkDigestPath, wholeFileDigest, xxhsumLine } from '../verify/stream.js'
+import { checkDigestPath, streamDigest, wholeFileDigest, xxhsumLine } from '../verify/stream.js'
 import { MEMORY_HELP, runJob, THREADS_HELP, withClient, type EngineFlags } from './common.js'
-import { EXIT, exitCodeFor } from './exit.js'
+import { cliMessage, errorLine, EXIT, exitCodeFor, exitCodeForError, isBadInput, worstExit } from './exit.js'
 import { checkHashPaths } from './paths.js'
 
 interface HashFlags extends EngineFlags {
@@ -36,14 +36,22 @@ interface FileReport {
   error?: { code: string; message: string }
 }
 
+/** The FILE that means standard input. */
+const STDIN = '-'
+
 const rate = (bytes: number, ms: number) => `${formatBytes(ms > 0 ? Math.round((bytes * 1000) / ms) : 0)}/s`
 
-/** Every argument checked before anything is read: paths, -o, and the combinations. */
+/**
+ * Every argument checked before anything is read: -o, its one FILE, and the
+ * combinations. Without -o, each FILE is checked as its turn comes, so that
+ * a bad one is reported and the others are still hashed, as xxhsum does.
+ */
 function checkArgs(files: string[], f: HashFlags): void {
-  files.forEach((file, i) => checkDigestPath(file, `FILE ${i + 1}`))
+  checkStdin(files, f)
   if (f.output === undefined) return
   if (f.xxhsum) throw new BlockcopyError('INVALID_ARGUMENT', '-o: --xxhsum prints whole-file digests; a manifest (-o) is for chunk digests, not both', 'output')
   if (files.length !== 1) throw new BlockcopyError('INVALID_ARGUMENT', `-o: a manifest describes one FILE, got ${files.length}`, 'output')
+  checkDigestPath(files[0] as string, 'FILE 1')
   const dir = path.dirname(path.resolve(f.output))
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new BlockcopyError('NOT_FOUND_VOLUME', `-o: directory ${dir} does not exist, so ${f.output} cannot be written`, 'output')
@@ -60,37 +68,77 @@ function checkArgs(files: string[], f: HashFlags): void {
   if (sticky) throw new BlockcopyError('INVALID_ARGUMENT', `-o: ${sticky}`, 'output')
 }
 
+/** `-` is standard input, as for xxhsum: once, and only for --xxhsum, since a manifest reads its chunks by offset. */
+function checkStdin(files: string[], f: HashFlags): void {
+  const at = files.indexOf(STDIN)
+  if (at < 0) return
+  if (!f.xxhsum) {
+    throw new BlockcopyError(
+      'INVALID_ARGUMENT',
+      `FILE ${at + 1}: - (standard input) cannot be read by offset, as a manifest's chunks are; use --xxhsum for its whole-stream digest`,
+      'path',
+    )
+  }
+  const again = files.indexOf(STDIN, at + 1)
+  if (again >= 0) throw new BlockcopyError('INVALID_ARGUMENT', `FILE ${again + 1}: - (standard input) may be given once, and was given as FILE ${at + 1}`, 'path')
+}
+
+/**
+ * A FILE that cannot be hashed at all (missing, a directory): an error line
+ * naming it, an entry with its error, and its exit code (bad input).
+ */
+function refuseFile(file: string, err: unknown, f: HashFlags, reports: FileReport[]): number {
+  if (!isBadInput(err)) throw err
+  process.stderr.write(`blockcopy: ${errorLine(err)}\n`)
+  reports.push({ path: file, algo: f.algo, ok: false, error: { code: err.code, message: cliMessage(err) } })
+  return exitCodeForError(err)
+}
+
 /** --xxhsum: whole-stream digests, one file after the other; a file that fails is reported and the rest go on. */
 async function streamDigests(files: string[], f: HashFlags): Promise<{ reports: FileReport[]; code: number }> {
   const reports: FileReport[] = []
-  let code: number = EXIT.ok
-  for (const file of files) {
+  const codes: number[] = []
+  for (const [i, file] of files.entries()) {
     try {
-      const d = await wholeFileDigest(file, { algo: f.algo })
+      if (file !== STDIN) checkDigestPath(file, `FILE ${i + 1}`)
+    } catch (err) {
+      codes.push(refuseFile(file, err, f, reports))
+      continue
+    }
+    try {
+      // Its line names it `stdin`, as xxhsum's does; its report, as it was given.
+      const d = file === STDIN ? await streamDigest(process.stdin, { algo: f.algo }) : await wholeFileDigest(file, { algo: f.algo })
       reports.push({ path: file, algo: f.algo, ok: true, sizeBytes: d.sizeBytes, elapsedMs: d.elapsedMs, digest: d.digest })
       if (!f.json) process.stdout.write(`${xxhsumLine(d)}\n`)
     } catch (err) {
       const e = toSystemError(err, 'read', file)
       process.stderr.write(`blockcopy: ${file}: ${e.message}\n`)
       reports.push({ path: file, algo: f.algo, ok: false, error: { code: e.code, message: e.message } })
-      code = EXIT.ioErrors
+      codes.push(EXIT.ioErrors)
     }
   }
-  return { reports, code }
+  return { reports, code: worstExit(codes) }
 }
 
 /** Manifest mode: each file through the worker pool, chunk by chunk. */
 async function manifests(files: string[], f: HashFlags): Promise<{ reports: FileReport[]; code: number }> {
   const reports: FileReport[] = []
-  let code: number = EXIT.ok
+  const codes: number[] = []
   await withClient(f, async (client) => {
-    for (const file of files) {
+    for (const [i, file] of files.entries()) {
       const controller = new AbortController()
-      const job = client.hash(file, { algo: f.algo, signal: controller.signal })
+      let job
+      try {
+        checkDigestPath(file, `FILE ${i + 1}`)
+        job = client.hash(file, { algo: f.algo, signal: controller.signal })
+      } catch (err) {
+        codes.push(refuseFile(file, err, f, reports))
+        continue
+      }
       const result = await runJob(job, f, controller)
       const m = await job.manifest
       if (!m) {
-        code = Math.max(code, exitCodeFor(result))
+        codes.push(exitCodeFor(result))
         const first = result.errors[0]
         const message = first ? first.message : 'cancelled before every chunk was read'
         process.stderr.write(`blockcopy: ${file}: ${message}\n`)
@@ -114,16 +162,16 @@ async function manifests(files: string[], f: HashFlags): Promise<{ reports: File
         process.stdout.write(`${lines.join('\n')}\n`)
       }
     }
-    return code
+    return EXIT.ok
   })
-  return { reports, code }
+  return { reports, code: worstExit(codes) }
 }
 
 /** `blockcopy hash FILE... [--chunk SIZE] [--algo xxh3|xxh128] [-o MANIFEST] [--xxhsum] [--json]`. */
 export function registerHash(prog: Command, setExit: (code: number) => void): void {
   prog.command('hash')
     .description('chunk manifest of files or block devices (root digest, -o to save it), or xxhsum-compatible whole-file digests')
-    .argument('<file...>', 'files or block devices')
+    .argument('<file...>', 'files or block devices; - is standard input (with --xxhsum)')
     .addOption(new Option('--algo <algo>', 'xxh3 (XXH3 64-bit) or xxh128 (XXH3 128-bit)').choices(['xxh3', 'xxh128']).default('xxh3'))
     .option('--chunk <size>', 'manifest chunk size, 64KiB to 16MiB (default 1MiB)')
     .option('-o, --output <manifest>', 'write the manifest of the one FILE to this file (docs/manifest.md)')

@@ -3,12 +3,17 @@ import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import type { Command } from 'commander'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
-import type { JobKind } from '../job.js'
-import { listRecords, logPath, readRecord, removeRecord, stateDir, type JobRecord } from '../jobs/store.js'
+import { isBadRecord, listRecords, logPath, readRecord, removeRecord, stateDir, type JobRecord, type ListedJob } from '../jobs/store.js'
 import { formatBytes } from '../units.js'
 import { EXIT } from './exit.js'
 
 const DETACHABLE: readonly string[] = ['copy', 'zero', 'replicate']
+
+/** Whether `flag` is among the options of argv: before a `--`, after which everything is a path. */
+export function hasOption(argv: string[], flag: string): boolean {
+  const end = argv.indexOf('--')
+  return (end >= 0 ? argv.slice(0, end) : argv).includes(flag)
+}
 
 /**
  * `blockcopy copy|zero|replicate ... --detach`: runs the same command in a
@@ -16,12 +21,6 @@ const DETACHABLE: readonly string[] = ['copy', 'zero', 'replicate']
  * checked its arguments (so bad input still fails here, exit 2, with the
  * message), prints the job id and returns.
  */
-/** Whether `flag` is among the options of argv: before a `--`, after which everything is a path. */
-export function hasOption(argv: string[], flag: string): boolean {
-  const end = argv.indexOf('--')
-  return (end >= 0 ? argv.slice(0, end) : argv).includes(flag)
-}
-
 export async function detach(argv: string[]): Promise<number> {
   // A `--detach` after `--` is a file name, and stays.
   const end = argv.indexOf('--')
@@ -55,8 +54,11 @@ export async function detach(argv: string[]): Promise<number> {
     return EXIT.ok
   }
   const error = answer.failed ?? { code: 'JOB_DIED', message: `the job process exited (${String(answer.exit)}) before starting; see ${logPath(id)}` }
+  // Refused in its checks: no id is printed, so nothing is left under it (the message says all its log would).
+  // A process that died before starting keeps its log, which the message names.
+  if (answer.failed) fs.rmSync(logPath(id), { force: true })
   process.stderr.write(`blockcopy: ${error.message.startsWith(`${error.code}:`) ? error.message : `${error.code}: ${error.message}`}\n`)
-  if (json) process.stdout.write(`${JSON.stringify({ ok: false, id, error })}\n`)
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, ...(answer.failed ? {} : { id }), error })}\n`)
   return EXIT.badInput
 }
 
@@ -68,6 +70,13 @@ function describe(r: JobRecord): string {
   if (r.exitCode !== undefined) lines.push(`exit code: ${r.exitCode}`)
   if (r.error) lines.push(`error: ${r.error.code}: ${r.error.message}`)
   return lines.join('\n')
+}
+
+/** One line of `jobs` for a record, or for a file that should be one. */
+function listLine(j: ListedJob): string {
+  // A system error's message starts with its code, and with the ID that `jobs status` was given.
+  if (isBadRecord(j)) return `${j.id}  ${j.error.code}  ${j.error.message.replace(`${j.error.code}: `, '').replace(/^ID: /, '')}`
+  return `${j.id}  ${j.status.padEnd(10)} ${String(j.percent).padStart(3)}%  ${j.kind.padEnd(9)} ${j.startedAt}  blockcopy ${j.argv.join(' ')}`
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -83,8 +92,9 @@ export function registerJobs(prog: Command, setExit: (code: number) => void): vo
       const out = (value: unknown, text: string) => process.stdout.write(`${f.json ? JSON.stringify(value) : text}\n`)
       if (action === 'list') {
         const all = listRecords()
-        out(all, all.map((r) => `${r.id}  ${r.status.padEnd(10)} ${String(r.percent).padStart(3)}%  ${r.kind.padEnd(9)} ${r.startedAt}  blockcopy ${r.argv.join(' ')}`).join('\n') || 'no jobs')
-        return setExit(EXIT.ok)
+        out(all, all.map(listLine).join('\n') || 'no jobs')
+        // The good ones are listed, but a record that is not one is bad input to fix by hand.
+        return setExit(all.some(isBadRecord) ? EXIT.badInput : EXIT.ok)
       }
       if (!['status', 'wait', 'cancel', 'free'].includes(action)) {
         throw new BlockcopyError('INVALID_ARGUMENT', `action: '${action}' is not one of list, status, wait, cancel, free`, 'action')
@@ -130,10 +140,4 @@ export function registerJobs(prog: Command, setExit: (code: number) => void): vo
 export function detachedJobId(argv: string[]): string | undefined {
   const at = argv.indexOf('--job-id')
   return at >= 0 ? argv[at + 1] : undefined
-}
-
-/** The kind of job an argv starts. */
-export function jobKindOf(argv: string[]): JobKind {
-  const cmd = argv[2]
-  return cmd === 'zero' || cmd === 'replicate' ? cmd : 'copy'
 }

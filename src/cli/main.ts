@@ -1,11 +1,11 @@
 import { Command, CommanderError, Option } from 'commander'
+import fs from 'node:fs'
 import { BlockcopyError, toSystemError, type SystemError } from '../errors.js'
 import { allUnknown } from '../verify/manifest.js'
 import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
-import { JobRecorder } from '../jobs/recorder.js'
-import { detach, detachedJobId, hasOption, jobKindOf, registerJobs } from './jobs.js'
+import { detach, detachedJobId, hasOption, registerJobs } from './jobs.js'
 import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
 import { printResult } from './report.js'
 import { SinceFile } from './since-file.js'
@@ -38,13 +38,39 @@ interface CopyFlags extends CommonFlags {
 
 interface ZeroFlags extends CommonFlags {
   verify: 'none' | 'readback'
+  all?: boolean
+}
+
+/**
+ * Without --length, zero takes the rest of each DST: for a block device
+ * that is all of it, so it must be asked for with --all. Checked here in
+ * the words of the command line; the library refuses the same in its own.
+ */
+function checkZeroExtent(dsts: string[], f: ZeroFlags): void {
+  if (f.all && f.length !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--all: zeroes each DST to its end; give --all or --length, not both', 'all')
+  if (f.all || f.length !== undefined) return
+  dsts.forEach((dst, i) => {
+    const name = dsts.length > 1 ? `DST ${i + 1}` : 'DST'
+    if (isBlockDevice(dst)) {
+      throw new BlockcopyError('INVALID_ARGUMENT', `${name}: ${dst} is a block device; give --length, or --all to zero it from --dst-offset to its end`, `to[${i}]`)
+    }
+  })
+}
+
+function isBlockDevice(p: string): boolean {
+  try {
+    return fs.statSync(p).isBlockDevice()
+  } catch {
+    // A path that cannot be looked at is the library's to report, with its reason.
+    return false
+  }
 }
 
 function addCommon(cmd: Command): Command {
   return addEngineOptions(
     cmd
       .option('--dst-offset <size>', 'destination offset; once for all destinations or once per DST', collect, [])
-      .option('--length <size>', 'bytes to process (default: the rest of the source; for zero, the rest of each destination)'),
+      .option('--length <size>', 'bytes to process (default: the rest of the source; for zero, the rest of each destination file, and a block device needs --all)'),
   )
 }
 
@@ -172,15 +198,18 @@ function program(setExit: (code: number) => void): Command {
     prog.command('zero')
       .description('zero a range on up to 8 destinations (zero-out offload where the device or file system has it)')
       .argument('<dst...>', 'destination files or block devices')
-      .addOption(new Option('--verify <mode>', 'none, or readback (re-read and check zeros)').choices(['none', 'readback']).default('none')),
+      .addOption(new Option('--verify <mode>', 'none, or readback (re-read and check zeros)').choices(['none', 'readback']).default('none'))
+      .option('--all', 'without --length: zero each DST to its end (required for a block device; the default for a file)'),
   ).action(async (dsts: string[], f: ZeroFlags) => {
     const to = destRegions(dsts, f)
     checkZeroPaths(dsts)
     const length = f.length === undefined ? undefined : parseSize(f.length, 'length')
+    checkZeroExtent(dsts, f)
     setExit(await withClient(f, async (client) => {
       const controller = new AbortController()
       const job = client.zero(to, {
         verify: f.verify, ignoreErrors: f.ignoreErrors === true, signal: controller.signal, ...(length === undefined ? {} : { length }),
+        ...(f.all ? { all: true } : {}),
       })
       const result = await runJob(job, f, controller)
       printResult(result, { source: null, destinations: dsts, json: f.json === true, backend: client.backend })
@@ -190,7 +219,7 @@ function program(setExit: (code: number) => void): Command {
   registerReplicate(prog, setExit)
   registerHash(prog, setExit)
   registerVerify(prog, setExit)
-  registerCaps(prog)
+  registerCaps(prog, setExit)
   registerBench(prog, setExit)
   registerJobs(prog, setExit)
   return prog
@@ -204,11 +233,9 @@ export async function main(argv: string[]): Promise<number> {
   })
   const wantsJson = argv.includes('--json')
   const jobId = detachedJobId(argv)
-  // A detached job refused before it started says why, in its record and to its parent.
+  // A detached job refused before it started tells its parent why, which prints it; it has no record.
   const refuse = (code: string, message: string) => {
-    if (!jobId) return
-    JobRecorder.refused(jobId, jobKindOf(argv), recordedArgv(argv), { code, message }, EXIT.badInput)
-    process.send?.({ failed: { code, message } })
+    if (jobId) process.send?.({ failed: { code, message } })
   }
   try {
     if (hasOption(argv, '--detach')) return await detach(argv)

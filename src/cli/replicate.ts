@@ -26,29 +26,52 @@ export function parseRange(fields: string[], where: string): ReplicateRange {
   return { srcOffset: parseSize(s, `${where} SRC_OFF`), dstOffset: parseSize(d, `${where} DST_OFF`), length: parseSize(l, `${where} LEN`) }
 }
 
-/** A ranges file: one `SRC_OFF DST_OFF LEN` per line; `#` starts a comment; blank lines are skipped. */
-export function readRangesFile(file: string, names: string[] = []): ReplicateRange[] {
+/** What the user typed for each range, by index: `--range N` for the flags, then `--ranges FILE line N`. */
+export class RangeNames {
+  private readonly lines: number[] = []
+  private file = ''
+
+  constructor(private readonly flags: number) {}
+
+  /** Range `flags + k` is line `line` of `file` (one file per command). */
+  fromFile(file: string, line: number): void {
+    this.file = file
+    this.lines.push(line)
+  }
+
+  name(i: number): string | undefined {
+    if (i < this.flags) return `--range ${i + 1}`
+    const line = this.lines[i - this.flags]
+    return line === undefined ? undefined : `--ranges ${this.file} line ${line}`
+  }
+}
+
+/**
+ * A ranges file: one `SRC_OFF DST_OFF LEN` per line; `#` starts a comment;
+ * blank lines are skipped. Its ranges are appended to `into` one by one: a
+ * file may hold millions, more than a call's arguments can take.
+ */
+export function readRangesFile(file: string, into: ReplicateRange[] = [], names: RangeNames = new RangeNames(into.length)): ReplicateRange[] {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
     throw new BlockcopyError('NOT_FOUND_VOLUME', `--ranges: cannot read ${file}: ${(err as Error).message}`, 'ranges')
   }
-  const out: ReplicateRange[] = []
-  text.split('\n').forEach((line, i) => {
-    const body = (line.split('#')[0] ?? '').trim()
-    if (!body) return
-    const where = `--ranges ${file} line ${i + 1}`
-    out.push(parseRange(body.split(/\s+/), where))
-    names.push(where)
-  })
-  return out
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const body = (lines[i]?.split('#')[0] ?? '').trim()
+    if (!body) continue
+    into.push(parseRange(body.split(/\s+/), `--ranges ${file} line ${i + 1}`))
+    names.fromFile(file, i + 1)
+  }
+  return into
 }
 
 /** The library's error with every ranges[i] it mentions named as the user gave it (--range 2, --ranges F line 4). */
-function byName(err: BlockcopyError, names: string[]): BlockcopyError {
+function byName(err: BlockcopyError, names: RangeNames): BlockcopyError {
   const message = err.message.replace(/ranges\[(\d+)\](\.\w+)?/g, (all, i: string, field?: string) => {
-    const name = names[Number(i)]
+    const name = names.name(Number(i))
     return name === undefined ? all : `${name}${field ? ` (${field.slice(1)})` : ''}`
   })
   return new BlockcopyError(err.code as ConstructorParameters<typeof BlockcopyError>[0], message, err.argument)
@@ -69,9 +92,9 @@ export function registerReplicate(prog: Command, setExit: (code: number) => void
   ).action(async (src: string, dst: string, f: ReplicateFlags) => {
     checkReplicatePaths(src, dst, f.ranges)
     // What the user typed for each range, for messages about ranges[i].
-    const names = f.range.map((_, i) => `--range ${i + 1}`)
-    const ranges = f.range.map((r, i) => parseRange(r.split(':'), names[i] as string))
-    if (f.ranges !== undefined) ranges.push(...readRangesFile(f.ranges, names))
+    const names = new RangeNames(f.range.length)
+    const ranges = f.range.map((r, i) => parseRange(r.split(':'), names.name(i) as string))
+    if (f.ranges !== undefined) readRangesFile(f.ranges, ranges, names)
     if (ranges.length === 0) throw new BlockcopyError('INVALID_ARGUMENT', 'ranges: give at least one --range SRC_OFF:DST_OFF:LEN or a --ranges FILE', 'ranges')
     setExit(await withClient(f, async (client) => {
       const controller = new AbortController()

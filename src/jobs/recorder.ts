@@ -33,15 +33,6 @@ export class JobRecorder {
     return r
   }
 
-  /** The record of a job refused before it started (bad input): it never ran. */
-  static refused(id: string, kind: JobKind, argv: string[], error: { code: string; message: string }, exitCode: number): void {
-    const now = new Date().toISOString()
-    writeRecord({
-      id, kind, argv, pid: process.pid, pidStart: processStart(process.pid) ?? '', status: 'error', percent: 0,
-      doneBytes: 0, totalBytes: 0, startedAt: now, updatedAt: now, exitCode, error,
-    })
-  }
-
   private progress(doneBytes: number, failedBytes: number): void {
     this.record.doneBytes = doneBytes
     this.record.failedBytes = failedBytes
@@ -70,6 +61,11 @@ export class JobRecorder {
   }
 
   private write(): void {
+    // A write now makes a pending one redundant: on a busy machine its timer
+    // runs late, after a progress event that found the interval over had
+    // already written, and the two writes came milliseconds apart.
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
     this.record.updatedAt = new Date().toISOString()
     writeRecord(this.record)
     this.lastWriteMs = Date.now()

@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { CopyResult, JobKind } from '../job.js'
+import { recordProblem } from './record-check.js'
 import type { JobState } from './status.js'
 
 /**
@@ -88,26 +89,71 @@ export function writeRecord(record: JobRecord): void {
 }
 
 /**
- * Reads a record. A job still 'inprogress' whose process is gone (or whose
- * pid now belongs to another process) is reported as failed: it died.
+ * A file in the state directory that is not a job record (BAD_RECORD: not
+ * JSON, not the shape of one) or cannot be read (its errno: another user's,
+ * say): named with what is wrong, so that `jobs` lists it on its own, and
+ * the others, instead of failing on it or hiding it.
  */
-export function readRecord(id: string): JobRecord {
+export interface BadRecord {
+  id: string
+  file: string
+  error: { code: string; message: string }
+}
+
+/** What `jobs` lists: a record, or a file that should be one. */
+export type ListedJob = JobRecord | BadRecord
+
+export function isBadRecord(j: ListedJob): j is BadRecord {
+  return 'file' in j
+}
+
+function badRecord(id: string, file: string, problem: string): BadRecord {
+  return { id, file, error: { code: 'BAD_RECORD', message: `the record of job ${id}, ${file}, ${problem}; remove it by hand` } }
+}
+
+/**
+ * The state directory's entries, or none when it does not exist yet (no job
+ * was ever detached). One that exists but cannot be listed (a file, no
+ * permission) is said, naming it: "no jobs" would be a lie.
+ */
+function stateEntries(): string[] {
+  try {
+    return fs.readdirSync(stateDir())
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return []
+    throw because(err, 'scandir', stateDir(), `the job state directory ${stateDir()} cannot be read`, 'set BLOCKCOPY_STATE_DIR to use another')
+  }
+}
+
+/**
+ * Loads a record as it is on disk: the record, or what is wrong with its
+ * file. A job still 'inprogress' whose process is gone (or whose pid now
+ * belongs to another process) is reported as failed: it died.
+ */
+function loadRecord(id: string): JobRecord | BadRecord {
+  const file = recordPath(id)
   let text: string
   try {
-    text = fs.readFileSync(recordPath(id), 'utf8')
+    text = fs.readFileSync(file, 'utf8')
   } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO'
+    // A state directory that is not one says so, rather than hiding every job behind "not found".
+    stateEntries()
+    if (code === 'ENOENT') {
       throw new BlockcopyError('JOB_NOT_FOUND', `ID: no job ${id} in ${stateDir()} (never started, or freed)`, 'id')
     }
     // Another user's job, say: named, never a stack trace.
-    throw because(err, 'open', recordPath(id), `ID: the record of job ${id} cannot be read`)
+    throw because(err, 'open', file, `ID: the record of job ${id}, ${file}, cannot be read`)
   }
-  let record: JobRecord
+  let value: unknown
   try {
-    record = JSON.parse(text) as JobRecord
+    value = JSON.parse(text)
   } catch {
-    throw new BlockcopyError('BAD_RECORD', `ID: the record of job ${id}, ${recordPath(id)}, is damaged (not JSON); remove it by hand`, 'id')
+    return badRecord(id, file, 'is damaged (not JSON)')
   }
+  const problem = recordProblem(value, id)
+  if (problem) return badRecord(id, file, `is not a job record: ${problem}`)
+  const record = value as JobRecord
   if (record.status === 'inprogress' && processStart(record.pid) !== record.pidStart) {
     return {
       ...record,
@@ -119,26 +165,35 @@ export function readRecord(id: string): JobRecord {
   return record
 }
 
-/** Every job in the state directory, oldest first. */
-export function listRecords(): JobRecord[] {
-  let names: string[]
-  try {
-    names = fs.readdirSync(stateDir())
-  } catch (err) {
-    // None started yet; anything else (no permission) is said, not shown as "no jobs".
-    if ((err as { code?: string }).code === 'ENOENT') return []
-    throw because(err, 'scandir', stateDir(), `the job state directory ${stateDir()} cannot be read`, 'set BLOCKCOPY_STATE_DIR to use another')
+/** Reads a record; one that is not a job record is BAD_RECORD, naming the file and what is wrong. */
+export function readRecord(id: string): JobRecord {
+  const r = loadRecord(id)
+  if (isBadRecord(r)) throw new BlockcopyError('BAD_RECORD', `ID: ${r.error.message}`, 'id')
+  return r
+}
+
+/** Every job in the state directory, oldest first, then every file that should be a record and is not, or cannot be read. */
+export function listRecords(): ListedJob[] {
+  const good: JobRecord[] = []
+  const bad: BadRecord[] = []
+  for (const name of stateEntries().filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort()) {
+    const id = name.slice(0, -'.json'.length)
+    if (!ID.test(id)) {
+      bad.push(badRecord(id, path.join(stateDir(), name), 'is not named after a job id (a UUID as --detach prints)'))
+      continue
+    }
+    try {
+      const r = loadRecord(id)
+      if (isBadRecord(r)) bad.push(r)
+      else good.push(r)
+    } catch (err) {
+      // Freed while the directory was listed.
+      if (err instanceof BlockcopyError && err.code === 'JOB_NOT_FOUND') continue
+      if (!(err instanceof SystemError)) throw err
+      bad.push({ id, file: recordPath(id), error: { code: err.code, message: err.message } })
+    }
   }
-  return names
-    .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
-    .flatMap((n) => {
-      try {
-        return [readRecord(n.slice(0, -'.json'.length))]
-      } catch {
-        return []
-      }
-    })
-    .sort((a, b) => a.startedAt.localeCompare(b.startedAt))
+  return [...good.sort((a, b) => a.startedAt.localeCompare(b.startedAt)), ...bad]
 }
 
 /** Forgets a finished job: its record and its log. */

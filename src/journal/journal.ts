@@ -228,7 +228,7 @@ export class MapJournal {
         // After a failed sync nothing this run wrote is '+': Linux reports a
         // lost writeback once, so a later sync that succeeds proves nothing.
         if (this.syncFailures.length > 0) {
-          this.unsynced.push(...batch)
+          this.requeue(batch)
         } else {
           for (const r of batch) setStatus(this.map, r.pos, r.size, '+')
           this.map.currentPos = batch[batch.length - 1]?.pos ?? this.map.currentPos
@@ -236,12 +236,21 @@ export class MapJournal {
         await this.save()
       } catch {
         // The map itself could not be saved: its bytes stay pending, and the final save says whether it caught up.
-        this.unsynced.push(...batch)
+        this.requeue(batch)
       } finally {
         this.saving = null
       }
     })()
     return this.saving
+  }
+
+  /**
+   * A batch that did not become '+' goes back before what was copied since.
+   * Not a spread into push: a batch holds every chunk of an interval (of up
+   * to a minute), more than a call takes arguments.
+   */
+  private requeue(batch: Array<{ pos: number; size: number }>): void {
+    this.unsynced = batch.concat(this.unsynced)
   }
 
   private syncFailed(i: number, d: OpenFile, err: unknown): void {

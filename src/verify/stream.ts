@@ -80,6 +80,32 @@ export async function wholeFileDigest(path: string, options: { algo?: HashAlgo; 
   return { path, algo, sizeBytes, digest: hasher.digest('hex'), elapsedMs: performance.now() - started }
 }
 
+/** The name xxhsum gives standard input in its lines. */
+export const STDIN_NAME = 'stdin'
+
+/**
+ * The digest of a stream read to its end, such as standard input: what
+ * `xxhsum -H3 -` (or `-H2 -`) computes for it; its path is `stdin`, as
+ * xxhsum names it. A pipe has no offsets, so it is read as it comes.
+ */
+export async function streamDigest(input: AsyncIterable<Uint8Array>, options: { algo?: HashAlgo } = {}): Promise<StreamDigest> {
+  const algo = options.algo ?? 'xxh3'
+  if (algo !== 'xxh3' && algo !== 'xxh128') throw new BlockcopyError('INVALID_ARGUMENT', `algo: must be 'xxh3' or 'xxh128', got ${String(algo)}`, 'algo')
+  const started = performance.now()
+  const hasher = await createHasher(algo)
+  hasher.init()
+  let sizeBytes = 0
+  try {
+    for await (const chunk of input) {
+      hasher.update(chunk)
+      sizeBytes += chunk.length
+    }
+  } catch (err) {
+    throw toSystemError(err, 'read', STDIN_NAME)
+  }
+  return { path: STDIN_NAME, algo, sizeBytes, digest: hasher.digest('hex'), elapsedMs: performance.now() - started }
+}
+
 /**
  * One line that `xxhsum -c` accepts, exactly as xxhsum 0.8 prints it:
  * `XXH3 (PATH) = HEX` for xxh3 (its BSD-style tag: a bare 16-digit line
