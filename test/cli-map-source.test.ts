@@ -81,8 +81,11 @@ test('copy A D --map M, then B D --map M (another source of the same size): MAP_
 
 test('two runs on one map at once: the second is refused, exit 2; a second Ctrl-C exits at once and takes the lock file with it', async () => {
   const run = await slowCopy()
+  // Held still while the second runs, however slowly this machine starts it: a stopped process keeps its flock.
+  run.child.kill('SIGSTOP')
   assert.ok(existsSync(`${map}.lock`), 'the running copy holds the lock file')
   const second = copy(a)
+  run.child.kill('SIGCONT')
   assert.is(second.status, 2, second.stderr)
   assert.match(second.stderr, /INVALID_ARGUMENT: --map: .*copy\.map is in use by another copy \(.*copy\.map\.lock is locked\): one copy at a time per map/)
   run.child.kill('SIGINT')

@@ -60,8 +60,11 @@ async function slowCopy(extra: string[] = []): Promise<{ done: Promise<{ status:
 test('two runs on one manifest at once: the second is refused while the first holds M.lock, which is gone after', async () => {
   seed()
   const first = await slowCopy()
+  // Held still while the second runs, however slowly this machine starts it: a stopped process keeps its flock.
+  first.child.kill('SIGSTOP')
   assert.ok(existsSync(`${m}.lock`), 'the running copy holds the lock file')
   const second = cli(['copy', src, dst, '--since', m])
+  first.child.kill('SIGCONT')
   assert.is(second.status, 2, second.stderr)
   assert.match(second.stderr, /INVALID_ARGUMENT: --since: .*dst\.bcm is in use by another copy \(.*dst\.bcm\.lock is locked\): one incremental copy at a time per manifest/)
   const r = await first.done
