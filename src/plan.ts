@@ -214,7 +214,7 @@ export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
   const checked = common(o, s, verify)
   if (o.length !== undefined) checked.length = checkByteCount(o.length, 'length')
   if (flag(o.all, 'all')) {
-    if (checked.length !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'all: zeroes each destination to its end; give it or length, not both', 'all')
+    if (checked.length !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'all: zeroes each destination to its end; give it or `length`, not both', 'all')
     checked.all = true
   }
   return checked
@@ -355,7 +355,7 @@ export function openZero(io: IoBackend, to: Region[], o: CheckedOptions): JobSpe
       throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: ${String(r.length)} differs from the length option ${o.length}`, `to[${i}].length`)
     }
     if (o.all && r.length !== undefined) {
-      throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: ${String(r.length)} given with the all option, which zeroes to the end; give one or the other`, `to[${i}].length`)
+      throw new BlockcopyError('INVALID_ARGUMENT', `to[${i}].length: ${String(r.length)} given with \`all\`, which zeroes to the end; give one or the other`, `to[${i}].length`)
     }
     let length = o.length ?? (r.length === undefined ? undefined : checkByteCount(r.length, `to[${i}].length`))
     if (length === undefined) {
@@ -365,7 +365,7 @@ export function openZero(io: IoBackend, to: Region[], o: CheckedOptions): JobSpe
       if (facts.isBlockDevice && !o.all) {
         throw new BlockcopyError(
           'INVALID_ARGUMENT',
-          `to[${i}]: ${r.path} is a block device; zeroing it to its end (${facts.sizeBytes - offset} bytes from offset ${offset}) takes all: true, or give a length`,
+          `to[${i}]: ${r.path} is a block device; zeroing it to its end (${facts.sizeBytes - offset} bytes from offset ${offset}) takes \`all: true\`, or give a \`length\``,
           `to[${i}]`,
         )
       }

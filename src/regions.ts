@@ -159,7 +159,7 @@ export function probeDirect(io: IoBackend, facts: PathFacts, mode: DirectMode, a
   if (mode === 'never') return 0
   const refuse = (why: string): number => {
     if (mode === 'always') {
-      throw new BlockcopyError('NO_SUPPORT', `${argument}: --direct always, but ${facts.path} ${why}`, 'direct')
+      throw new BlockcopyError('NO_SUPPORT', `${argument}: \`direct: 'always'\`, but ${facts.path} ${why}`, 'direct')
     }
     return 0
   }
@@ -211,7 +211,7 @@ export function openForJob(io: IoBackend, facts: PathFacts, write: boolean, alig
         directFd = -1
         // The probe before creating it could not tell (an O_TMPFILE can answer otherwise); openAll removes what it created.
         if (mode === 'always') {
-          throw new BlockcopyError('NO_SUPPORT', `direct: --direct always, but ${facts.path} opens O_DIRECT and does no direct I/O (statx DIOALIGN is 0)`, 'direct')
+          throw new BlockcopyError('NO_SUPPORT', `direct: always was asked, but ${facts.path} opens O_DIRECT and does no direct I/O (statx DIOALIGN is 0)`, 'direct')
         }
       }
     }
@@ -289,7 +289,7 @@ export function checkNoOverlap(
   if (a.offset < b.offset + b.length && b.offset < a.offset + a.length) {
     throw new BlockcopyError(
       'INVALID_ARGUMENT',
-      `${b.argument}: bytes ${b.offset}..${b.offset + b.length} of ${b.facts.path} overlap ${a.argument} bytes ${a.offset}..${a.offset + a.length}; ${rule}`,
+      `${b.argument}: bytes ${b.offset}..${b.offset + b.length} of ${b.facts.path} overlap \`${a.argument}\` bytes ${a.offset}..${a.offset + a.length}; ${rule}`,
       b.argument,
     )
   }

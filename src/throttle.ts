@@ -62,8 +62,10 @@ export class Throttle {
 /** null (no limit), or a whole number of bytes per second, at least 4 KiB/s. */
 export function checkRate(value: unknown, argument: string): number | null {
   if (value === null || value === undefined) return null
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 4096) {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
     throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: must be null (no limit) or a whole number of bytes per second, at least 4096, got ${String(value)}`, argument)
   }
+  // A number the command line can give too: the rule alone, without the library's null.
+  if (value < 4096) throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: must be at least 4096 bytes (4 KiB) per second, got ${value}`, argument)
   return value
 }

@@ -73,7 +73,7 @@ test('--check-dest finds it: refused (exit 2) naming the range, nothing written;
   const manifestBefore = readFileSync(m)
   const refused = cli(['copy', src, dst, '--since', m, '--check-dest'])
   assert.is(refused.status, 2, refused.stdout)
-  assert.match(refused.stderr, new RegExp(`MANIFEST_MISMATCH: --since: every chunk of .*dst\\.img was hashed, and 1 of ${COUNT} chunks is not as the manifest records: bytes ${BEHIND * CHUNK}\\.\\.${(BEHIND + 1) * CHUNK}: .*nothing was written \\(force writes the chunks where the source differs from what the destination holds\\)`))
+  assert.match(refused.stderr, new RegExp(`MANIFEST_MISMATCH: --since: every chunk of .*dst\\.img was hashed, and 1 of ${COUNT} chunks is not as the manifest records: bytes ${BEHIND * CHUNK}\\.\\.${(BEHIND + 1) * CHUNK}: .*nothing was written \\(--force writes the chunks where the source differs from what the destination holds\\)`))
   assert.ok(readFileSync(dst).equals(before), 'DST untouched')
   assert.ok(readFileSync(m).equals(manifestBefore), 'manifest untouched')
 

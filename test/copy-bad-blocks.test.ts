@@ -194,7 +194,7 @@ test('bad input: retryBad without a map, out of range; fillBad without ignoreErr
   refuses(() => client.copy({ path: src }, [{ path: dst }], { retryBad: 2 }), 'INVALID_ARGUMENT', /^retryBad: needs the map/)
   refuses(() => client.copy({ path: src }, [{ path: dst }], { retryBad: 0, map: join(dir, 'm') }), 'INVALID_ARGUMENT', /^retryBad: must be a whole number of passes from 1 to 100/)
   refuses(() => client.copy({ path: src }, [{ path: dst }], { retryBad: 1, map: join(dir, 'm') }), 'INVALID_ARGUMENT', /^retryBad: needs an existing map/)
-  refuses(() => client.copy({ path: src }, [{ path: dst }], { fillBad: 'zero' }), 'INVALID_ARGUMENT', /^fillBad: only applies with ignoreErrors or retryBad/)
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { fillBad: 'zero' }), 'INVALID_ARGUMENT', /^fillBad: only applies with `ignoreErrors` or `retryBad`/)
   refuses(() => client.copy({ path: src }, [{ path: dst }], { ignoreErrors: true, fillBad: 'ones' as never }), 'INVALID_ARGUMENT', /^fillBad: must be 'keep' or 'zero'/)
 })
 

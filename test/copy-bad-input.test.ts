@@ -54,7 +54,7 @@ test('zero destinations and nine destinations are refused', () => {
 test('a destination overlapping its own source bytes is refused, naming both ranges', () => {
   const src = join(dir, 'src.img')
   writePatternFile(src, 2 * MiB, 0x77)
-  refuses(() => client.copy({ path: src, offset: 0, length: MiB }, [{ path: src, offset: MiB - 1 }]), 'INVALID_ARGUMENT', /to\[0\]: bytes 1048575\.\.2097151 of .* overlap from bytes 0\.\.1048576/)
+  refuses(() => client.copy({ path: src, offset: 0, length: MiB }, [{ path: src, offset: MiB - 1 }]), 'INVALID_ARGUMENT', /to\[0\]: bytes 1048575\.\.2097151 of .* overlap `from` bytes 0\.\.1048576/)
   assert.ok(readRange(src, 0, 2 * MiB).every((b) => b === 0x77))
 })
 
@@ -62,15 +62,15 @@ test('two destinations overlapping each other are refused', () => {
   const src = join(dir, 'src.img')
   writeRandomFile(src, MiB, 2)
   const dst = join(dir, 'dst.img')
-  refuses(() => client.copy({ path: src }, [{ path: dst }, { path: dst, offset: 4096 }]), 'INVALID_ARGUMENT', /to\[1\].*overlap to\[0\].*destinations may not overlap/)
+  refuses(() => client.copy({ path: src }, [{ path: dst }, { path: dst, offset: 4096 }]), 'INVALID_ARGUMENT', /to\[1\].*overlap `to\[0\]`.*destinations may not overlap/)
   assert.not.ok(existsSync(dst))
   // The same file still to be created, by two names: through a symlinked directory, and through a dangling link.
   mkdirSync(join(dir, 'real'))
   symlinkSync(join(dir, 'real'), join(dir, 'lnk'))
   const a = join(dir, 'real', 'n.img')
-  refuses(() => client.copy({ path: src }, [{ path: a }, { path: join(dir, 'lnk', 'n.img'), offset: 4096 }]), 'INVALID_ARGUMENT', /to\[1\].*overlap to\[0\].*destinations may not overlap/)
+  refuses(() => client.copy({ path: src }, [{ path: a }, { path: join(dir, 'lnk', 'n.img'), offset: 4096 }]), 'INVALID_ARGUMENT', /to\[1\].*overlap `to\[0\]`.*destinations may not overlap/)
   symlinkSync(a, join(dir, 'dangling'))
-  refuses(() => client.copy({ path: src }, [{ path: a }, { path: join(dir, 'dangling'), offset: 1000 }]), 'INVALID_ARGUMENT', /to\[1\].*overlap to\[0\].*destinations may not overlap/)
+  refuses(() => client.copy({ path: src }, [{ path: a }, { path: join(dir, 'dangling'), offset: 1000 }]), 'INVALID_ARGUMENT', /to\[1\].*overlap `to\[0\]`.*destinations may not overlap/)
   assert.not.ok(existsSync(a), 'nothing created')
 })
 
@@ -186,7 +186,7 @@ test('direct always on a file system that refuses O_DIRECT is NO_SUPPORT and cre
   execFileSync('mount', ['-t', 'ramfs', 'ramfs', mnt])
   try {
     const dst = join(mnt, 'dst.img')
-    refuses(() => client.copy({ path: src }, [{ path: dst }], { direct: 'always' }), 'NO_SUPPORT', /to\[0\]\.path: --direct always, but .*dst\.img refuses O_DIRECT \(EINVAL/)
+    refuses(() => client.copy({ path: src }, [{ path: dst }], { direct: 'always' }), 'NO_SUPPORT', /to\[0\]\.path: `direct: 'always'`, but .*dst\.img refuses O_DIRECT \(EINVAL/)
     assert.equal(readdirSync(mnt), [])
     // The same copy with 'auto' goes through the page cache and says so.
     const r = await client.copy({ path: src }, [{ path: dst }]).result

@@ -245,7 +245,7 @@ test('bad checkpoint arguments are refused before anything is written', async ()
     const { src, dst, m } = await seed(mnt.dir)
     const before = statSync(dst).mtimeMs
     const copy = (checkpoint: string, since: Manifest | null = m) => client.copy({ path: src }, [{ path: dst }], since ? { since, checkpoint } : { checkpoint })
-    refuses(() => copy(join(mnt.dir, 'c'), null), 'INVALID_ARGUMENT', /only applies with since/)
+    refuses(() => copy(join(mnt.dir, 'c'), null), 'INVALID_ARGUMENT', /only applies with `since`/)
     refuses(() => copy(join(mnt.dir, 'no', 'c')), 'INVALID_ARGUMENT', /does not exist/)
     refuses(() => copy(src), 'INVALID_ARGUMENT', /^checkpoint: .*src\.img is from\.path .*src\.img \(the same path\)/)
     refuses(() => copy(dst), 'INVALID_ARGUMENT', /^checkpoint: .*dst\.img is to\[0\]\.path .*dst\.img \(the same path\)/)

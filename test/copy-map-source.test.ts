@@ -116,7 +116,7 @@ test('the source changed in place at a sampled block: MAP_MISMATCH; force resume
   const after = lines(readFileSync(map, 'utf8'))
   assert.is(after.identity, before.identity)
   assert.is.not(after.sample, before.sample, 'the sample is this source\'s now')
-  refuses(() => client.copy({ path: a }, [{ path: dst }], { force: true }), 'INVALID_ARGUMENT', /^force: only applies with since \(an incremental copy\) or map/)
+  refuses(() => client.copy({ path: a }, [{ path: dst }], { force: true }), 'INVALID_ARGUMENT', /^force: only applies with `since` \(an incremental copy\) or `map`/)
 })
 
 test('a source of another size is MAP_MISMATCH before anything is opened; force resumes it', async () => {

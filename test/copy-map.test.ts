@@ -143,7 +143,7 @@ test('bad input: a map of another range or source, a missing destination for a m
   assert.not.ok(existsSync(fresh), 'nothing created')
   refuses(() => client.copy({ path: src }, [{ path: dst }], { map: join(dir, 'no', 'm.map') }), 'NOT_FOUND_VOLUME', /^map: the directory of/)
   refuses(() => client.copy({ path: src }, [{ path: dst }], { map, mapIntervalMs: 5 }), 'INVALID_ARGUMENT', /^mapIntervalMs: must be a whole number of milliseconds from 50 to 60000/)
-  refuses(() => client.copy({ path: src }, [{ path: dst }], { mapIntervalMs: 500 }), 'INVALID_ARGUMENT', /^mapIntervalMs: only applies with map/)
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { mapIntervalMs: 500 }), 'INVALID_ARGUMENT', /^mapIntervalMs: only applies with `map`/)
   writeFileSync(join(dir, 'junk.map'), 'hello\n')
   refuses(() => client.copy({ path: src }, [{ path: dst }], { map: join(dir, 'junk.map') }), 'INVALID_ARGUMENT', /junk\.map line 1: current status/)
   assert.is(readFileSync(map, 'utf8'), before, 'the map is untouched')

@@ -98,7 +98,7 @@ test('checkDest finds the change: MANIFEST_MISMATCH naming its range, nothing wr
   const job = client.copy({ path: src }, [{ path: dst }], { since: m, checkDest: true })
   const err = await rejection(job.result)
   assert.is(err.code, 'MANIFEST_MISMATCH')
-  assert.match(err.message, new RegExp(`^since: every chunk of .*dst\\.img was hashed, and 1 of ${COUNT} chunks is not as the manifest records: bytes ${BEHIND * CHUNK}\\.\\.${(BEHIND + 1) * CHUNK}: .*nothing was written \\(force writes the chunks where the source differs from what the destination holds\\)`))
+  assert.match(err.message, new RegExp(`^since: every chunk of .*dst\\.img was hashed, and 1 of ${COUNT} chunks is not as the manifest records: bytes ${BEHIND * CHUNK}\\.\\.${(BEHIND + 1) * CHUNK}: .*nothing was written \\(\`force\` writes the chunks where the source differs from what the destination holds\\)`))
   assert.ok(readFileSync(dst).equals(before), 'untouched')
   assert.is(await job.manifest, null)
 })
@@ -198,7 +198,7 @@ test('checkDest with a checkpoint: a chunk the checkpoint calls unchanged but th
 
 test('checkDest is checked like force: a boolean, with since only', async () => {
   writeRandomFile(src, CHUNK, 1)
-  assert.throws(() => client.copy({ path: src }, [{ path: dst }], { checkDest: true }), /^checkDest: only applies with since/)
+  assert.throws(() => client.copy({ path: src }, [{ path: dst }], { checkDest: true }), /^checkDest: only applies with `since`/)
   const m = await client.hash(src).manifest
   assert.throws(() => client.copy({ path: src }, [{ path: dst }], { since: m as Manifest, checkDest: 'yes' as unknown as boolean }), /^checkDest: must be true or false/)
 })

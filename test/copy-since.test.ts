@@ -155,9 +155,9 @@ test('bad input is refused before anything is written', async () => {
   refuses(() => client.copy({ path: src, offset: 4096 }, [{ path: dst }], { since: m }), 'INVALID_ARGUMENT', /^since: an incremental copy is of the whole source/)
   refuses(() => client.copy({ path: src }, [{ path: dst }], { since: m, chunkBytes: 2 * CHUNK }), 'INVALID_ARGUMENT', /^chunkBytes: 131072 differs from the manifest's chunk size, 65536/)
   refuses(() => client.copy({ path: src }, [{ path: dst }], { since: { ...m, chunkCount: 9 } }), 'INVALID_ARGUMENT', /^since: must be a manifest/)
-  refuses(() => client.copy({ path: src }, [{ path: dst }], { force: true }), 'INVALID_ARGUMENT', /^force: only applies with since/)
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { force: true }), 'INVALID_ARGUMENT', /^force: only applies with `since`/)
   // An unreadable chunk of an incremental copy stays as it was, marked unknown: no bad blocks split out to zero.
-  refuses(() => client.copy({ path: src }, [{ path: dst }], { since: m, ignoreErrors: true, fillBad: 'zero' }), 'INVALID_ARGUMENT', /^fillBad: an incremental copy \(since\) does not split bad blocks out of a chunk/)
+  refuses(() => client.copy({ path: src }, [{ path: dst }], { since: m, ignoreErrors: true, fillBad: 'zero' }), 'INVALID_ARGUMENT', /^fillBad: an incremental copy \(`since`\) does not split bad blocks out of a chunk/)
   refuses(() => client.copy({ path: src }, [{ path: other }], { since: m }), 'MANIFEST_MISMATCH', /other\.img does not exist, but the manifest describes 262144 bytes/)
   refuses(() => client.copy({ path: join(dir, 'gone.img') }, [{ path: other }], { since: m }), 'NOT_FOUND_VOLUME', /^from\.path: .*gone\.img/)
   assert.throws(() => statSync(other), 'nothing created')

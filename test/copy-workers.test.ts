@@ -70,7 +70,7 @@ test('with the node:fs backend, direct always is NO_SUPPORT naming the reason', 
     }
     const e = caught as Error & { code?: string }
     assert.is(e.code, 'NO_SUPPORT')
-    assert.match(e.message, /from\.path: --direct always, but .* the native addon is not loaded/)
+    assert.match(e.message, /from\.path: `direct: 'always'`, but .* the native addon is not loaded/)
     assert.not.ok(existsSync(dst))
   } finally {
     await client.destroy()

@@ -152,12 +152,12 @@ test('a job waiting for its slot at a very low rate starts again at once when th
 test('bad rates are refused naming the argument', async () => {
   const client = await createClient({ threads: 1 })
   try {
-    refuses(() => client.setRate(100), 'INVALID_ARGUMENT', /^rate: must be null \(no limit\) or a whole number of bytes per second, at least 4096, got 100/)
-    refuses(() => client.setRate(1.5e6 + 0.5), 'INVALID_ARGUMENT', /^rate: /)
+    refuses(() => client.setRate(100), 'INVALID_ARGUMENT', /^rate: must be at least 4096 bytes \(4 KiB\) per second, got 100$/)
+    refuses(() => client.setRate(1.5e6 + 0.5), 'INVALID_ARGUMENT', /^rate: must be null \(no limit\) or a whole number of bytes per second, at least 4096, got 1500000.5$/)
   } finally {
     await client.destroy()
   }
-  await createClient({ rateBytesPerSec: -1 }).then(() => assert.unreachable('should refuse'), (err: Error) => assert.match(err.message, /^rateBytesPerSec: must be null/))
+  await createClient({ rateBytesPerSec: -1 }).then(() => assert.unreachable('should refuse'), (err: Error) => assert.match(err.message, /^rateBytesPerSec: must be at least 4096 bytes/))
 })
 
 test('blockcopy --rate: the limit on the command line, and a clear error for a bad one', () => {

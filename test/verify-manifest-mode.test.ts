@@ -151,7 +151,7 @@ test('bad input is refused before anything is read, naming the argument and the 
   refuses(() => client.verify(src, [join(dir, 'nope')]), 'NOT_FOUND_VOLUME', /^replicas\[0\]: /)
   refuses(() => client.verify(src, []), 'INVALID_ARGUMENT', /^replicas: between 1 and 8/)
   refuses(() => client.verify(src, [src]), 'INVALID_ARGUMENT', /^replicas\[0\]: .* same file or device as the source .*src/)
-  refuses(() => client.verify(src, [r, r]), 'INVALID_ARGUMENT', /^replicas\[1\]: .* same file or device as the replica /)
+  refuses(() => client.verify(src, [r, r]), 'INVALID_ARGUMENT', /^replicas\[1\]: .* same file or device as replicas\[0\] /)
   refuses(() => client.verify(null, [r]), 'INVALID_ARGUMENT', /^source: a source path is required/)
   refuses(() => client.verify(src, [r], { manifest: m }), 'INVALID_ARGUMENT', /^manifest: verify against a source or a manifest, not both/)
   refuses(() => client.verify(null, [r], { manifest: { ...m, digests: m.digests.subarray(8) } }), 'INVALID_ARGUMENT', /^manifest: must be a manifest/)

@@ -117,7 +117,7 @@ test('client.zero of a device with no length needs all: true, and then zeroes it
     const none = refused(() => client.zero([{ path: dev, offset: OFFSET }]))
     assert.is(none.code, 'INVALID_ARGUMENT')
     assert.is(none.argument, 'to[0]')
-    assert.is(none.message, `to[0]: ${dev} is a block device; zeroing it to its end (${SIZE - OFFSET} bytes from offset ${OFFSET}) takes all: true, or give a length`)
+    assert.is(none.message, `to[0]: ${dev} is a block device; zeroing it to its end (${SIZE - OFFSET} bytes from offset ${OFFSET}) takes \`all: true\`, or give a \`length\``)
     assert.is(refused(() => client.zero([{ path: dev }], { all: true, length: 4096 })).argument, 'all')
     assert.is(refused(() => client.zero([{ path: dev, length: 4096 }], { all: true })).argument, 'to[0].length')
     assert.ok(cmpFiles(original, dev), 'nothing written')

@@ -49,54 +49,73 @@ export function exitCodeFor(result: CopyResult): number {
 
 const RANGE_FIELDS: Record<string, string> = { offset: 'OFF', length: 'LEN', srcOffset: 'SRC_OFF', dstOffset: 'DST_OFF' }
 
-/** The command-line spelling of each library argument, so messages name what the user typed. */
-const CLI_NAMES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
-  [/^chunkBytes/, () => '--chunk'],
-  [/^memoryBytes/, () => '--memory'],
-  [/^threads/, () => '--threads'],
-  [/^direct/, () => '--direct'],
-  [/^verify/, () => '--verify'],
-  [/^from\.path/, () => 'SRC'],
-  [/^from\.offset/, () => '--src-offset'],
-  [/^from\.length|^length/, () => '--length'],
-  [/^to\[(\d+)\]\.path/, (m) => `DST ${Number(m[1]) + 1}`],
-  [/^to\[(\d+)\]\.offset/, (m) => `--dst-offset (DST ${Number(m[1]) + 1})`],
-  [/^to\[(\d+)\]\.length/, () => '--length'],
-  [/^to\[(\d+)\]/, (m) => `DST ${Number(m[1]) + 1}`],
-  [/^to\b/, () => 'DST'],
-  [/^from\b/, () => 'SRC'],
-  [/^source\b/, () => 'SRC'],
-  [/^dest\b/, () => 'DST'],
-  [/^type\b/, () => '--type'],
-  [/^fallback\b/, () => '--fallback'],
-  [/^algo\b/, () => '--algo'],
-  [/^path\b/, () => 'FILE'],
-  [/^replicas\[(\d+)\]/, (m) => `REPLICA ${Number(m[1]) + 1}`],
-  [/^replicas\b/, () => 'REPLICA'],
-  [/^ranges\[(\d+)\]\.(offset|length|srcOffset|dstOffset)/, (m) => `--range ${Number(m[1]) + 1} (${RANGE_FIELDS[m[2] as string] ?? ''})`],
-  [/^ranges\[(\d+)\]/, (m) => `--range ${Number(m[1]) + 1}`],
-  [/^manifest\.chunkBytes|^manifest\b/, () => '--manifest'],
-  [/^since\b/, () => '--since'],
-  [/^force\b/, () => '--force'],
-  [/^checkDest\b/, () => '--check-dest'],
-  [/^mapIntervalMs\b/, () => '--map-interval'],
-  [/^retryBad\b/, () => '--retry-bad'],
-  [/^fillBad\b/, () => '--fill-bad'],
-  [/^map\b/, () => '--map'],
-  [/^rateBytesPerSec\b/, () => '--rate'],
-]
+/** Library options and arguments by their command-line names; those without one the command line never sets. */
+const FLAGS: Record<string, string> = {
+  chunkBytes: '--chunk', memoryBytes: '--memory', threads: '--threads', direct: '--direct', verify: '--verify',
+  length: '--length', type: '--type', fallback: '--fallback', algo: '--algo', path: 'FILE', manifest: '--manifest',
+  since: '--since', force: '--force', checkDest: '--check-dest', checkpoint: '--checkpoint', map: '--map',
+  mapIntervalMs: '--map-interval', retryBad: '--retry-bad', fillBad: '--fill-bad', rateBytesPerSec: '--rate', rate: '--rate',
+  ignoreErrors: '--ignore-errors', sequentialWrites: '--sequential', sparse: '--sparse', all: '--all', output: '-o',
+  from: 'SRC', source: 'SRC', to: 'DST', dest: 'DST', replicas: 'REPLICA', ranges: '--range',
+}
 
-/** Rewrites the argument a library message starts with into its command-line name. */
+/**
+ * The command-line name of one library name: an option (`ignoreErrors`), a
+ * region or one of its fields (`to[1].offset`, `from.length`), a range
+ * (`ranges[0].srcOffset`) or a replica (`replicas[2]`); null for one the
+ * command line has no name for.
+ */
+export function cliName(name: string): string | null {
+  const m = /^(\w+)(?:\[(\d+)\])?(?:\.(\w+))?$/.exec(name)
+  if (!m) return null
+  const [, base = '', index, field] = m
+  const n = index === undefined ? null : Number(index) + 1
+  if (base === 'to' && n !== null) {
+    if (field === 'offset') return `--dst-offset (DST ${n})`
+    // A destination's own length is never typed (--length is the job's): it is the one the CLI took for DST n.
+    return `DST ${n}`
+  }
+  if (base === 'from' && field !== undefined) return ({ path: 'SRC', offset: '--src-offset', length: '--length' } as Record<string, string>)[field] ?? null
+  if (base === 'replicas' && n !== null) return `REPLICA ${n}`
+  if (base === 'ranges' && n !== null) return field === undefined ? `--range ${n}` : `--range ${n} (${RANGE_FIELDS[field] ?? field})`
+  if (base === 'manifest' && field === 'chunkBytes') return '--manifest'
+  if (field !== undefined || n !== null) return null
+  return FLAGS[base] ?? null
+}
+
+/** A library name and what follows it at the start of a message: `to[1].path: ...`. */
+const LEADING = /^(\w+(?:\[\d+\])?(?:\.\w+)?)(?=:)/
+/** Region, range and replica names anywhere in a message: unmistakable, unlike a plain word such as "map". */
+const INDEXED = /\b(?:(?:to|ranges|replicas)\[\d+\](?:\.\w+)?|from\.(?:path|offset|length)\b)/g
+/**
+ * An option a library message names in backticks: `ignoreErrors`, or with
+ * its value, `fallback: 'copy'` (a flag and its value on the command line)
+ * or `all: true` (a flag alone).
+ */
+const QUOTED = /`(\w+(?:\[\d+\])?(?:\.\w+)?)(?:: ('[^']*'|true))?`/g
+
+/**
+ * A library message as a command-line user must read it: every option,
+ * region, range and replica by the name they typed (`--ignore-errors`,
+ * `DST 2`, `--range 3 (LEN)`), whether it leads the message or is named
+ * inside it. A name the command line has none for is left as it is.
+ */
 export function cliMessage(err: BlockcopyError | SystemError): string {
   // A system error may name the argument after its code: "EROFS: to[1].path: ...".
   const code = err instanceof BlockcopyError ? '' : (/^E[A-Z0-9]+: /.exec(err.message)?.[0] ?? '')
   if (!(err instanceof BlockcopyError) && code === '') return err.message
   const text = err.message.slice(code.length)
-  for (const [re, name] of CLI_NAMES) {
-    const m = re.exec(text)
-    if (m) return `${code}${name(m)}${text.slice(m[0].length).replace(/^\.path|^\.offset|^\.length/, '')}`
-  }
-  return err.message
+  const leading = LEADING.exec(text)?.[1]
+  const head = leading === undefined ? null : cliName(leading)
+  const body = (head === null ? text : `${head}${text.slice((leading ?? '').length)}`)
+    .replace(QUOTED, (all, name: string, value?: string) => {
+      const flag = cliName(name)
+      if (flag === null) return all
+      if (value === undefined || value === 'true') return flag
+      return `${flag} ${value.slice(1, -1)}`
+    })
+    .replace(INDEXED, (name) => cliName(name) ?? name)
+  return `${code}${body}`
 }
 
 /** Errors that mean the input was wrong and nothing was written. */

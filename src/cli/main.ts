@@ -6,7 +6,7 @@ import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
 import { detach, detachedJobId, hasOption, registerJobs } from './jobs.js'
-import { cliMessage, EXIT, exitCodeFor, isBadInput } from './exit.js'
+import { cliMessage, cliName, EXIT, exitCodeFor, isBadInput } from './exit.js'
 import { printResult } from './report.js'
 import { SinceFile } from './since-file.js'
 import { checkCopyPaths, checkZeroPaths } from './paths.js'
@@ -259,7 +259,9 @@ export async function main(argv: string[]): Promise<number> {
       const line = message.startsWith(`${err.code}:`) ? message : `${err.code}: ${message}`
       process.stderr.write(`blockcopy: ${line}\n`)
       if (wantsJson) {
-        const argument = err instanceof BlockcopyError ? err.argument : undefined
+        const given = err instanceof BlockcopyError ? err.argument : undefined
+        // The argument as the user typed it, where the command line has a name for it.
+        const argument = given === undefined ? undefined : (cliName(given) ?? given)
         process.stdout.write(`${JSON.stringify({ ok: false, error: { code: err.code, message, ...(argument ? { argument } : {}) } })}\n`)
       }
       return EXIT.badInput

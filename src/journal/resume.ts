@@ -26,10 +26,10 @@ export function badBlockOptions(o: CopyOptions): { tries: number; fill: boolean 
   // unknown in its manifest; it does not split bad blocks out of it.
   // (retryBad needs a map, which an incremental copy refuses: mapOptions.)
   if (o.since !== undefined && o.fillBad === 'zero') {
-    throw new BlockcopyError('INVALID_ARGUMENT', "fillBad: an incremental copy (since) does not split bad blocks out of a chunk, so it cannot zero them; an unreadable chunk stays as it was, marked unknown in the manifest", 'fillBad')
+    throw new BlockcopyError('INVALID_ARGUMENT', "fillBad: an incremental copy (`since`) does not split bad blocks out of a chunk, so it cannot zero them; an unreadable chunk stays as it was, marked unknown in the manifest", 'fillBad')
   }
   if (!o.ignoreErrors && retry === 0) {
-    if (o.fillBad !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'fillBad: only applies with ignoreErrors or retryBad (bad blocks are only split out then)', 'fillBad')
+    if (o.fillBad !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'fillBad: only applies with `ignoreErrors` or `retryBad` (bad blocks are only split out then)', 'fillBad')
     return null
   }
   return { tries: Math.max(1, retry), fill: o.fillBad === 'zero' }
@@ -43,12 +43,12 @@ export function mapOptions(o: CopyOptions): MapOptions | null {
     throw new BlockcopyError('INVALID_ARGUMENT', `retryBad: must be a whole number of passes from 1 to 100, got ${String(o.retryBad)}`, 'retryBad')
   }
   if (o.map === undefined) {
-    if (o.mapIntervalMs !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'mapIntervalMs: only applies with map', 'mapIntervalMs')
-    if (o.retryBad !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'retryBad: needs the map that recorded the bad blocks (map)', 'retryBad')
+    if (o.mapIntervalMs !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'mapIntervalMs: only applies with `map`', 'mapIntervalMs')
+    if (o.retryBad !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'retryBad: needs the map that recorded the bad blocks (`map`)', 'retryBad')
     return null
   }
   if (typeof o.map !== 'string' || o.map.length === 0) throw new BlockcopyError('INVALID_ARGUMENT', 'map: must be a file path', 'map')
-  if (o.since !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'map: an incremental copy (since) cannot also resume from a map', 'map')
+  if (o.since !== undefined) throw new BlockcopyError('INVALID_ARGUMENT', 'map: an incremental copy (`since`) cannot also resume from a map', 'map')
   return { path: o.map, intervalMs: o.mapIntervalMs ?? 1000, retryBad: o.retryBad ?? 0, force: o.force === true }
 }
 
@@ -125,7 +125,7 @@ export async function finishJournal(journal: MapJournal, result: CopyResult, syn
     if (!result.errors.some((e) => e.dest === -1 && e.offset < b.pos + b.size && b.pos < e.offset + e.length)) {
       result.errors.push({
         dest: -1, offset: b.pos, length: b.size, code: 'BAD_BLOCK', errno: 0, syscall: 'map',
-        message: `BAD_BLOCK: source bytes ${b.pos}..${b.pos + b.size} were unreadable in an earlier run (map ${map.path}); retry them with retryBad`,
+        message: `BAD_BLOCK: source bytes ${b.pos}..${b.pos + b.size} were unreadable in an earlier run (map ${map.path}); retry them with \`retryBad\``,
       })
     }
   }

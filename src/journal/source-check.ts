@@ -144,7 +144,7 @@ export function judgeSource(recorded: SourceFacts, now: { identity: string; samp
 export function mapMismatch(path: string, why: string): BlockcopyError {
   return new BlockcopyError(
     'MAP_MISMATCH',
-    `map: ${path} is the map of another source: ${why}. Nothing was written; remove the map to start over, or give force (--force on the command line) to resume it anyway`,
+    `map: ${path} is the map of another source: ${why}. Nothing was written; remove the map to start over, or give \`force\` to resume it anyway`,
     'map',
   )
 }

@@ -83,7 +83,7 @@ export function openReplicate(
   if (o.type === 'clone') {
     const refusal = cloneRefusal(io, srcFacts, destFacts, checked)
     if (refusal === null) method = 'clone'
-    else if (o.fallback !== 'copy') throw new BlockcopyError('NO_SUPPORT', `type: cannot clone: ${refusal}; pass fallback 'copy' to copy instead`, 'type')
+    else if (o.fallback !== 'copy') throw new BlockcopyError('NO_SUPPORT', `type: cannot clone: ${refusal}; give \`fallback: 'copy'\` to copy instead`, 'type')
   }
   // Bytes move through the workers for a copy, and for the check of a clone (verify).
   const moves = method === 'copy' || verify !== 'none'

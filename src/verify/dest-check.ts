@@ -100,7 +100,7 @@ export async function judgeDest(s: SinceOptions, found: Array<string | null> | n
         const bad = unreadable.length > 0 ? ` (${rangesText(rangesOf(unreadable, m))} could not be read: ${code})` : ''
         throw mismatch(
           `every chunk of ${destPath} was hashed, and ${differing.length} of ${m.chunkCount} chunks ${differing.length === 1 ? 'is' : 'are'} not as the manifest records: ${rangesText(s.since.checked.differing)}${bad}`,
-          'force writes the chunks where the source differs from what the destination holds',
+          '`force` writes the chunks where the source differs from what the destination holds',
         )
       }
     }

@@ -82,9 +82,9 @@ export function sinceOptions(
   if (o.checkDest !== undefined && typeof o.checkDest !== 'boolean') throw bad('checkDest', 'must be true or false')
   if (o.since === undefined) {
     // With a map, force resumes one whose source does not match it (src/journal/source-check.ts).
-    if (o.force && o.map === undefined) throw bad('force', 'only applies with since (an incremental copy) or map (a resume map)')
-    if (o.checkDest) throw bad('checkDest', 'only applies with since (an incremental copy)')
-    if (o.checkpoint !== undefined) throw bad('checkpoint', 'only applies with since (an incremental copy)')
+    if (o.force && o.map === undefined) throw bad('force', 'only applies with `since` (an incremental copy) or `map` (a resume map)')
+    if (o.checkDest) throw bad('checkDest', 'only applies with `since` (an incremental copy)')
+    if (o.checkpoint !== undefined) throw bad('checkpoint', 'only applies with `since` (an incremental copy)')
     return null
   }
   if (!isManifest(o.since)) throw bad('since', 'must be a manifest as readManifest() or a hash job returns it')
@@ -122,7 +122,7 @@ export function checkDestSize(s: SinceOptions, dest: { path: string; exists: boo
 }
 
 /** The refusal of a destination not in the manifest's state; `forced` says what force would do instead. */
-export function mismatch(why: string, forced = 'force copies every chunk'): BlockcopyError {
+export function mismatch(why: string, forced = '`force` copies every chunk'): BlockcopyError {
   return new BlockcopyError(
     'MANIFEST_MISMATCH',
     `since: ${why}: the destination is not in the state the manifest records, so an incremental copy would be wrong; nothing was written (${forced})`,

@@ -124,12 +124,12 @@ export function openVerify(
   }
   const srcFacts = source === null ? null : inspectPath(io, source, 'source', false)
   const facts = replicaPaths.map((p, i) => inspectPath(io, p, `replicas[${i}]`, false))
-  // Named by path, so the message reads the same through the library and the CLI.
+  // By position and path: replicas[k] reads as REPLICA k+1 on the command line.
   const seen = new Map<string, string>(srcFacts ? [[srcFacts.identity, `the source ${srcFacts.path}`]] : [])
   facts.forEach((f, i) => {
     const other = seen.get(f.identity)
     if (other) throw bad(`replicas[${i}]`, `${f.path} is the same file or device as ${other}; comparing it with itself proves nothing`)
-    seen.set(f.identity, `the replica ${f.path}`)
+    seen.set(f.identity, `replicas[${i}] ${f.path}`)
   })
   const referenceBytes = srcFacts ? srcFacts.sizeBytes : (manifest as Manifest).sizeBytes
   const refName = srcFacts ? `source ${srcFacts.path}` : 'the manifest'
