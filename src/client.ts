@@ -5,9 +5,8 @@ import { loadBackend } from './io/index.js'
 import type { BackendInfo, IoBackend } from './io/types.js'
 import type { JobStatus } from './jobs/status.js'
 import { Job, type JobSpec, type NotifyFn, type VerifyMode } from './job.js'
-import {
-  copyOptions, zeroOptions, openCopy, openZero, type CopyOptions, type ZeroOptions,
-} from './plan.js'
+import { copyOptions, zeroOptions, type CopyOptions, type ZeroOptions } from './job-options.js'
+import { openCopy, openZero } from './plan.js'
 import type { ChunkResult, ProbeResult, Task, WorkerConfig } from './protocol.js'
 import { inspectPath, PAGE_BYTES, type Region } from './regions.js'
 import { openReplicate, type ReplicateOptions } from './replicate/engine.js'

@@ -1,7 +1,7 @@
 // The public API of blockcopy. Named exports only.
 export { createClient, CopyClient } from './client.js'
 export type { CopyOptions, ZeroOptions, NotifyFn, VerifyMode } from './client.js'
-export type { SparseMode } from './plan.js'
+export type { SparseMode } from './job-options.js'
 export type { ClientOptions, ClientSettings } from './options.js'
 export { MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_DESTINATIONS } from './options.js'
 export { Job } from './job.js'

@@ -1,6 +1,7 @@
 import { BlockcopyError } from '../errors.js'
 import { refuseAliases, regionRole, savedFileRoles } from '../paths/aliases.js'
-import type { CopyOptions, CopyFacts } from '../plan.js'
+import type { CopyFacts } from '../plan.js'
+import type { CopyOptions } from '../job-options.js'
 import { cutOnGrid, MapJournal } from './journal.js'
 import type { CopyResult, Extent } from '../job.js'
 import type { RangeFailure } from '../protocol.js'

@@ -17,7 +17,7 @@ import {
   probeZeroOutDevice,
 } from './caps-probes.js'
 import { Scratch } from './scratch.js'
-import { extentMapsProve } from '../verify/checkpoint.js'
+import { extentMapsProve } from '../verify/extent-compare.js'
 
 /**
  * Whether an operation works here; `reason` (present exactly when it does
