@@ -9,7 +9,8 @@ export function fdatasync(fd: number): Promise<void> {
 
 /** fsync of the directory holding `path`: its entries (a new or renamed file) are on disk. */
 export async function syncParentDir(path: string): Promise<void> {
-  const dir = await fs.promises.open(nodePath.dirname(nodePath.resolve(path)), 'r')
+  // The directory the kernel put it in: through its symlinks, never by the path's text.
+  const dir = await fs.promises.open(nodePath.dirname(followLinks(path)), 'r')
   try {
     await dir.sync()
   } finally {
@@ -87,17 +88,36 @@ function isRunning(pid: number): boolean {
 /**
  * The file a path names once its symlinks are followed, even when the last
  * link dangles (a file still to be created through it): what a durable
- * write must replace, so that the link stays a link.
+ * write must replace, so that the link stays a link, and where a new file
+ * is created. Resolved as the kernel resolves it, never by the path's text:
+ * `sub/../f` is in the directory above where sub's link points, not beside
+ * sub (path.resolve and fs.realpathSync would say beside it). Absolute,
+ * unless the directory does not exist: then `path` as given.
  */
 export function followLinks(path: string): string {
   let p = path
   for (let hops = 0; hops < 40; hops++) {
-    if (fs.existsSync(p)) return fs.realpathSync(p)
-    const st = fs.lstatSync(p, { throwIfNoEntry: false })
-    if (!st?.isSymbolicLink()) return p
-    // A relative link is resolved from the directory the link really is in, as the kernel does.
-    const dir = nodePath.dirname(nodePath.resolve(p))
-    p = nodePath.resolve(fs.existsSync(dir) ? fs.realpathSync(dir) : dir, fs.readlinkSync(p))
+    try {
+      return fs.realpathSync.native(p)
+    } catch {
+      // Not there (yet), or a link that dangles: looked at below.
+    }
+    let st: fs.Stats | undefined
+    try {
+      st = fs.lstatSync(p, { throwIfNoEntry: false })
+    } catch {
+      return p
+    }
+    if (!st?.isSymbolicLink()) {
+      try {
+        return nodePath.join(fs.realpathSync.native(nodePath.dirname(p)), nodePath.basename(p))
+      } catch {
+        return p
+      }
+    }
+    // A relative link is resolved from the directory the link is in, as reached: joined as text, never normalized.
+    const target = fs.readlinkSync(p)
+    p = nodePath.isAbsolute(target) ? target : `${nodePath.dirname(p)}/${target}`
   }
   return p
 }
