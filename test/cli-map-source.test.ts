@@ -129,6 +129,19 @@ test('after a kill, copy A D2 --map M into another destination of sufficient siz
   assert.match(forced.stderr, /^blockcopy: --map: forced: DST 1 is the file with inode/m)
 })
 
+test('a resumed copy says what this run copied apart from what earlier runs did, as its progress counts both', async () => {
+  const run = await slowCopy()
+  run.child.kill('SIGINT')
+  await run.done
+  const rest = copy(a)
+  assert.is(rest.status, 0, rest.stderr)
+  assert.match(rest.stdout, /^copied \d+(\.\d+)? [KM]iB this run \(\d+(\.\d+)? [KM]iB by earlier runs\) of 8\.00 MiB from /)
+  assert.ok(cmpFiles(a, dst))
+  // A copy that resumes nothing says it as before.
+  const fresh = runCli(['copy', a, join(dir, 'fresh.img'), '--progress', 'none'])
+  assert.match(fresh.stdout, /^copied 8\.00 MiB of 8\.00 MiB from /)
+})
+
 test('a DST that is the map\'s lock file is refused before anything is locked or written', () => {
   const lockNamed = `${map}.lock`
   const run = runCli(['copy', a, lockNamed, '--map', map, '--progress', 'none'])
