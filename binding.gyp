@@ -8,6 +8,7 @@
         "native/errors.cpp",
         "native/direct_io.cpp",
         "native/extents.cpp",
+        "native/loop.cpp",
         "native/offload.cpp"
       ],
       "include_dirs": [

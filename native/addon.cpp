@@ -5,6 +5,7 @@
 #include "direct_io.hpp"
 #include "errors.hpp"
 #include "extents.hpp"
+#include "loop.hpp"
 #include "offload.hpp"
 
 namespace blockcopy {
@@ -36,6 +37,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
   exports.Set("inodeFlags", Napi::Function::New(env, InodeFlags, "inodeFlags"));
   exports.Set("setInodeFlags", Napi::Function::New(env, SetInodeFlags, "setInodeFlags"));
+  exports.Set("loopStatus", Napi::Function::New(env, LoopStatus, "loopStatus"));
   exports.Set("constants", OpenConstants(env));
   return exports;
 }

@@ -60,7 +60,12 @@ export interface CopyResult {
   /** Set when an error stopped the job before it started every chunk (errors not ignored): the rest was never tried. */
   stopped?: true
   totalBytes: number
-  /** Bytes that reached every destination, as `completed` extents add up. */
+  /**
+   * Bytes that reached every destination in this run, as `completed`
+   * extents add up. A copy resumed from a map counts only what this run
+   * copied: what earlier runs did is `map.resumedBytes` (progress
+   * `doneBytes` counts both).
+   */
   completedBytes: number
   completed: Extent[]
   chunkBytes: number

@@ -4,6 +4,7 @@ import { BlockcopyError, SystemError, toSystemError } from './errors.js'
 import { systemPageBytes } from './io/page.js'
 import type { IoBackend } from './io/types.js'
 import { followLinks } from './io/durable.js'
+import { newFileIdentity, storageOf, type Storage } from './paths/storage.js'
 import { accessAnswersForUs } from './io/access.js'
 import type { FileRef } from './protocol.js'
 
@@ -34,8 +35,18 @@ export interface PathFacts {
   exists: boolean
   isBlockDevice: boolean
   sizeBytes: number
-  /** Identity of the bytes: st_rdev for devices, st_dev:st_ino for files. */
+  /**
+   * Which file or device node this is: `dev:RDEV` for a device, `ino:DEV:INO`
+   * for a file, `new:...` for one still to be created (pathIdentity). One
+   * O_EXCL claim is taken per device by it (plan.ts openAll).
+   */
   identity: string
+  /**
+   * What its bytes are stored in (src/paths/storage.ts): a loop device is a
+   * range of its file, a partition a range of its disk. Overlaps are judged
+   * by it (checkNoOverlap).
+   */
+  storage: Storage
 }
 
 /** An open file, as the main thread holds it for the life of a job. */
@@ -56,9 +67,10 @@ export function checkByteCount(value: unknown, argument: string): number {
 /**
  * Which file a path names, for telling two names of one file apart: its
  * device and inode (the device number for a block device), or, for a file
- * still to be created, the real directory it will be created in plus its
- * name (through a symlinked directory or a dangling link alike). A path
- * that cannot be looked at (a symlink loop) is taken as a new file.
+ * still to be created, the directory the kernel will create it in (by
+ * device and inode) plus its name, through a symlinked directory, a bind
+ * mount or a dangling link alike. A path that cannot be looked at (a
+ * symlink loop) is taken as a new file.
  */
 export function pathIdentity(p: string): string {
   const st = (() => {
@@ -69,19 +81,16 @@ export function pathIdentity(p: string): string {
     }
   })()
   if (st) return st.isBlockDevice() ? `dev:${st.rdev}` : `ino:${st.dev}:${st.ino}`
-  const target = creationPath(p)
-  let dir = path.dirname(target)
-  try {
-    dir = fs.realpathSync(dir)
-  } catch {
-    // A directory that does not exist: the path as it is.
-  }
-  return `new:${path.join(dir, path.basename(target))}`
+  return newFileIdentity(p)
 }
 
-/** Where a file still to be created at `p` will be: through a dangling symlink, what it names. */
+/**
+ * Where a file still to be created at `p` will be, as the kernel resolves
+ * it: through a dangling symlink, what it names; `sub/..` through the
+ * directory sub's link points to (io/durable.ts followLinks).
+ */
 export function creationPath(p: string): string {
-  return path.resolve(followLinks(p))
+  return followLinks(p)
 }
 
 /** Removes a file this process just created at `p` (not a symlink it was created through); never throws. */
@@ -109,17 +118,17 @@ export function inspectPath(io: IoBackend, p: string, argument: string, mayCreat
     const e = toSystemError(err, 'stat', p)
     if (e.code !== 'ENOENT') throw e
     if (!mayCreate) throw new BlockcopyError('NOT_FOUND_VOLUME', `${argument}: ${p} does not exist`, argument)
-    // Where the file will be created: through a dangling symlink, in the directory it names.
+    // Where the file will be created: through a dangling symlink, in the directory it names, as the kernel resolves it.
     const dir = path.dirname(creationPath(p))
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    if (!isDirectory(dir)) {
       throw new BlockcopyError('NOT_FOUND_VOLUME', `${argument}: directory ${dir} does not exist, so ${p} cannot be created`, argument)
     }
-    return { path: p, exists: false, isBlockDevice: false, sizeBytes: 0, identity: pathIdentity(p) }
+    return { path: p, exists: false, isBlockDevice: false, sizeBytes: 0, identity: pathIdentity(p), storage: storageOf(p) }
   }
   if (st.isBlockDevice()) {
     const fd = openOrThrow(io, p, false, false)
     try {
-      return { path: p, exists: true, isBlockDevice: true, sizeBytes: io.blockInfo(fd).sizeBytes, identity: `dev:${st.rdev}` }
+      return { path: p, exists: true, isBlockDevice: true, sizeBytes: io.blockInfo(fd).sizeBytes, identity: `dev:${st.rdev}`, storage: storageOf(p) }
     } finally {
       io.close(fd)
     }
@@ -127,7 +136,17 @@ export function inspectPath(io: IoBackend, p: string, argument: string, mayCreat
   if (!st.isFile()) {
     throw new BlockcopyError('INVALID_ARGUMENT', `${argument}: ${p} is neither a regular file nor a block device`, argument)
   }
-  return { path: p, exists: true, isBlockDevice: false, sizeBytes: st.size, identity: `ino:${st.dev}:${st.ino}` }
+  const identity = `ino:${st.dev}:${st.ino}`
+  return { path: p, exists: true, isBlockDevice: false, sizeBytes: st.size, identity, storage: storageOf(p) }
+}
+
+/** Whether `dir` is a directory, as the kernel resolves the path (stat of the text as given, never normalized). */
+function isDirectory(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory()
+  } catch {
+    return false
+  }
 }
 
 function openOrThrow(io: IoBackend, p: string, write: boolean, create: boolean, direct = false, exclusive = false): number {
@@ -279,17 +298,29 @@ export function closeFile(io: IoBackend, f: OpenFile): void {
   }
 }
 
-/** Two ranges on the same bytes overlap: INVALID_ARGUMENT naming both. */
+/**
+ * Two ranges on the same bytes overlap: INVALID_ARGUMENT naming both. Same
+ * bytes by storage (src/paths/storage.ts): a file and a loop device over
+ * it, a disk and its partition, are compared where their bytes are.
+ */
 export function checkNoOverlap(
   a: { facts: PathFacts; offset: number; length: number; argument: string },
   b: { facts: PathFacts; offset: number; length: number; argument: string },
   rule: string,
 ): void {
-  if (a.facts.identity !== b.facts.identity || a.length === 0 || b.length === 0) return
-  if (a.offset < b.offset + b.length && b.offset < a.offset + a.length) {
+  const sa = a.facts.storage
+  const sb = b.facts.storage
+  if (sa.identity !== sb.identity || a.length === 0 || b.length === 0) return
+  const aStart = sa.offsetBytes + a.offset
+  const bStart = sb.offsetBytes + b.offset
+  if (aStart < bStart + b.length && bStart < aStart + a.length) {
+    // Two names of one file need no explaining; a loop device or a partition over it does.
+    const where = a.facts.identity === b.facts.identity
+      ? ''
+      : ` of ${a.facts.path}, which are the same bytes (${[...new Set([...sb.via, ...sa.via])].join('; ') || 'one file by two names'})`
     throw new BlockcopyError(
       'INVALID_ARGUMENT',
-      `${b.argument}: bytes ${b.offset}..${b.offset + b.length} of ${b.facts.path} overlap \`${a.argument}\` bytes ${a.offset}..${a.offset + a.length}; ${rule}`,
+      `${b.argument}: bytes ${b.offset}..${b.offset + b.length} of ${b.facts.path} overlap \`${a.argument}\` bytes ${a.offset}..${a.offset + a.length}${where}; ${rule}`,
       b.argument,
     )
   }

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert'
 import { readManifest } from '../src/index.js'
 import { runCli } from './helpers/cli.js'
 import { attachLoop, detachLoop } from './helpers/loop.js'
+import { unmount } from './helpers/mounts.js'
 import { logSkip, skipUnlessRoot } from './helpers/root.js'
 import { makeTempDir, readRange, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
@@ -77,6 +78,25 @@ test('-o another node of the block device being hashed: refused, the device and 
     assert.ok(readRange(dev, 0, 3 * MiB).equals(bytes.subarray(0, 3 * MiB)), 'the device reads as before')
   } finally {
     await detachLoop(dev)
+  }
+})
+
+test('-o FILE through a bind mount of its directory: refused as the same file through another mount, not as a hard link', async () => {
+  const why = skipUnlessRoot('bind-mounts a directory')
+  if (why) return logSkip(why)
+  const sub = join(dir, 'data')
+  const bind = join(dir, 'bindm')
+  execFileSync('mkdir', [sub, bind])
+  execFileSync('mv', [file, sub])
+  execFileSync('mount', ['--bind', sub, bind])
+  try {
+    const run = hash([join(sub, 'disk.img'), '-o', join(bind, 'disk.img')])
+    assert.is(run.status, 2, run.stderr)
+    assert.match(run.stderr, /-o: .*bindm\/disk\.img is FILE 1 .*data\/disk\.img \(the same file through another mount or path\); a command never writes a file it reads/)
+    assert.ok(readFileSync(join(sub, 'disk.img')).equals(bytes), 'FILE is byte for byte as it was')
+    assert.equal(readdirSync(sub), ['disk.img'], 'nothing created beside it')
+  } finally {
+    await unmount(bind)
   }
 })
 

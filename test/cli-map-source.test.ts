@@ -112,6 +112,36 @@ test('a run killed outright leaves its lock file, which holds no lock: the next 
   assert.ok(cmpFiles(a, dst))
 })
 
+test('after a kill, copy A D2 --map M into another destination of sufficient size: MAP_MISMATCH, exit 2, D2 untouched; --force goes on', async () => {
+  // Interrupted: its last save records what it copied.
+  const run = await slowCopy()
+  run.child.kill('SIGINT')
+  await run.done
+  const d2 = join(dir, 'd2.img')
+  writeRandomFile(d2, SIZE, 93)
+  const before = readFileSync(d2)
+  const other = runCli(['copy', a, d2, '--map', map, '--progress', 'none'])
+  assert.is(other.status, 2, other.stderr)
+  assert.match(other.stderr, /^blockcopy: MAP_MISMATCH: --map: .*copy\.map is the map of a copy into other destinations: DST 1 is the file with inode \d+ on device \d+:\d+, where the map's destination 1 was the file with inode \d+ on device \d+:\d+: the \d+ bytes it records as done were written to other files\. Nothing was written; remove the map to start over, or give --force to resume it anyway/)
+  assert.ok(readFileSync(d2).equals(before), 'D2 is untouched')
+  const forced = runCli(['copy', a, d2, '--map', map, '--progress', 'none', '--force'])
+  assert.is(forced.status, 0, forced.stderr)
+  assert.match(forced.stderr, /^blockcopy: --map: forced: DST 1 is the file with inode/m)
+})
+
+test('a resumed copy says what this run copied apart from what earlier runs did, as its progress counts both', async () => {
+  const run = await slowCopy()
+  run.child.kill('SIGINT')
+  await run.done
+  const rest = copy(a)
+  assert.is(rest.status, 0, rest.stderr)
+  assert.match(rest.stdout, /^copied \d+(\.\d+)? [KM]iB this run \(\d+(\.\d+)? [KM]iB by earlier runs\) of 8\.00 MiB from /)
+  assert.ok(cmpFiles(a, dst))
+  // A copy that resumes nothing says it as before.
+  const fresh = runCli(['copy', a, join(dir, 'fresh.img'), '--progress', 'none'])
+  assert.match(fresh.stdout, /^copied 8\.00 MiB of 8\.00 MiB from /)
+})
+
 test('a DST that is the map\'s lock file is refused before anything is locked or written', () => {
   const lockNamed = `${map}.lock`
   const run = runCli(['copy', a, lockNamed, '--map', map, '--progress', 'none'])

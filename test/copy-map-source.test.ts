@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, copyFileSync, existsSync, openSync, readFileSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -65,6 +65,7 @@ test('the map records the source: its identity and a sample of 8 blocks across t
   assert.is(m.sourceSample?.length, 8)
   assert.is(m.sourceSample?.[7]?.pos, SIZE - 4096, 'the last block ends where the range does')
   assert.ok(m.sourceSample?.every((b) => /^[0-9a-f]{16}$/.test(b.digest ?? '')))
+  assert.is(m.sourceMtimeNs, statSync(a, { bigint: true }).mtimeNs, 'and its modification time, to the nanosecond')
   if (spawnSync('ddrescuelog', ['--version']).status !== 0) return logSkip('ddrescuelog is not installed (apt-get install gddrescue)')
   const t = spawnSync('ddrescuelog', ['-t', map], { encoding: 'utf8' })
   assert.is(t.status, 0, t.stderr)
@@ -79,7 +80,7 @@ test('another source of the same size: MAP_MISMATCH naming the blocks that diffe
   const dstBefore = readFileSync(dst)
   await refusesAsync(
     client.copy({ path: b }, [{ path: dst }], { map }).result, 'MAP_MISMATCH',
-    /^map: .*copy\.map is the map of another source: 8 of the 8 blocks sampled at its first run read differently now \(source bytes 0\.\.4096 and 7 more\), and it is the file with inode \d+ on device \d+:\d+, where the map's source was the file with inode \d+ .*Nothing was written/,
+    /^map: .*copy\.map is the map of another source: 8 of the 8 blocks sampled at its first run read differently now \(source bytes 0\.\.4096 and 7 more\); it is the file with inode \d+ on device \d+:\d+, where the map's source was the file with inode \d+ .*Nothing was written/,
   )
   assert.is(readFileSync(map, 'utf8'), mapBefore, 'the map is as it was')
   assert.ok(readFileSync(dst).equals(dstBefore), 'the destination is as it was')
@@ -91,16 +92,54 @@ test('another source of the same size: MAP_MISMATCH naming the blocks that diffe
   assert.ok(cmpFiles(a, dst))
 })
 
-test('a copy of the source (another inode, the same data) resumes, and says why it was taken as the same', async () => {
+test('a copy of the source (another inode, the same data) is another source: MAP_MISMATCH naming both files; force resumes it', async () => {
   await partial(a)
   const restored = join(dir, 'restored.img')
   copyFileSync(a, restored)
-  const r = await client.copy({ path: restored }, [{ path: dst }], { map }).result
+  const mapBefore = readFileSync(map, 'utf8')
+  await refusesAsync(
+    client.copy({ path: restored }, [{ path: dst }], { map }).result, 'MAP_MISMATCH',
+    /^map: .*copy\.map is the map of another source: it is the file with inode \d+ on device \d+:\d+, where the map's source was the file with inode \d+ on device \d+:\d+\. Nothing was written/,
+  )
+  assert.is(readFileSync(map, 'utf8'), mapBefore, 'the map is as it was')
+  const r = await client.copy({ path: restored }, [{ path: dst }], { map, force: true }).result
   assert.is(r.ok, true, JSON.stringify(r.errors))
-  assert.match(r.map?.sourceNote ?? '', /^the source is the file with inode \d+ .*, where the map's source was the file with inode \d+ .*; its 8 sampled blocks readable both times match, so it is taken as the same source$/)
+  assert.match(r.map?.sourceNote ?? '', /^forced: it is the file with inode \d+ .*, where the map's source was the file with inode \d+/)
   assert.ok(cmpFiles(a, dst))
   // The map now names the source it was resumed from.
-  assert.match(readFileSync(map, 'utf8'), new RegExp(`^# blockcopy source-identity ino:\\d+:\\d+$`, 'm'))
+  const st = statSync(restored)
+  assert.is(lines(readFileSync(map, 'utf8')).identity, `ino:${st.dev}:${st.ino}`)
+})
+
+test('the source written in place outside the sampled blocks: MAP_MISMATCH saying it was modified since; force resumes it', async () => {
+  await partial(a)
+  // A byte no sampled block holds, at the file's own place: same inode, same size, same samples.
+  const at = 3 * MiB + 12345
+  assert.ok(sampleSpans(0, SIZE).every((b) => at < b.pos || at >= b.pos + b.size))
+  const fd = openSync(a, 'r+')
+  writeSync(fd, Buffer.from([0x5a]), 0, 1, at)
+  closeSync(fd)
+  // A modification time the map cannot have recorded, however coarse the clock.
+  utimesSync(a, new Date(2001, 0, 1), new Date(2001, 0, 1))
+  await refusesAsync(
+    client.copy({ path: a }, [{ path: dst }], { map }).result, 'MAP_MISMATCH',
+    /^map: .*copy\.map is the map of another source: it was modified since the map was started \(modification time \d{4}-\d\d-\d\d [\d:]+\.\d{9} UTC then, 2001-01-0\d [\d:]+\.000000000 UTC now\), so bytes the map calls done may differ from it\. Nothing was written/,
+  )
+  const r = await client.copy({ path: a }, [{ path: dst }], { map, force: true }).result
+  assert.is(r.ok, true, JSON.stringify(r.errors))
+  assert.match(r.map?.sourceNote ?? '', /^forced: it was modified since the map was started/)
+  assert.match(readFileSync(map, 'utf8'), new RegExp(`^# blockcopy source-mtime ${String(statSync(a, { bigint: true }).mtimeNs)}$`, 'm'), 'the map records the mtime it resumed with')
+})
+
+test('a map with the source lines of the release before (no mtime line) resumes as before, and records the mtime from then on', async () => {
+  await partial(a)
+  const old = readFileSync(map, 'utf8').split('\n').filter((l) => !l.startsWith('# blockcopy source-mtime')).join('\n')
+  writeFileSync(map, old)
+  const r = await client.copy({ path: a }, [{ path: dst }], { map }).result
+  assert.is(r.ok, true, JSON.stringify(r.errors))
+  assert.is(r.map?.sourceNote, undefined)
+  assert.ok(cmpFiles(a, dst))
+  assert.match(readFileSync(map, 'utf8'), /^# blockcopy source-mtime \d+$/m)
 })
 
 test('the source changed in place at a sampled block: MAP_MISMATCH; force resumes it and records the source as it now is', async () => {
@@ -186,14 +225,14 @@ test('sampled blocks that cannot be read never fail the copy: recorded as -, lef
     fault.setRules([{ op: 'read', path: 'copy.img', errno: 'EIO' }])
     await refusesAsync(
       client.copy({ path: join(fault.mountDir, 'copy.img') }, [{ path: dst }], { map, ignoreErrors: true }).result, 'MAP_MISMATCH',
-      /it is the file with inode \d+ .*, where the map's source was .*, and none of the 8 blocks sampled at its first run could be read both then and now/,
+      /is the map of another source: it is the file with inode \d+ .*, where the map's source was the file with inode \d+/,
     )
   } finally {
     await fault.unmount()
   }
 })
 
-test('a block device renumbered (the same disk on another loop device): the sample shows it is the same, and the copy resumes', async () => {
+test('a loop device detached and attached again under another number is the same source (its file): the copy resumes, no note', async () => {
   const why = skipUnlessRoot('attaches loop devices')
   if (why) return logSkip(why)
   const backing = join(dir, 'disk.img')
@@ -202,17 +241,49 @@ test('a block device renumbered (the same disk on another loop device): the samp
   let after: string | null = null
   try {
     await partial(before)
+    const st = statSync(backing)
+    assert.is(lines(readFileSync(map, 'utf8')).identity, `ino:${st.dev}:${st.ino}`, 'the map names the file the loop device reads')
     // The same disk again, under another device number, as after a reboot.
     after = await attachLoop(backing, { readOnly: true })
     await detachLoop(before)
     const r = await client.copy({ path: after }, [{ path: dst }], { map }).result
     assert.is(r.ok, true, JSON.stringify(r.errors))
-    assert.match(r.map?.sourceNote ?? '', /^the source is the block device 7:\d+, where the map's source was the block device 7:\d+ .*so it is taken as the same source$/)
+    assert.is(r.map?.sourceNote, undefined)
     assert.ok(cmpFiles(backing, dst))
   } finally {
     await detachLoop(before).catch(() => undefined)
     if (after) await detachLoop(after)
   }
 })
+
+test('the same loop device number over another file with the same data: another source, MAP_MISMATCH naming both files', async () => {
+  const why = skipUnlessRoot('attaches loop devices')
+  if (why) return logSkip(why)
+  const first = join(dir, 'first.img')
+  const second = join(dir, 'second.img')
+  writeRandomFile(first, 8 * MiB, 86)
+  copyFileSync(first, second)
+  const dev = await attachLoop(first, { readOnly: true })
+  let again: string | null = null
+  try {
+    await partial(dev)
+    await detachLoop(dev)
+    // The number just freed, over the other file (any free one if another test took it meanwhile).
+    again = await attachLoopAt(dev, second)
+    await refusesAsync(
+      client.copy({ path: again }, [{ path: dst }], { map }).result, 'MAP_MISMATCH',
+      /is the map of another source: it is the file with inode \d+ on device \d+:\d+, where the map's source was the file with inode \d+ on device \d+:\d+\. Nothing was written/,
+    )
+  } finally {
+    await detachLoop(dev).catch(() => undefined)
+    if (again) await detachLoop(again)
+  }
+})
+
+/** Attaches `file` read-only to `device` if it is free, else to the first free device. */
+async function attachLoopAt(device: string, file: string): Promise<string> {
+  const r = spawnSync('losetup', ['-r', device, file], { encoding: 'utf8' })
+  return r.status === 0 ? device : attachLoop(file, { readOnly: true })
+}
 
 test.run()

@@ -22,7 +22,7 @@ test('more ranges than a call takes arguments stay pending through a failed save
   const size = 4096
   const path = join(dir, 'copy.map')
   const journal = MapJournal.open(
-    path, { offset: 0, length: ranges * size, sourceSize: ranges * size, destOffsets: [0], sourceIdentity: 'ino:1:1' },
+    path, { offset: 0, length: ranges * size, sourceSize: ranges * size, destOffsets: [0] },
     { retryBad: false, commandLine: 'blockcopy copy src dst --map copy.map', intervalMs: 60_000, force: false },
   )
   await journal.start([])

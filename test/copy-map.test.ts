@@ -108,8 +108,10 @@ test('a cancelled copy saves its map; the rerun copies only what is not +, and e
 
 test('temporary files a killed run left beside the map are removed; a live process\'s is kept', async () => {
   const dead = spawnSync('true').pid as number
-  writeFileSync(`${map}.tmp-${dead}`, 'half a map')
-  writeFileSync(`${map}.tmp-${process.ppid}`, 'being written')
+  // A save cut short: a map's first line, and part of the next.
+  const half = '# Mapfile. Created by blockcopy (GNU ddrescue mapfile format)\n# Command li'
+  writeFileSync(`${map}.tmp-${dead}`, half)
+  writeFileSync(`${map}.tmp-${process.ppid}`, half)
   const r = await client.copy({ path: src }, [{ path: dst }], { map }).result
   assert.is(r.ok, true)
   assert.not.ok(existsSync(`${map}.tmp-${dead}`))

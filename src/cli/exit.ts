@@ -104,10 +104,14 @@ export function cliMessage(err: BlockcopyError | SystemError): string {
   // A system error may name the argument after its code: "EROFS: to[1].path: ...".
   const code = err instanceof BlockcopyError ? '' : (/^E[A-Z0-9]+: /.exec(err.message)?.[0] ?? '')
   if (!(err instanceof BlockcopyError) && code === '') return err.message
-  const text = err.message.slice(code.length)
+  return `${code}${cliText(err.message.slice(code.length))}`
+}
+
+/** A library text (a message, a note in a result) with every library name in it as cliMessage gives it. */
+export function cliText(text: string): string {
   const leading = LEADING.exec(text)?.[1]
   const head = leading === undefined ? null : cliName(leading)
-  const body = (head === null ? text : `${head}${text.slice((leading ?? '').length)}`)
+  return (head === null ? text : `${head}${text.slice((leading ?? '').length)}`)
     .replace(QUOTED, (all, name: string, value?: string) => {
       const flag = cliName(name)
       if (flag === null) return all
@@ -115,7 +119,6 @@ export function cliMessage(err: BlockcopyError | SystemError): string {
       return `${flag} ${value.slice(1, -1)}`
     })
     .replace(INDEXED, (name) => cliName(name) ?? name)
-  return `${code}${body}`
 }
 
 /** Errors that mean the input was wrong and nothing was written. */

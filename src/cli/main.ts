@@ -6,7 +6,7 @@ import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
 import { detach, detachedJobId, hasOption, registerJobs } from './jobs.js'
-import { cliMessage, cliName, EXIT, exitCodeFor, isBadInput } from './exit.js'
+import { cliMessage, cliName, cliText, EXIT, exitCodeFor, isBadInput } from './exit.js'
 import { printResult } from './report.js'
 import { SinceFile } from './since-file.js'
 import { checkCopyPaths, checkZeroPaths } from './paths.js'
@@ -181,7 +181,7 @@ function program(setExit: (code: number) => void): Command {
           process.stderr.write(`blockcopy: ${unsaved.message}; it still marks every chunk unknown, so the next run writes every chunk (or make it again: blockcopy hash DST -o ${f.since ?? ''})\n`)
           return EXIT.ioErrors
         }
-        if (result.map?.sourceNote) process.stderr.write(`blockcopy: --map: ${result.map.sourceNote}\n`)
+        if (result.map?.sourceNote) process.stderr.write(`blockcopy: --map: ${cliText(result.map.sourceNote)}\n`)
         // What is left is copied by the command without --retry-bad, which only reads the bad blocks again.
         const cmd = resumeCommand().replace(/ --retry-bad(=| )\S+/, '')
         if (result.map && result.map.pendingBytes > 0) {

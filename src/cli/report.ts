@@ -29,8 +29,11 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
   }
   const verb = r.kind === 'zero' ? 'zeroed' : r.method === 'clone' ? 'cloned' : r.incremental ? 'updated' : 'copied'
   const where = r.kind === 'zero' ? `on ${ctx.destinations.join(', ')}` : `from ${ctx.source} to ${ctx.destinations.join(', ')}`
+  // completedBytes is this run's; a resumed copy says what earlier runs did apart, as its progress counted it.
+  const resumed = r.map?.resumedBytes ?? 0
+  const done = resumed > 0 ? `${formatBytes(r.completedBytes)} this run (${formatBytes(resumed)} by earlier runs)` : formatBytes(r.completedBytes)
   const lines = [
-    `${verb} ${formatBytes(r.completedBytes)} of ${formatBytes(r.totalBytes)} ${where} in ${seconds.toFixed(2)} s (${formatBytes(throughputBytesPerSec)}/s)`,
+    `${verb} ${done} of ${formatBytes(r.totalBytes)} ${where} in ${seconds.toFixed(2)} s (${formatBytes(throughputBytesPerSec)}/s)`,
     `direct I/O: ${directText(r, ctx)}`,
   ]
   if (r.incremental) lines.push(...incrementalLines(r, r.incremental))

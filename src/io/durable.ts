@@ -9,7 +9,8 @@ export function fdatasync(fd: number): Promise<void> {
 
 /** fsync of the directory holding `path`: its entries (a new or renamed file) are on disk. */
 export async function syncParentDir(path: string): Promise<void> {
-  const dir = await fs.promises.open(nodePath.dirname(nodePath.resolve(path)), 'r')
+  // The directory the kernel put it in: through its symlinks, never by the path's text.
+  const dir = await fs.promises.open(nodePath.dirname(followLinks(path)), 'r')
   try {
     await dir.sync()
   } finally {
@@ -57,9 +58,14 @@ export function temporaryPathOf(given: string): string {
 
 /**
  * Removes the temporary files writeFileDurably left beside `path` in
- * processes that no longer run (killed mid-save). A live writer's is kept.
+ * processes that no longer run (killed mid-save), and nothing else that is
+ * named so: only a regular file (never a link, a directory or a device
+ * node) that begins with `header` (so blockcopy wrote it), and that is none
+ * of `keep` (`ino:DEV:INO` of the files the job reads and writes: a source
+ * named MAP.tmp-N is the job's, not a leftover). A live writer's is kept.
+ * Never throws: a leftover that stays costs only its space.
  */
-export function removeStaleTemps(path: string): void {
+export function removeStaleTemps(path: string, header: string, keep: ReadonlySet<string>): void {
   const dir = nodePath.dirname(nodePath.resolve(path))
   const prefix = `${nodePath.basename(path)}.tmp-`
   let names: string[] = []
@@ -69,9 +75,29 @@ export function removeStaleTemps(path: string): void {
     return
   }
   for (const name of names) {
-    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : NaN
+    const pid = name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)) ? Number(name.slice(prefix.length)) : NaN
     if (!Number.isSafeInteger(pid) || pid <= 0 || isRunning(pid)) continue
-    fs.rmSync(nodePath.join(dir, name), { force: true })
+    removeIfOurs(nodePath.join(dir, name), Buffer.from(header, 'utf8'), keep)
+  }
+}
+
+/** Unlinks `p` if it is a regular file of none of `keep` that begins with `header`; never throws. */
+function removeIfOurs(p: string, header: Buffer, keep: ReadonlySet<string>): void {
+  let fd = -1
+  try {
+    // Looked at without following a link or opening anything else: a FIFO would block, a tape rewind.
+    const st = fs.lstatSync(p)
+    if (!st.isFile() || keep.has(`ino:${st.dev}:${st.ino}`)) return
+    fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
+    const opened = fs.fstatSync(fd)
+    if (opened.dev !== st.dev || opened.ino !== st.ino) return
+    const head = Buffer.alloc(header.length)
+    if (fs.readSync(fd, head, 0, head.length, 0) !== head.length || !head.equals(header)) return
+    fs.unlinkSync(p)
+  } catch {
+    // Gone meanwhile, or not ours to look at: left as it is.
+  } finally {
+    if (fd >= 0) fs.closeSync(fd)
   }
 }
 
@@ -87,17 +113,36 @@ function isRunning(pid: number): boolean {
 /**
  * The file a path names once its symlinks are followed, even when the last
  * link dangles (a file still to be created through it): what a durable
- * write must replace, so that the link stays a link.
+ * write must replace, so that the link stays a link, and where a new file
+ * is created. Resolved as the kernel resolves it, never by the path's text:
+ * `sub/../f` is in the directory above where sub's link points, not beside
+ * sub (path.resolve and fs.realpathSync would say beside it). Absolute,
+ * unless the directory does not exist: then `path` as given.
  */
 export function followLinks(path: string): string {
   let p = path
   for (let hops = 0; hops < 40; hops++) {
-    if (fs.existsSync(p)) return fs.realpathSync(p)
-    const st = fs.lstatSync(p, { throwIfNoEntry: false })
-    if (!st?.isSymbolicLink()) return p
-    // A relative link is resolved from the directory the link really is in, as the kernel does.
-    const dir = nodePath.dirname(nodePath.resolve(p))
-    p = nodePath.resolve(fs.existsSync(dir) ? fs.realpathSync(dir) : dir, fs.readlinkSync(p))
+    try {
+      return fs.realpathSync.native(p)
+    } catch {
+      // Not there (yet), or a link that dangles: looked at below.
+    }
+    let st: fs.Stats | undefined
+    try {
+      st = fs.lstatSync(p, { throwIfNoEntry: false })
+    } catch {
+      return p
+    }
+    if (!st?.isSymbolicLink()) {
+      try {
+        return nodePath.join(fs.realpathSync.native(nodePath.dirname(p)), nodePath.basename(p))
+      } catch {
+        return p
+      }
+    }
+    // A relative link is resolved from the directory the link is in, as reached: joined as text, never normalized.
+    const target = fs.readlinkSync(p)
+    p = nodePath.isAbsolute(target) ? target : `${nodePath.dirname(p)}/${target}`
   }
   return p
 }

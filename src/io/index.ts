@@ -8,7 +8,7 @@ import { FsBackend } from './fs-backend.js'
 import { loadNativeBackend } from './native.js'
 import type { IoBackend } from './types.js'
 
-export type { BackendInfo, BlockInfo, DirectAlignment, IoBackend, OpenOptions } from './types.js'
+export type { BackendInfo, BlockInfo, DirectAlignment, IoBackend, LoopStatus, OpenOptions } from './types.js'
 export { alignDown, alignUp, isAligned, isPowerOfTwo, splitAligned } from './align.js'
 export type { AlignedSegment } from './align.js'
 export { FsBackend } from './fs-backend.js'

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 
 import { SystemError } from '../errors.js'
 import { FdPaths } from './fd-paths.js'
-import type { BackendInfo, BlockInfo, DirectAlignment, IoBackend, OpenOptions } from './types.js'
+import type { BackendInfo, BlockInfo, DirectAlignment, IoBackend, LoopStatus, OpenOptions } from './types.js'
 
 /** open(2) flag values as this platform defines them, exported by the addon. */
 export interface NativeConstants {
@@ -74,6 +74,8 @@ export interface NativeAddon {
   tryLock(fd: number): boolean
   inodeFlags(fd: number): number
   setInodeFlags(fd: number, flags: number): void
+  /** ioctl LOOP_GET_STATUS64; null for a device that is not a loop device or has no file attached. */
+  loopStatus(fd: number): LoopStatus | null
   readonly constants: NativeConstants
 }
 
@@ -90,7 +92,7 @@ const ADDON_FUNCTIONS = [
   'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'preadCached', 'cachedPages', 'pwrite',
   'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange', 'preallocate',
   'punchHole', 'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange', 'fiemap', 'tryLock',
-  'inodeFlags', 'setInodeFlags',
+  'inodeFlags', 'setInodeFlags', 'loopStatus',
 ] as const
 
 /**
@@ -304,6 +306,10 @@ export class NativeBackend implements IoBackend {
 
   tryLock(fd: number): boolean {
     return this.#on(fd, () => this.#addon.tryLock(fd))
+  }
+
+  loopStatus(fd: number): LoopStatus | null {
+    return this.#on(fd, () => this.#addon.loopStatus(fd))
   }
 
   fiemap(fd: number, offsetBytes: number, lengthBytes: number): Float64Array {

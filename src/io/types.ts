@@ -60,6 +60,18 @@ export interface BlockInfo {
   ino: number
 }
 
+/** What a loop device reads: its backing file, and the part of it the device shows. */
+export interface LoopStatus {
+  /** st_dev of the backing file (of its device node, for a loop over a block device). */
+  device: number
+  /** st_ino of the backing file. */
+  inode: number
+  /** The byte of the backing file that is the device's byte 0. */
+  offsetBytes: number
+  /** Bytes of the backing file the device shows from offsetBytes; 0 means to its end. */
+  sizeLimitBytes: number
+}
+
 export interface IoBackend {
   readonly info: BackendInfo
   open(path: string, options: OpenOptions): number
@@ -169,6 +181,14 @@ export interface IoBackend {
   inodeFlags?(fd: number): number
   /** ioctl FS_IOC_SETFLAGS. Absent with node:fs. */
   setInodeFlags?(fd: number, flags: number): void
+  /**
+   * ioctl LOOP_GET_STATUS64 on a block device: the file a loop device reads
+   * and from where, by device and inode (which hold when the file was
+   * renamed, unlinked, or is out of this mount namespace, where its name in
+   * sysfs does not); null when the device is not a loop device or has no
+   * file attached. Absent with node:fs.
+   */
+  loopStatus?(fd: number): LoopStatus | null
   /**
    * copy_file_range(2) with explicit offsets (the descriptors' positions do
    * not move): copies in the kernel, looping until `lengthBytes` are copied

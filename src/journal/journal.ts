@@ -8,9 +8,11 @@ import { stickyRefusal } from '../io/access.js'
 import { writeRefusal, type OpenFile } from '../regions.js'
 import type { IoBackend } from '../io/types.js'
 import type { HeldLock } from '../io/lockfile.js'
+import { fingerprintOf, storageOfFd } from '../paths/storage.js'
+import { destMismatch } from './identity.js'
 import { judgeSource, mapMismatch, readSample, sampleSpans } from './source-check.js'
 import { checkedMap, lockMap, readMapText } from './map-open.js'
-import { bytesByStatus, formatMap, freshMap, parseMap, rangesWith, setStatus, type BlockStatus, type RescueMap } from './mapfile.js'
+import { bytesByStatus, formatMap, freshMap, MAP_HEADER, parseMap, rangesWith, setStatus, type BlockStatus, type RescueMap } from './mapfile.js'
 
 /**
  * A copy's resume map (ddrescue's mapfile, src/journal/mapfile.ts), kept
@@ -39,9 +41,9 @@ export interface MapSummary {
    */
   saveError?: { code: string; message: string }
   /**
-   * What this run accepted about its source knowingly (src/journal/source-check.ts):
-   * another identity with the same sampled data, a map that had no record of
-   * its source, or a mismatch resumed with `force`. Absent when nothing was.
+   * What this run accepted knowingly: a map that had no record of its
+   * source (src/journal/source-check.ts), or a mismatch of its source or
+   * destinations resumed with `force` ('forced: ...'). Absent when nothing was.
    */
   sourceNote?: string
 }
@@ -77,13 +79,15 @@ export class MapJournal {
   private readonly syncFailures: RangeFailure[] = []
   /** Changed since the last save (bad blocks are marked at once, without a sync). */
   private dirty = false
-  /** What this run accepted about its source (MapSummary.sourceNote). */
+  /** What this run accepted knowingly (MapSummary.sourceNote). */
   private readonly notes: string[] = []
   /** No map existed: this run starts it. */
   private isNew = false
+  /** The job's open source, once checkSource has looked at it. */
+  private source: OpenFile | null = null
 
   private constructor(
-    path: string, map: RescueMap, private readonly range: { offset: number; length: number; sourceIdentity: string },
+    path: string, map: RescueMap, private readonly range: { offset: number; length: number },
     private readonly o: MapOpenOptions, private lock: HeldLock | null,
   ) {
     this.path = path
@@ -98,11 +102,14 @@ export class MapJournal {
    * taking its lock (`path`.lock, held until release()). Nothing else is
    * written here. A map for another range or destination offsets, or a
    * damaged one, is INVALID_ARGUMENT naming it; one for a source of another
-   * size is MAP_MISMATCH (unless `force`); one another run holds,
-   * INVALID_ARGUMENT.
+   * size, or with bytes done in destinations other than these
+   * (`destFingerprints`: each one's, null for one that does not exist yet),
+   * is MAP_MISMATCH (unless `force`); one another run holds, INVALID_ARGUMENT.
    */
   static open(
-    path: string, range: { offset: number; length: number; sourceSize: number; destOffsets: number[]; sourceIdentity: string }, o: MapOpenOptions,
+    path: string,
+    range: { offset: number; length: number; sourceSize: number; destOffsets: number[]; destFingerprints?: ReadonlyArray<string | null> },
+    o: MapOpenOptions,
   ): MapJournal {
     if (typeof path !== 'string' || path.length === 0) throw new BlockcopyError('INVALID_ARGUMENT', 'map: must be a file path', 'map')
     // A symlink is followed: the map it names is the one saved over, not the link.
@@ -130,6 +137,11 @@ export class MapJournal {
         if (!o.force) throw mapMismatch(path, why)
         journal.notes.push(`forced: ${why}`)
       }
+      const dests = range.destFingerprints ? destMismatch(map.destIdentity, range.destFingerprints, journal.resumedBytes) : null
+      if (dests !== null) {
+        if (!o.force) throw mapMismatch(path, dests, 'the map of a copy into other destinations')
+        journal.notes.push(`forced: ${dests}`)
+      }
       map.sourceSize = range.sourceSize
       map.destOffsets = range.destOffsets
       return journal
@@ -147,9 +159,12 @@ export class MapJournal {
    * then the map records this source, and is saved so by start().
    */
   async checkSource(io: IoBackend, source: OpenFile): Promise<void> {
-    const recorded = { identity: this.map.sourceIdentity, sample: this.map.sourceSample }
+    this.source = source
+    const recorded = { identity: this.map.sourceIdentity, mtimeNs: this.map.sourceMtimeNs, sample: this.map.sourceSample }
     const spans = recorded.sample ?? sampleSpans(this.range.offset, this.range.length)
-    const now = { identity: this.range.sourceIdentity, sample: await readSample(io, source, spans) }
+    // From the open descriptor: the file this run reads, whatever its path names meanwhile.
+    const storage = storageOfFd(source.fd, source.path)
+    const now = { identity: fingerprintOf(storage), mtimeNs: storage.mtimeNs, sample: await readSample(io, source, spans) }
     // A new map has nothing to judge: it records this source.
     const verdict = this.isNew ? { same: true as const, record: now, note: null } : judgeSource(recorded, now)
     if (!verdict.same) {
@@ -159,6 +174,7 @@ export class MapJournal {
     const record = verdict.same ? verdict.record : now
     if (verdict.same && verdict.note) this.notes.push(verdict.note)
     this.map.sourceIdentity = record.identity
+    this.map.sourceMtimeNs = record.mtimeNs
     this.map.sourceSample = record.sample
   }
 
@@ -178,11 +194,14 @@ export class MapJournal {
     return rangesWith(this.map, ['-'])
   }
 
-  /** Saves the map as it is (before the first write), then every interval. */
+  /** Saves the map as it is (before the first write), with the destinations it is written for, then every interval. */
   async start(dests: OpenFile[]): Promise<void> {
     this.dests = dests
-    // A run killed while saving left its temporary file behind.
-    removeStaleTemps(this.path)
+    const storages = dests.map((d) => storageOfFd(d.fd, d.path))
+    this.map.destIdentity = storages.length > 0 ? storages.map(fingerprintOf) : null
+    // A run killed while saving left its temporary file behind: only such a file goes, never one this job reads or writes.
+    const jobFiles = [...storages, ...(this.source ? [storageOfFd(this.source.fd, this.source.path)] : [])]
+    removeStaleTemps(this.path, MAP_HEADER, new Set(jobFiles.map((st) => st.identity)))
     this.map.currentStatus = '?'
     await this.save()
     this.timer = setInterval(() => void this.flush(), this.o.intervalMs)

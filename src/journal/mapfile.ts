@@ -1,5 +1,6 @@
 import { BlockcopyError } from '../errors.js'
 import { quoted } from '../quote.js'
+import { isFingerprint } from './identity.js'
 
 /**
  * GNU ddrescue's mapfile: what was tried and what was rescued, by byte
@@ -43,11 +44,14 @@ export interface RescueMap {
    */
   destOffsets: number[] | null
   /**
-   * `# blockcopy source-identity ID`: the source the map was made for, as
-   * regions.ts pathIdentity gives it (`dev:RDEV` for a block device,
-   * `ino:DEV:INO` for a file); null in maps before 2026-12 and ddrescue's.
+   * `# blockcopy source-identity FINGERPRINT`: the storage the source was
+   * read from (src/journal/identity.ts: `ino:DEV:INO` for a file, a loop
+   * device's file and offset, a disk's WWID or serial, `dev:RDEV`); null in
+   * maps before 2026-12 and ddrescue's.
    */
   sourceIdentity: string | null
+  /** `# blockcopy source-mtime NS`: the source's modification time in nanoseconds, when its storage is a regular file. */
+  sourceMtimeNs: bigint | null
   /**
    * `# blockcopy source-sample POS:SIZE:DIGEST ...`: a few blocks of the
    * source as the first run read them (src/journal/source-check.ts), each
@@ -55,7 +59,15 @@ export interface RescueMap {
    * has none.
    */
   sourceSample: SampleBlock[] | null
+  /** `# blockcopy dest-identity FINGERPRINT ...`: each destination's storage, in order, as the copy wrote it; null when the map has none. */
+  destIdentity: string[] | null
 }
+
+/** Most sampled blocks a map may list, and the largest each may be: what blockcopy writes (source-check.ts). */
+export const MAX_SAMPLE_BLOCKS = 8
+export const MAX_SAMPLE_BYTES = 4096
+/** Most destinations a map may list: a copy's most (options.ts MAX_DESTINATIONS). */
+const MAX_DEST_IDENTITIES = 8
 
 /** A sampled block of the source: where, and its xxh3-64 in hex, or null where it could not be read. */
 export interface SampleBlock {
@@ -76,13 +88,13 @@ function parseNumber(s: string | undefined, path: string, line: number, what: st
   return v
 }
 
-/** `dev:RDEV` or `ino:DEV:INO`, as regions.ts pathIdentity writes it. */
-function parseIdentity(s: string, path: string, line: number): string {
-  if (!/^(dev:\d{1,20}|ino:\d{1,20}:\d{1,20})$/.test(s)) throw bad(path, line, `source identity ${quoted(s)} is not dev:RDEV or ino:DEV:INO`)
+/** A fingerprint as src/journal/identity.ts writes it. */
+function parseIdentity(s: string, path: string, line: number, what: string): string {
+  if (!isFingerprint(s)) throw bad(path, line, `${what} ${quoted(s)} is not ino:DEV:INO, dev:RDEV, wwid:, serial:, dm-uuid: or udev-serial: with an optional +OFFSET`)
   return s
 }
 
-/** `POS:SIZE:DIGEST` (decimal bytes, 16 hex digits of xxh3-64 or '-' for a block that could not be read). */
+/** `POS:SIZE:DIGEST` (decimal bytes, 16 hex digits of xxh3-64 or '-' for a block that could not be read), of at most MAX_SAMPLE_BYTES. */
 function parseSampleBlock(s: string, path: string, line: number): SampleBlock {
   const m = /^(\d{1,16}):(\d{1,16}):([0-9a-f]{16}|-)$/.exec(s)
   const pos = Number(m?.[1])
@@ -90,7 +102,14 @@ function parseSampleBlock(s: string, path: string, line: number): SampleBlock {
   if (!m || !Number.isSafeInteger(pos + size) || size === 0) {
     throw bad(path, line, `source sample block ${quoted(s)} is not POS:SIZE:DIGEST (bytes, and 16 hex digits or -)`)
   }
+  if (size > MAX_SAMPLE_BYTES) throw bad(path, line, `source sample block ${quoted(s)} is ${size} bytes; blockcopy samples blocks of at most ${MAX_SAMPLE_BYTES}`)
   return { pos, size, digest: m[3] === '-' ? null : (m[3] as string) }
+}
+
+/** A modification time in nanoseconds since 1970, decimal. */
+function parseMtime(s: string, path: string, line: number): bigint {
+  if (!/^\d{1,20}$/.test(s)) throw bad(path, line, `source mtime ${quoted(s)} is not a whole number of nanoseconds`)
+  return BigInt(s)
 }
 
 /** Parses a mapfile's text; anything malformed is INVALID_ARGUMENT naming the file, the line and the rule. */
@@ -101,7 +120,10 @@ export function parseMap(text: string, path: string): RescueMap {
   let sourceSize: number | null = null
   let destOffsets: number[] | null = null
   let sourceIdentity: string | null = null
+  let sourceMtimeNs: bigint | null = null
   let sourceSample: SampleBlock[] | null = null
+  let sampleLine = 0
+  let destIdentity: string[] | null = null
   lines.forEach((raw, i) => {
     const n = i + 1
     const line = raw.trim()
@@ -110,9 +132,22 @@ export function parseMap(text: string, path: string): RescueMap {
     const offsets = /^#\s*blockcopy dest-offsets((?:\s+\S+)+)\s*$/.exec(line)
     if (offsets) destOffsets = (offsets[1] as string).trim().split(/\s+/).map((v) => parseNumber(v, path, n, 'destination offset'))
     const identity = /^#\s*blockcopy source-identity\s+(\S*)\s*$/.exec(line)
-    if (identity) sourceIdentity = parseIdentity(identity[1] ?? '', path, n)
+    if (identity) sourceIdentity = parseIdentity(identity[1] ?? '', path, n, 'source identity')
+    const mtime = /^#\s*blockcopy source-mtime\s+(\S*)\s*$/.exec(line)
+    if (mtime) sourceMtimeNs = parseMtime(mtime[1] ?? '', path, n)
     const sample = /^#\s*blockcopy source-sample(\s.*)?$/.exec(line)
-    if (sample) sourceSample = (sample[1] ?? '').trim().split(/\s+/).filter((t) => t !== '').map((t) => parseSampleBlock(t, path, n))
+    if (sample) {
+      const tokens = (sample[1] ?? '').trim().split(/\s+/).filter((t) => t !== '')
+      if (tokens.length > MAX_SAMPLE_BLOCKS) throw bad(path, n, `${tokens.length} source sample blocks; blockcopy samples at most ${MAX_SAMPLE_BLOCKS}`)
+      sourceSample = tokens.map((t) => parseSampleBlock(t, path, n))
+      sampleLine = n
+    }
+    const dests = /^#\s*blockcopy dest-identity(\s.*)?$/.exec(line)
+    if (dests) {
+      const tokens = (dests[1] ?? '').trim().split(/\s+/).filter((t) => t !== '')
+      if (tokens.length === 0 || tokens.length > MAX_DEST_IDENTITIES) throw bad(path, n, `${tokens.length} destination identities; a copy has 1 to ${MAX_DEST_IDENTITIES}`)
+      destIdentity = tokens.map((t) => parseIdentity(t, path, n, 'destination identity'))
+    }
     if (line === '' || line.startsWith('#')) return
     const f = line.split(/\s+/)
     if (!head) {
@@ -134,16 +169,34 @@ export function parseMap(text: string, path: string): RescueMap {
   })
   if (!head) throw bad(path, lines.length, 'no current_pos / current_status line: not a ddrescue mapfile')
   const h = head as { pos: number; status: string; pass: number }
-  return { currentPos: h.pos, currentStatus: h.status, currentPass: h.pass, blocks: merged(blocks), sourceSize, destOffsets, sourceIdentity, sourceSample }
+  checkSampleInside(sourceSample, blocks, path, sampleLine)
+  return {
+    currentPos: h.pos, currentStatus: h.status, currentPass: h.pass, blocks: merged(blocks), sourceSize, destOffsets,
+    sourceIdentity, sourceMtimeNs, sourceSample, destIdentity,
+  }
+}
+
+/** Every sampled block lies inside the map's blocks: the copy's range of the source, where the first run took it. */
+function checkSampleInside(sample: SampleBlock[] | null, blocks: MapBlock[], path: string, line: number): void {
+  const start = blocks[0]?.pos ?? 0
+  const last = blocks[blocks.length - 1]
+  const end = last ? last.pos + last.size : 0
+  const outside = sample?.find((b) => b.pos < start || b.pos + b.size > end)
+  if (outside) {
+    throw bad(path, line, `source sample block ${outside.pos}:${outside.size} is not inside the source bytes ${start}..${end} the map covers`)
+  }
 }
 
 const hex = (v: number) => `0x${v.toString(16).toUpperCase().padStart(8, '0')}`
+
+/** How every map blockcopy writes begins: what tells its own temporary files from anyone else's (journal.ts start). */
+export const MAP_HEADER = '# Mapfile. Created by blockcopy'
 
 /** The mapfile's text, as ddrescue lays it out. */
 export function formatMap(m: RescueMap, commandLine: string, startTime: Date, now: Date = new Date()): string {
   const time = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 19)
   const out = [
-    '# Mapfile. Created by blockcopy (GNU ddrescue mapfile format)',
+    `${MAP_HEADER} (GNU ddrescue mapfile format)`,
     `# Command line: ${commandLine.replace(/\n/g, ' ')}`,
     `# Start time:   ${time(startTime)}`,
     `# Current time: ${time(now)}`,
@@ -151,7 +204,9 @@ export function formatMap(m: RescueMap, commandLine: string, startTime: Date, no
     ...(m.sourceSize === null ? [] : [`# blockcopy source-size ${m.sourceSize}`]),
     ...(m.destOffsets === null || m.destOffsets.length === 0 ? [] : [`# blockcopy dest-offsets ${m.destOffsets.join(' ')}`]),
     ...(m.sourceIdentity === null ? [] : [`# blockcopy source-identity ${m.sourceIdentity}`]),
+    ...(m.sourceMtimeNs === null ? [] : [`# blockcopy source-mtime ${m.sourceMtimeNs}`]),
     ...(m.sourceSample === null ? [] : [`# blockcopy source-sample${m.sourceSample.map((b) => ` ${b.pos}:${b.size}:${b.digest ?? '-'}`).join('')}`]),
+    ...(m.destIdentity === null ? [] : [`# blockcopy dest-identity ${m.destIdentity.join(' ')}`]),
     '# current_pos  current_status  current_pass',
     `${hex(m.currentPos)}     ${m.currentStatus}               ${m.currentPass}`,
     '#      pos        size  status',
@@ -214,6 +269,6 @@ export function bytesByStatus(m: RescueMap): Record<BlockStatus, number> {
 export function freshMap(pos: number, size: number, sourceSize: number, destOffsets: number[] | null = null): RescueMap {
   return {
     currentPos: pos, currentStatus: '?', currentPass: 1, blocks: size > 0 ? [{ pos, size, status: '?' }] : [], sourceSize, destOffsets,
-    sourceIdentity: null, sourceSample: null,
+    sourceIdentity: null, sourceMtimeNs: null, sourceSample: null, destIdentity: null,
   }
 }

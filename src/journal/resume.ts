@@ -1,5 +1,6 @@
 import { BlockcopyError } from '../errors.js'
 import { refuseAliases, regionRole, savedFileRoles } from '../paths/aliases.js'
+import { fingerprintOf } from '../paths/storage.js'
 import type { CopyFacts } from '../plan.js'
 import type { CopyOptions } from '../job-options.js'
 import { cutOnGrid, MapJournal } from './journal.js'
@@ -76,7 +77,9 @@ function checkMapIsItsOwn(mapPath: string, c: CopyFacts): void {
 export function openMap(m: MapOptions, c: CopyFacts, chunkBytes: number, io: IoBackend): { journal: MapJournal; extents: Extent[] } {
   checkMapIsItsOwn(m.path, c)
   const destOffsets = c.dests.map((d) => d.offset)
-  const journal = MapJournal.open(m.path, { offset: c.srcOffset, length: c.length, sourceSize: c.source.sizeBytes, destOffsets, sourceIdentity: c.source.identity }, {
+  // Fingerprints of the destinations as they are now (none for one still to be created), for a map with bytes done in them.
+  const destFingerprints = c.dests.map((d) => (d.facts.exists ? fingerprintOf(d.facts.storage) : null))
+  const journal = MapJournal.open(m.path, { offset: c.srcOffset, length: c.length, sourceSize: c.source.sizeBytes, destOffsets, destFingerprints }, {
     retryBad: m.retryBad > 0, commandLine: process.argv.slice(1).join(' '), intervalMs: m.intervalMs, force: m.force,
     ...(io.tryLock ? { tryLock: io.tryLock.bind(io) } : {}),
   })

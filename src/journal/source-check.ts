@@ -5,32 +5,40 @@ import { alignDown, alignUp } from '../io/align.js'
 import type { IoBackend } from '../io/types.js'
 import { PAGE_BYTES, type OpenFile } from '../regions.js'
 import { createHasher } from '../verify/xxh3.js'
-import type { SampleBlock } from './mapfile.js'
+import { describeFingerprint, describeMtime } from './identity.js'
+import { MAX_SAMPLE_BLOCKS, MAX_SAMPLE_BYTES, type SampleBlock } from './mapfile.js'
 
 /*
  * Does a resume map belong to this source? A map records, as comment lines
- * ddrescue ignores, the source's identity (device and inode, or st_rdev for
- * a block device) and the xxh3-64 of a few blocks of the copy's range read
- * at its first run. A resumed run reads those blocks again:
+ * ddrescue ignores, the source's fingerprint (src/journal/identity.ts: the
+ * storage it is read from, by what names it across renumbering and
+ * reboots), its modification time when that storage is a regular file, and
+ * the xxh3-64 of a few blocks of the copy's range read at its first run. A
+ * resumed run takes them again from its open source, and refuses
+ * (MAP_MISMATCH) a source where any of them differs, naming what:
  *
- * - a sampled block that differs: another source, or this one changed since
- *   (its bytes the map calls done were copied from other data) → refused;
- * - another identity, but every block readable both times matches: the same
- *   data under another name (a file copied or restored from a backup, a disk
- *   renumbered after a reboot, /dev/sdb now /dev/sdc) → resumed, and said;
- * - another identity and no block readable both times: nothing shows it is
- *   the same data → refused;
- * - a block unreadable at either run (a bad sector, a dying disk) proves
- *   nothing either way and is left out: it never makes a rescue fail.
+ * - another fingerprint: another file or disk, even one whose sampled
+ *   blocks match (two disks cloned from one template, a copy of the file,
+ *   the same /dev/loopN over another file);
+ * - another modification time: the file was written since the map was
+ *   started, perhaps outside the sampled blocks;
+ * - a sampled block that reads differently: the data changed.
+ *
+ * A block unreadable at either run (a bad sector, a dying disk) proves
+ * nothing either way and is left out: it never makes a rescue fail. The
+ * same disk under another name (renumbered after a reboot, /dev/sdb now
+ * /dev/sdc) has the same fingerprint where sysfs gives its WWID or serial,
+ * and a loop device is named by its file, so it resumes.
  *
  * A map without these lines (an older blockcopy's, or ddrescue's) is
- * resumed as before, and records this run's source from then on. `force`
+ * resumed as before, with a note, and records this run's source from then
+ * on; one without the mtime line has its mtime recorded now. `force`
  * resumes a map refused here, and records this run's source in it.
  */
 
 /** Blocks sampled in a copy's range, and the size of each. */
-export const SAMPLE_BLOCKS = 8
-export const SAMPLE_BYTES = 4096
+export const SAMPLE_BLOCKS = MAX_SAMPLE_BLOCKS
+export const SAMPLE_BYTES = MAX_SAMPLE_BYTES
 
 /** Where the sample blocks of the range [offset, offset + length) are: the first, the last, and evenly between. */
 export function sampleSpans(offset: number, length: number): Array<{ pos: number; size: number }> {
@@ -85,19 +93,10 @@ export async function readSample(io: IoBackend, source: OpenFile, spans: Readonl
   return out
 }
 
-/** An identity as people read it: `the block device 8:16`, `the file with inode 1234 on device 8:1`. */
-export function describeIdentity(id: string): string {
-  // glibc's major() and minor() of a dev_t, in arithmetic that stays exact past 2^32.
-  const devNo = (n: number) => `${(Math.floor(n / 2 ** 8) % 2 ** 12) + Math.floor(n / 2 ** 44) * 2 ** 12}:${(n % 2 ** 8) + (Math.floor(n / 2 ** 20) % 2 ** 24) * 2 ** 8}`
-  const dev = /^dev:(\d+)$/.exec(id)
-  if (dev) return `the block device ${devNo(Number(dev[1]))}`
-  const ino = /^ino:(\d+):(\d+)$/.exec(id)
-  return ino ? `the file with inode ${ino[2]} on device ${devNo(Number(ino[1]))}` : id
-}
-
 /** What the map recorded of its source, and what this run's source is. */
 export interface SourceFacts {
   identity: string | null
+  mtimeNs: bigint | null
   sample: SampleBlock[] | null
 }
 
@@ -111,40 +110,39 @@ export type SourceVerdict =
  * header of this file says. `now.sample` was read at the map's own sample
  * positions (or at sampleSpans for a map without any).
  */
-export function judgeSource(recorded: SourceFacts, now: { identity: string; sample: SampleBlock[] }): SourceVerdict {
+export function judgeSource(recorded: SourceFacts, now: { identity: string; mtimeNs: bigint | null; sample: SampleBlock[] }): SourceVerdict {
   if (recorded.identity === null && recorded.sample === null) {
     return { same: true, record: now, note: 'the map had no record of its source (an older blockcopy\'s, or ddrescue\'s): this source is recorded in it from now on' }
   }
+  // What differs, the data first: the strongest evidence leads the message.
+  const why: string[] = []
+  const sameId = recorded.identity === null || recorded.identity === now.identity
   const sample = recorded.sample ?? []
   const both = sample.flatMap((b, i) => {
     const d = now.sample[i]?.digest ?? null
     return b.digest !== null && d !== null ? [{ block: b, now: d }] : []
   })
   const differing = both.filter((x) => x.block.digest !== x.now)
-  const sameId = recorded.identity === null || recorded.identity === now.identity
-  const was = recorded.identity === null ? 'unrecorded' : describeIdentity(recorded.identity)
-  const is = describeIdentity(now.identity)
   if (differing.length > 0) {
     const first = differing[0]?.block as SampleBlock
     const where = `source bytes ${first.pos}..${first.pos + first.size}${differing.length > 1 ? ` and ${differing.length - 1} more` : ''}`
-    const who = sameId ? `though it is still ${is}: its bytes changed since the map was started` : `and it is ${is}, where the map's source was ${was}`
-    return { same: false, now, why: `${differing.length} of the ${sample.length} blocks sampled at its first run read differently now (${where}), ${who}` }
+    why.push(`${differing.length} of the ${sample.length} blocks sampled at its first run read differently now (${where})${sameId ? `, though it is still ${describeFingerprint(now.identity)}` : ''}`)
   }
-  if (!sameId && both.length === 0) {
-    return { same: false, now, why: `it is ${is}, where the map's source was ${was}, and none of the ${sample.length} blocks sampled at its first run could be read both then and now to show it holds the same data` }
+  if (!sameId) why.push(`it is ${describeFingerprint(now.identity)}, where the map's source was ${describeFingerprint(recorded.identity as string)}`)
+  if (sameId && recorded.mtimeNs !== null && now.mtimeNs !== null && recorded.mtimeNs !== now.mtimeNs) {
+    why.push(`it was modified since the map was started (modification time ${describeMtime(recorded.mtimeNs)} then, ${describeMtime(now.mtimeNs)} now), so bytes the map calls done may differ from it`)
   }
+  if (why.length > 0) return { same: false, now, why: why.join('; ') }
   // What stays known: a block unreadable at the first run and readable now is recorded now; one readable then keeps its digest.
-  const record = { identity: now.identity, sample: sample.map((b, i) => ({ ...b, digest: b.digest ?? now.sample[i]?.digest ?? null })) }
-  const note = sameId ? null
-    : `the source is ${is}, where the map's source was ${was} (copied, restored, or renumbered after a reboot); its ${both.length} sampled blocks readable both times match, so it is taken as the same source`
-  return { same: true, record, note }
+  const record = { identity: now.identity, mtimeNs: now.mtimeNs, sample: sample.map((b, i) => ({ ...b, digest: b.digest ?? now.sample[i]?.digest ?? null })) }
+  return { same: true, record, note: null }
 }
 
-/** MAP_MISMATCH for the map at `path`: nothing has been written. */
-export function mapMismatch(path: string, why: string): BlockcopyError {
+/** MAP_MISMATCH for the map at `path`: nothing has been written. `what` says whose it is: 'the map of another source'. */
+export function mapMismatch(path: string, why: string, what = 'the map of another source'): BlockcopyError {
   return new BlockcopyError(
     'MAP_MISMATCH',
-    `map: ${path} is the map of another source: ${why}. Nothing was written; remove the map to start over, or give \`force\` to resume it anyway`,
+    `map: ${path} is ${what}: ${why}. Nothing was written; remove the map to start over, or give \`force\` to resume it anyway`,
     'map',
   )
 }

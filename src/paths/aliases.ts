@@ -1,9 +1,10 @@
 import fs from 'node:fs'
 import nodePath from 'node:path'
 import { BlockcopyError } from '../errors.js'
-import { temporaryPathOf } from '../io/durable.js'
+import { followLinks, temporaryPathOf } from '../io/durable.js'
 import { lockPathOf } from '../io/lockfile.js'
 import { pathIdentity } from '../regions.js'
+import { storageOf, type Storage } from './storage.js'
 
 /*
  * One place that keeps a command from writing a file it reads, or from
@@ -11,10 +12,12 @@ import { pathIdentity } from '../regions.js'
  * creates or writes anything, the paths it reads and the paths it writes
  * (with the files it writes beside them: temporary files, lock files), each
  * with the name its user knows it by, and refuseAliases() compares them by
- * identity (regions.ts pathIdentity: device and inode, st_rdev for a block
- * device, the real directory and name of a file still to be created), so a
- * symlink, a hard link, another node of the same device or a dangling link
- * to a file about to be created is the same file as its target.
+ * the storage their bytes are in (src/paths/storage.ts: device and inode,
+ * st_rdev for a block device, the file a loop device reads, the disk a
+ * partition is part of, the directory (by inode) and name of a file still
+ * to be created), so a symlink, a hard link, a bind mount, another node of
+ * the same device, a loop device over the file, or a dangling link to a
+ * file about to be created is the same file as its target.
  *
  * What each command reads and writes (src/cli/paths.ts declares them by
  * the names typed on the command line; the library declares its own):
@@ -74,19 +77,35 @@ export function savedFileRoles(name: string, path: string, o: { argument?: strin
 
 const label = (r: PathRole) => (r.part ? `${r.name}'s ${r.part} ${r.path}` : `${r.name} ${r.path}`)
 
-/** How two paths of one identity name the same file, for the message. */
-function how(a: PathRole, b: PathRole, identity: string): string {
+/** How two paths of one storage name the same file, for the message. */
+function how(a: PathRole, b: PathRole, storage: Storage, other: Storage): string {
   if (nodePath.resolve(a.path) === nodePath.resolve(b.path)) return 'the same path'
-  if (identity.startsWith('dev:')) return 'two names of the same block device'
-  if (identity.startsWith('new:')) return 'the same file still to be created, one name through a symlink'
+  const ia = pathIdentity(a.path)
+  const ib = pathIdentity(b.path)
+  if (ia === ib && ia.startsWith('dev:')) return 'two names of the same block device'
+  // A loop device or a partition over the other: how it reaches it.
+  const via = [...new Set([...storage.via, ...other.via])]
+  if (via.length > 0) return via.join('; ')
   const real = (p: string) => {
     try {
-      return fs.realpathSync(p)
+      return fs.realpathSync.native(p)
     } catch {
-      return nodePath.resolve(p)
+      return followLinks(p)
     }
   }
-  return real(a.path) === real(b.path) ? 'the same file, one name through a symlink' : 'hard links of the same file'
+  const sameName = real(a.path) === real(b.path)
+  if (ia.startsWith('new:')) return sameName ? 'the same file still to be created, one name through a symlink' : 'the same file still to be created, through another mount or path'
+  if (sameName) return 'the same file, one name through a symlink'
+  // Two directory entries are hard links; one entry seen through a bind mount (or another mount of the file system) is not.
+  return entryOf(real(a.path)) !== entryOf(real(b.path)) && (statOf(a.path)?.nlink ?? 1) > 1
+    ? 'hard links of the same file'
+    : 'the same file through another mount or path'
+}
+
+/** The directory entry a real path is: its directory by device and inode, and its name. */
+function entryOf(real: string): string {
+  const dir = statOf(nodePath.dirname(real))
+  return dir ? `${dir.dev}:${dir.ino}/${nodePath.basename(real)}` : real
 }
 
 /** What a path that exists and is not a regular file is, for the message. */
@@ -115,12 +134,14 @@ function statOf(p: string): fs.Stats | undefined {
  * call it before anything is created, truncated or written.
  */
 export function refuseAliases(reads: readonly PathRole[], writes: readonly PathRole[]): void {
-  const id = new Map<PathRole, string>()
-  const identity = (r: PathRole) => {
+  const id = new Map<PathRole, Storage>()
+  const storage = (r: PathRole) => {
     let v = id.get(r)
-    if (v === undefined) id.set(r, (v = pathIdentity(r.path)))
+    if (v === undefined) id.set(r, (v = storageOf(r.path)))
     return v
   }
+  // Any byte of one storage: a write replaces or changes what the other path reads, wherever in it each starts.
+  const identity = (r: PathRole) => storage(r).identity
   writes.forEach((w, i) => {
     const others: Array<[PathRole, string]> = [
       ...reads.map((r): [PathRole, string] => [r, 'a command never writes a file it reads']),
@@ -131,7 +152,7 @@ export function refuseAliases(reads: readonly PathRole[], writes: readonly PathR
       const what = w.part ? `its ${w.part} ${w.path}` : w.path
       throw new BlockcopyError(
         'INVALID_ARGUMENT',
-        `${w.name}: ${what} is ${label(r)} (${how(w, r, identity(w))}); ${rule}, so nothing was written`,
+        `${w.name}: ${what} is ${label(r)} (${how(w, r, storage(w), storage(r))}); ${rule}, so nothing was written`,
         w.argument ?? w.name,
       )
     }

@@ -10,7 +10,7 @@ import { closeFile, fileRef, inspectPath, openForJob, PAGE_BYTES, probeDirect, t
 import { clonePairRefusal, cloneSupport } from './caps.js'
 import { cloneRangesRefusal } from './clone-rules.js'
 import { cloneWork } from './clone-work.js'
-import { checkRanges, overlapsItself, planRanges, type RangesPlan, type ReplicateRange } from './ranges.js'
+import { checkRanges, overlapPair, overlapsItself, planRanges, type RangesPlan, type ReplicateRange } from './ranges.js'
 import { Scratch } from './scratch.js'
 
 /** Options of replicate (lsm_volume_replicate_range). */
@@ -55,6 +55,29 @@ function cloneRefusal(io: IoBackend, src: PathFacts, dest: PathFacts, ranges: Re
 }
 
 /**
+ * SRC and DST by two names of one storage (a loop device over SRC, a
+ * partition of it: src/paths/storage.ts) whose ranges overlap there: refused.
+ * The memmove order that makes a move within one file exact holds for reads
+ * and writes through one name; through two, each has its own page cache,
+ * and what one reads of bytes the other wrote is what those caches make of it.
+ */
+function refuseSharedStorage(src: PathFacts, dest: PathFacts, ranges: ReplicateRange[]): void {
+  if (src.storage.identity !== dest.storage.identity) return
+  const so = src.storage.offsetBytes
+  const dof = dest.storage.offsetBytes
+  const pair = overlapPair(ranges.map((r) => ({ srcOffset: r.srcOffset + so, dstOffset: r.dstOffset + dof, length: r.length })))
+  if (!pair) return
+  const d = ranges[pair.dest] as ReplicateRange
+  const r = ranges[pair.src] as ReplicateRange
+  const via = [...new Set([...src.storage.via, ...dest.storage.via])].join('; ')
+  throw new BlockcopyError(
+    'INVALID_ARGUMENT',
+    `ranges[${pair.dest}]: destination bytes ${d.dstOffset}..${d.dstOffset + d.length} of ${dest.path} overlap the source bytes ${r.srcOffset}..${r.srcOffset + r.length} of ${src.path} that ranges[${pair.src}] reads: they are the same storage (${via}). Ranges that overlap are moved within one storage only through one name (the same path as source and destination, in memmove order), never through two, which have separate page caches`,
+    `ranges[${pair.dest}]`,
+  )
+}
+
+/**
  * Checks a replication against the files as they are and opens them
  * (creating a missing destination). Every check, including whether a clone
  * is possible, runs before anything is created or written.
@@ -78,6 +101,7 @@ export function openReplicate(
   const destFacts = inspectPath(io, dest, 'dest', true)
   const checked = checkRanges(ranges, srcFacts.sizeBytes, source, destFacts.isBlockDevice ? destFacts.sizeBytes : null)
   const sameFile = srcFacts.identity === destFacts.identity
+  if (!sameFile) refuseSharedStorage(srcFacts, destFacts, checked)
 
   let method: 'clone' | 'copy' = 'copy'
   if (o.type === 'clone') {

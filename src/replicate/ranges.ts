@@ -78,21 +78,31 @@ export function checkRanges(ranges: unknown, srcSizeBytes: number, srcPath: stri
 
 /** Whether any destination range overlaps any source range (same file only). O(n log n). */
 export function overlapsItself(ranges: ReplicateRange[]): boolean {
-  const src = [...ranges].sort((a, b) => a.srcOffset - b.srcOffset)
-  // maxEnd[k]: the furthest end among the first k + 1 sources by start.
-  const maxEnd: number[] = []
-  src.forEach((s, k) => maxEnd.push(Math.max(k > 0 ? (maxEnd[k - 1] as number) : 0, s.srcOffset + s.length)))
-  return ranges.some((d) => {
-    // Sources starting before this destination ends: the first `hi` of them.
+  return overlapPair(ranges) !== null
+}
+
+/** A destination range that overlaps a source range (indexes in `ranges`), or null when none does. O(n log n). */
+export function overlapPair(ranges: ReplicateRange[]): { dest: number; src: number } | null {
+  const src = ranges.map((r, i) => ({ start: r.srcOffset, end: r.srcOffset + r.length, i })).sort((a, b) => a.start - b.start)
+  // furthest[k]: the source, among the first k + 1 by start, that ends furthest.
+  const furthest: Array<{ end: number; i: number }> = []
+  src.forEach((s, k) => {
+    const before = k > 0 ? (furthest[k - 1] as { end: number; i: number }) : null
+    furthest.push(before && before.end >= s.end ? before : s)
+  })
+  for (const [i, d] of ranges.entries()) {
+    // Sources starting before this destination ends: the first `lo` of them.
     let lo = 0
     let hi = src.length
     while (lo < hi) {
       const mid = (lo + hi) >> 1
-      if ((src[mid] as ReplicateRange).srcOffset < d.dstOffset + d.length) lo = mid + 1
+      if ((src[mid] as { start: number }).start < d.dstOffset + d.length) lo = mid + 1
       else hi = mid
     }
-    return lo > 0 && (maxEnd[lo - 1] as number) > d.dstOffset
-  })
+    const f = lo > 0 ? furthest[lo - 1] : undefined
+    if (f && f.end > d.dstOffset) return { dest: i, src: f.i }
+  }
+  return null
 }
 
 /** Splits ranges into pieces of at most chunkBytes, cut on absolute multiples of it in the source. */

@@ -14,6 +14,10 @@ export interface AttachLoopOptions {
   sectorBytes?: number
   /** Let the loop driver use O_DIRECT on the backing file (`--direct-io=on`). */
   directIo?: boolean
+  /** The byte of the file that is the device's byte 0 (`losetup -o`). */
+  offsetBytes?: number
+  /** Let partitions be added to the device (`losetup -P`), e.g. with addpart. */
+  partitions?: boolean
 }
 
 /** stderr of a failed child process, or its message. */
@@ -28,6 +32,8 @@ export async function attachLoop(file: string, options: AttachLoopOptions = {}):
   if (options.readOnly) args.push('-r')
   if (options.sectorBytes !== undefined) args.push('-b', String(options.sectorBytes))
   if (options.directIo) args.push('--direct-io=on')
+  if (options.offsetBytes !== undefined) args.push('-o', String(options.offsetBytes))
+  if (options.partitions) args.push('-P')
   // Two tests racing for the same free device make one losetup fail; retry.
   for (let attempt = 1; ; attempt++) {
     try {
