@@ -6,7 +6,7 @@ import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
 import { detach, detachedJobId, hasOption, registerJobs } from './jobs.js'
-import { cliMessage, cliName, EXIT, exitCodeFor, isBadInput } from './exit.js'
+import { cliMessage, cliName, errorLine, EXIT, exitCodeFor, isBadInput, type CliNames } from './exit.js'
 import { printResult } from './report.js'
 import { SinceFile } from './since-file.js'
 import { checkCopyPaths, checkZeroPaths } from './paths.js'
@@ -93,7 +93,8 @@ function resumeCommand(): string {
   return ['blockcopy', ...recordedArgv(process.argv)].map(quote).join(' ')
 }
 
-function program(setExit: (code: number) => void): Command {
+/** The command line; its actions set `names` (how many DSTs they were given) for the messages of what they throw. */
+function program(setExit: (code: number) => void, names: CliNames): Command {
   const prog = new Command('blockcopy')
     .description('Copy, zero and verify byte ranges of files and block devices, with O_DIRECT and xxh3')
     .version('0.1.0')
@@ -119,6 +120,7 @@ function program(setExit: (code: number) => void): Command {
       .option('--retry-bad <n>', 'with --map: copy only the bad blocks (-) the map records, reading each up to N times')
       .addOption(new Option('--fill-bad <mode>', 'with --ignore-errors or --retry-bad: unreadable blocks stay as the destination had them, or are zero-filled').choices(['keep', 'zero'])),
   ).action(async (src: string, dsts: string[], f: CopyFlags) => {
+    names.dstCount = dsts.length
     const from: Region = { path: src, offset: f.srcOffset === undefined ? 0 : parseSize(f.srcOffset, 'from.offset') }
     if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
     const to = destRegions(dsts, f)
@@ -201,6 +203,7 @@ function program(setExit: (code: number) => void): Command {
       .addOption(new Option('--verify <mode>', 'none, or readback (re-read and check zeros)').choices(['none', 'readback']).default('none'))
       .option('--all', 'without --length: zero each DST to its end (required for a block device; the default for a file)'),
   ).action(async (dsts: string[], f: ZeroFlags) => {
+    names.dstCount = dsts.length
     const to = destRegions(dsts, f)
     checkZeroPaths(dsts)
     const length = f.length === undefined ? undefined : parseSize(f.length, 'length')
@@ -228,9 +231,10 @@ function program(setExit: (code: number) => void): Command {
 /** Runs the command line; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok
+  const names: CliNames = {}
   const prog = program((c) => {
     code = c
-  })
+  }, names)
   const wantsJson = argv.includes('--json')
   const jobId = detachedJobId(argv)
   // A detached job refused before it started tells its parent why, which prints it; it has no record.
@@ -253,15 +257,13 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.badInput
     }
     if (isBadInput(err)) {
-      const message = cliMessage(err)
+      const message = cliMessage(err, names)
       refuse(err.code, message)
-      // A system error's message already starts with its code ("EPERM: operation not permitted…").
-      const line = message.startsWith(`${err.code}:`) ? message : `${err.code}: ${message}`
-      process.stderr.write(`blockcopy: ${line}\n`)
+      process.stderr.write(`blockcopy: ${errorLine(err, names)}\n`)
       if (wantsJson) {
         const given = err instanceof BlockcopyError ? err.argument : undefined
         // The argument as the user typed it, where the command line has a name for it.
-        const argument = given === undefined ? undefined : (cliName(given) ?? given)
+        const argument = given === undefined ? undefined : (cliName(given, names) ?? given)
         process.stdout.write(`${JSON.stringify({ ok: false, error: { code: err.code, message, ...(argument ? { argument } : {}) } })}\n`)
       }
       return EXIT.badInput
