@@ -27,9 +27,20 @@ export function worstExit(codes: Iterable<number>): number {
   return worst
 }
 
-/** The exit code for one path's error: the device failing (EIO, ENOSPC, ...) is an I/O error, anything else bad input. */
+/** System calls that read a file's bytes: an error in one is the file failing, not the path given. */
+const READS: ReadonlySet<string> = new Set(['read', 'pread', 'preadv', 'readv'])
+
+/**
+ * The exit code for one path's error, one rule for every command and mode
+ * (hash with --xxhsum or manifests, caps): the device failing (EIO, ENOSPC,
+ * ... src/error-classes.ts) or any error while the file's bytes were read is
+ * an I/O error, 3, as a job's failed read is; anything before that (missing,
+ * a directory, permission denied at open, a closed standard input) is bad
+ * input, 2: the path given cannot be read at all.
+ */
 export function exitCodeForError(err: BlockcopyError | SystemError): number {
-  return err instanceof SystemError && classify(err.code) !== 'fatal' ? EXIT.ioErrors : EXIT.badInput
+  if (!(err instanceof SystemError)) return EXIT.badInput
+  return classify(err.code) !== 'fatal' || READS.has(err.syscall) ? EXIT.ioErrors : EXIT.badInput
 }
 
 /** An error as one line after `blockcopy: `, with its code once and the command-line names of its arguments. */

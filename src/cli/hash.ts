@@ -84,8 +84,9 @@ function checkStdin(files: string[], f: HashFlags): void {
 }
 
 /**
- * A FILE that cannot be hashed at all (missing, a directory): an error line
- * naming it, an entry with its error, and its exit code (bad input).
+ * A FILE that cannot be hashed at all (missing, a directory, one it may not
+ * open): an error line naming it, an entry with its error, and its exit code
+ * (src/cli/exit.ts exitCodeForError, as for every file of both modes).
  */
 function refuseFile(file: string, err: unknown, f: HashFlags, reports: FileReport[]): number {
   if (!isBadInput(err)) throw err
@@ -112,9 +113,14 @@ async function streamDigests(files: string[], f: HashFlags): Promise<{ reports: 
       if (!f.json) process.stdout.write(`${xxhsumLine(d)}\n`)
     } catch (err) {
       const e = toSystemError(err, 'read', file)
+      // One that cannot be opened (EACCES) is said, and exits, as the manifest mode says it; a read that failed (EIO) names the file.
+      if (e.syscall === 'open') {
+        codes.push(refuseFile(file, e, f, reports))
+        continue
+      }
       process.stderr.write(`blockcopy: ${file}: ${e.message}\n`)
       reports.push({ path: file, algo: f.algo, ok: false, error: { code: e.code, message: e.message } })
-      codes.push(EXIT.ioErrors)
+      codes.push(exitCodeForError(e))
     }
   }
   return { reports, code: worstExit(codes) }
