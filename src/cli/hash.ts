@@ -12,6 +12,7 @@ import { checkDigestPath, streamDigest, wholeFileDigest, xxhsumLine } from '../v
 import { MEMORY_HELP, runJob, THREADS_HELP, withClient, type EngineFlags } from './common.js'
 import { cliMessage, errorLine, EXIT, exitCodeFor, exitCodeForError, isBadInput, worstExit } from './exit.js'
 import { checkHashPaths } from './paths.js'
+import { standardInput, STDIN_SHOWN } from './stdin.js'
 
 interface HashFlags extends EngineFlags {
   algo: HashAlgo
@@ -84,9 +85,10 @@ function checkStdin(files: string[], f: HashFlags): void {
 }
 
 /**
- * A FILE that cannot be hashed at all (missing, a directory, one it may not
- * open): an error line naming it, an entry with its error, and its exit code
- * (src/cli/exit.ts exitCodeForError, as for every file of both modes).
+ * A FILE that cannot be hashed at all (missing, a directory, a closed
+ * standard input, one it may not open): an error line naming it, an entry
+ * with its error, and its exit code (src/cli/exit.ts exitCodeForError, as
+ * for every file of both modes).
  */
 function refuseFile(file: string, err: unknown, f: HashFlags, reports: FileReport[]): number {
   if (!isBadInput(err)) throw err
@@ -100,15 +102,17 @@ async function streamDigests(files: string[], f: HashFlags): Promise<{ reports: 
   const reports: FileReport[] = []
   const codes: number[] = []
   for (const [i, file] of files.entries()) {
+    let input: AsyncIterable<Uint8Array> | null = null
     try {
-      if (file !== STDIN) checkDigestPath(file, `FILE ${i + 1}`)
+      if (file === STDIN) input = standardInput(`FILE ${i + 1}`)
+      else checkDigestPath(file, `FILE ${i + 1}`)
     } catch (err) {
       codes.push(refuseFile(file, err, f, reports))
       continue
     }
     try {
       // Its line names it `stdin`, as xxhsum's does; its report, as it was given.
-      const d = file === STDIN ? await streamDigest(process.stdin, { algo: f.algo }) : await wholeFileDigest(file, { algo: f.algo })
+      const d = input ? await streamDigest(input, { algo: f.algo }) : await wholeFileDigest(file, { algo: f.algo })
       reports.push({ path: file, algo: f.algo, ok: true, sizeBytes: d.sizeBytes, elapsedMs: d.elapsedMs, digest: d.digest })
       if (!f.json) process.stdout.write(`${xxhsumLine(d)}\n`)
     } catch (err) {
@@ -118,7 +122,7 @@ async function streamDigests(files: string[], f: HashFlags): Promise<{ reports: 
         codes.push(refuseFile(file, e, f, reports))
         continue
       }
-      process.stderr.write(`blockcopy: ${file}: ${e.message}\n`)
+      process.stderr.write(`blockcopy: ${file === STDIN ? STDIN_SHOWN : file}: ${e.message}\n`)
       reports.push({ path: file, algo: f.algo, ok: false, error: { code: e.code, message: e.message } })
       codes.push(exitCodeForError(e))
     }
