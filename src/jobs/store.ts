@@ -4,6 +4,7 @@ import path from 'node:path'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { CopyResult, JobKind } from '../job.js'
 import { recordProblem } from './record-check.js'
+import { readRecordFile, recordText, type OmittedCounts } from './record-size.js'
 import type { JobState } from './status.js'
 
 /**
@@ -33,6 +34,8 @@ export interface JobRecord {
   /** The job's result without its per-chunk digests (kept small). */
   result?: Omit<CopyResult, 'chunks'>
   error?: { code: string; message: string }
+  /** How many entries of argv and of the result's lists were left out to keep the record within its size (src/jobs/record-size.ts). */
+  omitted?: OmittedCounts
 }
 
 /** $BLOCKCOPY_STATE_DIR, else $XDG_STATE_HOME/blockcopy, else ~/.local/state/blockcopy. */
@@ -74,7 +77,7 @@ export function writeRecord(record: JobRecord): void {
   const tmp = path.join(dir, `.${record.id}.${process.pid}.tmp`)
   const fd = fs.openSync(tmp, 'w', 0o644)
   try {
-    fs.writeSync(fd, `${JSON.stringify(record)}\n`)
+    fs.writeSync(fd, recordText(record))
     fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)
@@ -134,7 +137,10 @@ function loadRecord(id: string): JobRecord | BadRecord {
   const file = recordPath(id)
   let text: string
   try {
-    text = fs.readFileSync(file, 'utf8')
+    // Whatever the state directory holds under a record's name: a FIFO, /dev/zero, a huge file.
+    const read = readRecordFile(file)
+    if ('problem' in read) return badRecord(id, file, read.problem)
+    text = read.text
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO'
     // A state directory that is not one says so, rather than hiding every job behind "not found".
