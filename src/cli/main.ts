@@ -237,6 +237,12 @@ export async function main(argv: string[]): Promise<number> {
   }, names)
   const wantsJson = argv.includes('--json')
   const jobId = detachedJobId(argv)
+  if (jobId) {
+    // A detached job's output is its log, in the state directory: a write
+    // that fails there (the directory full) must not end the job, as an
+    // 'error' on stdout or stderr with no listener would.
+    for (const out of [process.stdout, process.stderr]) out.on('error', () => undefined)
+  }
   // A detached job refused before it started tells its parent why, which prints it; it has no record.
   const refuse = (code: string, message: string) => {
     if (jobId) process.send?.({ failed: { code, message } })
