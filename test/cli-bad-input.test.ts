@@ -85,10 +85,10 @@ const cases: BadCase[] = [
     names: 'DST',
   },
   {
-    name: 'a destination that is the source with overlapping bytes is rejected naming DST 1',
+    name: 'a destination that is the source with overlapping bytes is rejected naming DST, the one destination',
     args: (src) => [src, src, '--dst-offset', '4KiB'],
     code: 'INVALID_ARGUMENT',
-    names: 'DST 1',
+    names: 'DST',
   },
   {
     name: '--length 12xyz is not a size and is rejected naming --length',

@@ -107,6 +107,14 @@ test('the translation: options, regions, ranges and replicas by their command-li
   assert.is(t('ranges[2].srcOffset: bad; see ranges[0]', 'ranges[2].srcOffset'), '--range 3 (SRC_OFF): bad; see --range 1')
   assert.is(t('replicas[1]: /a is the same file as replicas[0]', 'replicas[1]'), 'REPLICA 2: /a is the same file as REPLICA 1')
   assert.is(t('zero it with `all: true`', 'to[0]'), 'zero it with --all')
+  // With one destination the command line calls it DST, as its usage does; with several, DST 1, DST 2...
+  const one = (message: string, argument: string) => cliMessage(new BlockcopyError('INVALID_ARGUMENT', message, argument), { dstCount: 1 })
+  assert.is(one('to[0]: bytes 0..5 of /x overlap `from` bytes 0..5', 'to[0]'), 'DST: bytes 0..5 of /x overlap SRC bytes 0..5')
+  assert.is(one('to[0].offset: 5 is past the end', 'to[0].offset'), '--dst-offset: 5 is past the end')
+  assert.is(one('map: /m records bytes, but to[0].path /d does not exist', 'map'), '--map: /m records bytes, but DST /d does not exist')
+  assert.is(cliMessage(new BlockcopyError('INVALID_ARGUMENT', 'to[1]: overlaps to[0]', 'to[1]'), { dstCount: 2 }), 'DST 2: overlaps DST 1')
+  assert.is(cliName('to[0].offset', { dstCount: 1 }), '--dst-offset')
+  assert.is(cliName('to[0].offset', { dstCount: 3 }), '--dst-offset (DST 1)')
   // A name the command line has none for stays as it is.
   assert.is(t('signal: must be an AbortSignal', 'signal'), 'signal: must be an AbortSignal')
   assert.is(cliName('from.offset'), '--src-offset')
@@ -130,15 +138,22 @@ test('copy: engine options, offsets and lengths', async () => {
   await refused(['copy', src, dst, '--length', '5GiB'], /--length: /)
   await refused(['copy', src, dst, p('dst2.img'), '--dst-offset', '0', '--dst-offset', '1', '--dst-offset', '2'], /--dst-offset/)
   await refused(['copy', src, dst, '--dst-offset', '-5'], /--dst-offset/)
-  await refused(['copy', src, src], /DST 1: .* overlap SRC /)
+  await refused(['copy', src, src], /INVALID_ARGUMENT: DST: .* overlap SRC /)
+  await refused(['copy', src, src, '--length', '512KiB', '--dst-offset', '256KiB'], /INVALID_ARGUMENT: DST: bytes 262144\.\.786432 of .* overlap SRC bytes 0\.\.524288/)
+  await refused(['copy', src, src, dst, '--length', '512KiB', '--dst-offset', '256KiB'], /INVALID_ARGUMENT: DST 1: bytes 262144\.\.786432 of .* overlap SRC /)
+  // --json names the argument as the message does.
+  const argument = async (args: string[]) => (JSON.parse((await run([...args, '--json'])).stdout) as { error: { argument?: string } }).error.argument
+  assert.is(await argument(['copy', src, src]), 'DST')
+  assert.is(await argument(['copy', src, src, dst]), 'DST 1')
   await refused(['copy', src, dst, dst], /DST 2: .* overlap DST 1 /)
   await refused(['copy', src, dst, '--rate', '100'], /--rate: must be at least 4096 bytes/)
   await refused(['copy', src, dst, '--rate', 'fast'], /--rate: /)
   await refused(['copy', src, dst, '--verify', 'bogus'], /--verify/)
   await refused(['copy', p('missing.img'), dst], /NOT_FOUND_VOLUME: SRC: /)
-  await refused(['copy', src, p('no/such/dir/dst.img')], /NOT_FOUND_VOLUME: DST 1: /)
+  await refused(['copy', src, p('no/such/dir/dst.img')], /NOT_FOUND_VOLUME: DST: /)
+  await refused(['copy', src, dst, p('no/such/dir/dst.img')], /NOT_FOUND_VOLUME: DST 2: /)
   await refused(['copy', p('folder'), dst], /SRC: .* is neither a regular file nor a block device/)
-  await refused(['copy', src, p('folder')], /DST 1: .* is neither a regular file nor a block device/)
+  await refused(['copy', src, p('folder')], /INVALID_ARGUMENT: DST: .* is neither a regular file nor a block device/)
 })
 
 test('copy: the rules between --map, --retry-bad, --fill-bad, --since, --force, --check-dest and --checkpoint', async () => {
@@ -171,7 +186,7 @@ test('copy: the rules between --map, --retry-bad, --fill-bad, --since, --force, 
   // A map of another range; of bytes done on a destination that is gone; of another source.
   assert.is((await run(['copy', src, dst, '--map', map, '--length', '64KiB', '--progress', 'none'])).code, 0)
   await refused(['copy', src, dst, '--map', map], /--map: .* covers source bytes/)
-  await refused(['copy', src, p('elsewhere.img'), '--map', map, '--length', '64KiB'], /--map: .* but DST 1 .* does not exist/)
+  await refused(['copy', src, p('elsewhere.img'), '--map', map, '--length', '64KiB'], /--map: .* but DST <dir>\/elsewhere\.img does not exist/)
   writeRandomFile(p('other.img'), MiB + 123, 3)
   await refused(['copy', p('other.img'), dst, '--map', map, '--length', '64KiB'], /MAP_MISMATCH: --map: .*give --force to resume it anyway/)
 })
@@ -180,8 +195,9 @@ test('zero: lengths, offsets and whole devices', async () => {
   const dst = p('zero.img')
   writeRandomFile(dst, MiB, 4)
   writeRandomFile(p('zero2.img'), 2 * MiB, 5)
-  await refused(['zero', p('new.img')], /DST 1: required, since .* does not exist yet|--length/)
-  await refused(['zero', dst, '--dst-offset', '5GiB'], /--dst-offset \(DST 1\): /)
+  await refused(['zero', p('new.img')], /INVALID_ARGUMENT: DST: required, since .* does not exist yet/)
+  await refused(['zero', dst, '--dst-offset', '5GiB'], /INVALID_ARGUMENT: --dst-offset: 5368709120 is past the end/)
+  await refused(['zero', dst, p('zero2.img'), '--dst-offset', '5GiB'], /INVALID_ARGUMENT: --dst-offset \(DST 1\): 5368709120 is past the end/)
   await refused(['zero', dst, '--dst-offset', 'abc'], /--dst-offset/)
   await refused(['zero', dst, '--all', '--length', '4096'], /--all: /)
   await refused(['zero', dst, p('zero2.img')], /DST 2: every destination zeroes the same length/)
@@ -193,7 +209,7 @@ test('zero: lengths, offsets and whole devices', async () => {
   const loop = await attachLoop(image)
   try {
     await refused(['zero', loop], /DST: .* is a block device; give --length, or --all/)
-    await refused(['zero', loop, '--length', '8MiB'], /DST 1: bytes .* pass the end of device/)
+    await refused(['zero', loop, '--length', '8MiB'], /INVALID_ARGUMENT: DST: bytes .* pass the end of device/)
   } finally {
     await detachLoop(loop)
   }

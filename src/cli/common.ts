@@ -112,7 +112,9 @@ export async function runJob(
     // would in the foreground, and leaves no record, since no id was printed.
     let recorder = null as JobRecorder | null
     const started = () => {
-      recorder = JobRecorder.start(f.jobId as string, job.kind, recordedArgv(), job)
+      // The log's first line; it also gives the log room (a block of its own) for the lines a full state directory would refuse later.
+      process.stderr.write(`blockcopy: job ${f.jobId as string} started, pid ${process.pid}: blockcopy ${recordedArgv().join(' ')}\n`)
+      recorder = JobRecorder.start(f.jobId as string, job.kind, recordedArgv(), job, (line) => process.stderr.write(`blockcopy: ${line}\n`))
       process.send?.({ started: f.jobId })
     }
     if (f.jobId && job.isWriting) started()

@@ -27,14 +27,25 @@ export function worstExit(codes: Iterable<number>): number {
   return worst
 }
 
-/** The exit code for one path's error: the device failing (EIO, ENOSPC, ...) is an I/O error, anything else bad input. */
+/** System calls that read a file's bytes: an error in one is the file failing, not the path given. */
+const READS: ReadonlySet<string> = new Set(['read', 'pread', 'preadv', 'readv'])
+
+/**
+ * The exit code for one path's error, one rule for every command and mode
+ * (hash with --xxhsum or manifests, caps): the device failing (EIO, ENOSPC,
+ * ... src/error-classes.ts) or any error while the file's bytes were read is
+ * an I/O error, 3, as a job's failed read is; anything before that (missing,
+ * a directory, permission denied at open, a closed standard input) is bad
+ * input, 2: the path given cannot be read at all.
+ */
 export function exitCodeForError(err: BlockcopyError | SystemError): number {
-  return err instanceof SystemError && classify(err.code) !== 'fatal' ? EXIT.ioErrors : EXIT.badInput
+  if (!(err instanceof SystemError)) return EXIT.badInput
+  return classify(err.code) !== 'fatal' || READS.has(err.syscall) ? EXIT.ioErrors : EXIT.badInput
 }
 
 /** An error as one line after `blockcopy: `, with its code once and the command-line names of its arguments. */
-export function errorLine(err: BlockcopyError | SystemError): string {
-  const message = cliMessage(err)
+export function errorLine(err: BlockcopyError | SystemError, names: CliNames = {}): string {
+  const message = cliMessage(err, names)
   // A system error's message already starts with its code ("EPERM: operation not permitted…").
   return message.startsWith(`${err.code}:`) ? message : `${err.code}: ${message}`
 }
@@ -60,20 +71,33 @@ const FLAGS: Record<string, string> = {
 }
 
 /**
+ * What the names of a message depend on in the command that was run: how
+ * many DSTs it was given. With one, the command line calls it `DST` (its
+ * usage and its own checks do, src/cli/paths.ts), so the library's `to[0]`
+ * is `DST` too, never a `DST 1` the user never saw; with several, `DST 1`,
+ * `DST 2`... Unknown (a refusal before the command's arguments were read):
+ * numbered, which is right either way.
+ */
+export interface CliNames {
+  dstCount?: number
+}
+
+/**
  * The command-line name of one library name: an option (`ignoreErrors`), a
  * region or one of its fields (`to[1].offset`, `from.length`), a range
  * (`ranges[0].srcOffset`) or a replica (`replicas[2]`); null for one the
  * command line has no name for.
  */
-export function cliName(name: string): string | null {
+export function cliName(name: string, names: CliNames = {}): string | null {
   const m = /^(\w+)(?:\[(\d+)\])?(?:\.(\w+))?$/.exec(name)
   if (!m) return null
   const [, base = '', index, field] = m
   const n = index === undefined ? null : Number(index) + 1
   if (base === 'to' && n !== null) {
-    if (field === 'offset') return `--dst-offset (DST ${n})`
+    const only = names.dstCount === 1
+    if (field === 'offset') return only ? '--dst-offset' : `--dst-offset (DST ${n})`
     // A destination's own length is never typed (--length is the job's): it is the one the CLI took for DST n.
-    return `DST ${n}`
+    return only ? 'DST' : `DST ${n}`
   }
   if (base === 'from' && field !== undefined) return ({ path: 'SRC', offset: '--src-offset', length: '--length' } as Record<string, string>)[field] ?? null
   if (base === 'replicas' && n !== null) return `REPLICA ${n}`
@@ -100,25 +124,25 @@ const QUOTED = /`(\w+(?:\[\d+\])?(?:\.\w+)?)(?:: ('[^']*'|true))?`/g
  * `DST 2`, `--range 3 (LEN)`), whether it leads the message or is named
  * inside it. A name the command line has none for is left as it is.
  */
-export function cliMessage(err: BlockcopyError | SystemError): string {
+export function cliMessage(err: BlockcopyError | SystemError, names: CliNames = {}): string {
   // A system error may name the argument after its code: "EROFS: to[1].path: ...".
   const code = err instanceof BlockcopyError ? '' : (/^E[A-Z0-9]+: /.exec(err.message)?.[0] ?? '')
   if (!(err instanceof BlockcopyError) && code === '') return err.message
-  return `${code}${cliText(err.message.slice(code.length))}`
+  return `${code}${cliText(err.message.slice(code.length), names)}`
 }
 
 /** A library text (a message, a note in a result) with every library name in it as cliMessage gives it. */
-export function cliText(text: string): string {
+export function cliText(text: string, names: CliNames = {}): string {
   const leading = LEADING.exec(text)?.[1]
-  const head = leading === undefined ? null : cliName(leading)
+  const head = leading === undefined ? null : cliName(leading, names)
   return (head === null ? text : `${head}${text.slice((leading ?? '').length)}`)
     .replace(QUOTED, (all, name: string, value?: string) => {
-      const flag = cliName(name)
+      const flag = cliName(name, names)
       if (flag === null) return all
       if (value === undefined || value === 'true') return flag
       return `${flag} ${value.slice(1, -1)}`
     })
-    .replace(INDEXED, (name) => cliName(name) ?? name)
+    .replace(INDEXED, (name) => cliName(name, names) ?? name)
 }
 
 /** Errors that mean the input was wrong and nothing was written. */

@@ -12,6 +12,7 @@ import { checkDigestPath, streamDigest, wholeFileDigest, xxhsumLine } from '../v
 import { MEMORY_HELP, runJob, THREADS_HELP, withClient, type EngineFlags } from './common.js'
 import { cliMessage, errorLine, EXIT, exitCodeFor, exitCodeForError, isBadInput, worstExit } from './exit.js'
 import { checkHashPaths } from './paths.js'
+import { standardInput, STDIN_SHOWN } from './stdin.js'
 
 interface HashFlags extends EngineFlags {
   algo: HashAlgo
@@ -84,8 +85,10 @@ function checkStdin(files: string[], f: HashFlags): void {
 }
 
 /**
- * A FILE that cannot be hashed at all (missing, a directory): an error line
- * naming it, an entry with its error, and its exit code (bad input).
+ * A FILE that cannot be hashed at all (missing, a directory, a closed
+ * standard input, one it may not open): an error line naming it, an entry
+ * with its error, and its exit code (src/cli/exit.ts exitCodeForError, as
+ * for every file of both modes).
  */
 function refuseFile(file: string, err: unknown, f: HashFlags, reports: FileReport[]): number {
   if (!isBadInput(err)) throw err
@@ -99,22 +102,29 @@ async function streamDigests(files: string[], f: HashFlags): Promise<{ reports: 
   const reports: FileReport[] = []
   const codes: number[] = []
   for (const [i, file] of files.entries()) {
+    let input: AsyncIterable<Uint8Array> | null = null
     try {
-      if (file !== STDIN) checkDigestPath(file, `FILE ${i + 1}`)
+      if (file === STDIN) input = standardInput(`FILE ${i + 1}`)
+      else checkDigestPath(file, `FILE ${i + 1}`)
     } catch (err) {
       codes.push(refuseFile(file, err, f, reports))
       continue
     }
     try {
       // Its line names it `stdin`, as xxhsum's does; its report, as it was given.
-      const d = file === STDIN ? await streamDigest(process.stdin, { algo: f.algo }) : await wholeFileDigest(file, { algo: f.algo })
+      const d = input ? await streamDigest(input, { algo: f.algo }) : await wholeFileDigest(file, { algo: f.algo })
       reports.push({ path: file, algo: f.algo, ok: true, sizeBytes: d.sizeBytes, elapsedMs: d.elapsedMs, digest: d.digest })
       if (!f.json) process.stdout.write(`${xxhsumLine(d)}\n`)
     } catch (err) {
       const e = toSystemError(err, 'read', file)
-      process.stderr.write(`blockcopy: ${file}: ${e.message}\n`)
+      // One that cannot be opened (EACCES) is said, and exits, as the manifest mode says it; a read that failed (EIO) names the file.
+      if (e.syscall === 'open') {
+        codes.push(refuseFile(file, e, f, reports))
+        continue
+      }
+      process.stderr.write(`blockcopy: ${file === STDIN ? STDIN_SHOWN : file}: ${e.message}\n`)
       reports.push({ path: file, algo: f.algo, ok: false, error: { code: e.code, message: e.message } })
-      codes.push(EXIT.ioErrors)
+      codes.push(exitCodeForError(e))
     }
   }
   return { reports, code: worstExit(codes) }

@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import type { Command } from 'commander'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import { isBadRecord, listRecords, logPath, readRecord, removeRecord, stateDir, type JobRecord, type ListedJob } from '../jobs/store.js'
+import { RECORD_MAX_BYTES } from '../jobs/record-size.js'
 import { formatBytes } from '../units.js'
 import { EXIT } from './exit.js'
 
@@ -62,13 +63,21 @@ export async function detach(argv: string[]): Promise<number> {
   return EXIT.badInput
 }
 
+/** The command a record holds, with the number of arguments it left out, if any. */
+const command = (r: JobRecord) => `blockcopy ${r.argv.join(' ')}${r.omitted?.argv ? ` ... (${r.omitted.argv} more arguments)` : ''}`
+
 function describe(r: JobRecord): string {
   const lines = [
     `${r.id}: ${r.status}, ${r.percent}% (${formatBytes(r.doneBytes)} of ${formatBytes(r.totalBytes)}${r.failedBytes ? `, ${formatBytes(r.failedBytes)} failed` : ''}), ${r.kind}, started ${r.startedAt}, pid ${r.pid}`,
-    `command: blockcopy ${r.argv.join(' ')}`,
+    `command: ${command(r)}`,
   ]
   if (r.exitCode !== undefined) lines.push(`exit code: ${r.exitCode}`)
   if (r.error) lines.push(`error: ${r.error.code}: ${r.error.message}`)
+  const o = r.omitted ?? {}
+  const left = [[o.completed, 'completed extents'], [o.errors, 'failed ranges'], [o.differing, 'differing extents found by --check-dest']] as const
+  const cut = left.filter(([n]) => n).map(([n, what]) => `${n} ${what}`)
+  // The first ones are in the record (--json); the job's own output, in its log, lists every failed range (with --json, every extent).
+  if (cut.length > 0) lines.push(`left out of the record, which holds ${formatBytes(RECORD_MAX_BYTES)} at most: the last ${cut.join(', ')}`)
   return lines.join('\n')
 }
 
@@ -76,7 +85,7 @@ function describe(r: JobRecord): string {
 function listLine(j: ListedJob): string {
   // A system error's message starts with its code, and with the ID that `jobs status` was given.
   if (isBadRecord(j)) return `${j.id}  ${j.error.code}  ${j.error.message.replace(`${j.error.code}: `, '').replace(/^ID: /, '')}`
-  return `${j.id}  ${j.status.padEnd(10)} ${String(j.percent).padStart(3)}%  ${j.kind.padEnd(9)} ${j.startedAt}  blockcopy ${j.argv.join(' ')}`
+  return `${j.id}  ${j.status.padEnd(10)} ${String(j.percent).padStart(3)}%  ${j.kind.padEnd(9)} ${j.startedAt}  ${command(j)}`
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -6,7 +6,7 @@ import type { Region } from '../regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
 import { detach, detachedJobId, hasOption, registerJobs } from './jobs.js'
-import { cliMessage, cliName, cliText, EXIT, exitCodeFor, isBadInput } from './exit.js'
+import { cliMessage, cliName, cliText, errorLine, EXIT, exitCodeFor, isBadInput, type CliNames } from './exit.js'
 import { printResult } from './report.js'
 import { SinceFile } from './since-file.js'
 import { checkCopyPaths, checkZeroPaths } from './paths.js'
@@ -93,7 +93,8 @@ function resumeCommand(): string {
   return ['blockcopy', ...recordedArgv(process.argv)].map(quote).join(' ')
 }
 
-function program(setExit: (code: number) => void): Command {
+/** The command line; its actions set `names` (how many DSTs they were given) for the messages of what they throw. */
+function program(setExit: (code: number) => void, names: CliNames): Command {
   const prog = new Command('blockcopy')
     .description('Copy, zero and verify byte ranges of files and block devices, with O_DIRECT and xxh3')
     .version('0.1.0')
@@ -119,6 +120,7 @@ function program(setExit: (code: number) => void): Command {
       .option('--retry-bad <n>', 'with --map: copy only the bad blocks (-) the map records, reading each up to N times')
       .addOption(new Option('--fill-bad <mode>', 'with --ignore-errors or --retry-bad: unreadable blocks stay as the destination had them, or are zero-filled').choices(['keep', 'zero'])),
   ).action(async (src: string, dsts: string[], f: CopyFlags) => {
+    names.dstCount = dsts.length
     const from: Region = { path: src, offset: f.srcOffset === undefined ? 0 : parseSize(f.srcOffset, 'from.offset') }
     if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
     const to = destRegions(dsts, f)
@@ -181,7 +183,7 @@ function program(setExit: (code: number) => void): Command {
           process.stderr.write(`blockcopy: ${unsaved.message}; it still marks every chunk unknown, so the next run writes every chunk (or make it again: blockcopy hash DST -o ${f.since ?? ''})\n`)
           return EXIT.ioErrors
         }
-        if (result.map?.sourceNote) process.stderr.write(`blockcopy: --map: ${cliText(result.map.sourceNote)}\n`)
+        if (result.map?.sourceNote) process.stderr.write(`blockcopy: --map: ${cliText(result.map.sourceNote, names)}\n`)
         // What is left is copied by the command without --retry-bad, which only reads the bad blocks again.
         const cmd = resumeCommand().replace(/ --retry-bad(=| )\S+/, '')
         if (result.map && result.map.pendingBytes > 0) {
@@ -201,6 +203,7 @@ function program(setExit: (code: number) => void): Command {
       .addOption(new Option('--verify <mode>', 'none, or readback (re-read and check zeros)').choices(['none', 'readback']).default('none'))
       .option('--all', 'without --length: zero each DST to its end (required for a block device; the default for a file)'),
   ).action(async (dsts: string[], f: ZeroFlags) => {
+    names.dstCount = dsts.length
     const to = destRegions(dsts, f)
     checkZeroPaths(dsts)
     const length = f.length === undefined ? undefined : parseSize(f.length, 'length')
@@ -228,11 +231,18 @@ function program(setExit: (code: number) => void): Command {
 /** Runs the command line; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok
+  const names: CliNames = {}
   const prog = program((c) => {
     code = c
-  })
+  }, names)
   const wantsJson = argv.includes('--json')
   const jobId = detachedJobId(argv)
+  if (jobId) {
+    // A detached job's output is its log, in the state directory: a write
+    // that fails there (the directory full) must not end the job, as an
+    // 'error' on stdout or stderr with no listener would.
+    for (const out of [process.stdout, process.stderr]) out.on('error', () => undefined)
+  }
   // A detached job refused before it started tells its parent why, which prints it; it has no record.
   const refuse = (code: string, message: string) => {
     if (jobId) process.send?.({ failed: { code, message } })
@@ -253,15 +263,13 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.badInput
     }
     if (isBadInput(err)) {
-      const message = cliMessage(err)
+      const message = cliMessage(err, names)
       refuse(err.code, message)
-      // A system error's message already starts with its code ("EPERM: operation not permitted…").
-      const line = message.startsWith(`${err.code}:`) ? message : `${err.code}: ${message}`
-      process.stderr.write(`blockcopy: ${line}\n`)
+      process.stderr.write(`blockcopy: ${errorLine(err, names)}\n`)
       if (wantsJson) {
         const given = err instanceof BlockcopyError ? err.argument : undefined
         // The argument as the user typed it, where the command line has a name for it.
-        const argument = given === undefined ? undefined : (cliName(given) ?? given)
+        const argument = given === undefined ? undefined : (cliName(given, names) ?? given)
         process.stdout.write(`${JSON.stringify({ ok: false, error: { code: err.code, message, ...(argument ? { argument } : {}) } })}\n`)
       }
       return EXIT.badInput

@@ -44,5 +44,8 @@ export function recordProblem(value: unknown, id: string): string | null {
   if (v.error !== undefined && !(isObject(v.error) && typeof v.error.code === 'string' && typeof v.error.message === 'string')) {
     return `error must be { code, message }, got ${shown(v.error)}`
   }
+  if (v.omitted !== undefined && !(isObject(v.omitted) && Object.values(v.omitted).every(isCount))) {
+    return `omitted must be counts of entries, got ${shown(v.omitted)}`
+  }
   return null
 }

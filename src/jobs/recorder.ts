@@ -1,6 +1,7 @@
+import { toSystemError } from '../errors.js'
 import type { CopyResult, Job, JobKind } from '../job.js'
 import { finishedStatus, percentOf } from './status.js'
-import { processStart, writeRecord, type JobRecord } from './store.js'
+import { processStart, recordPath, writeRecord, type JobRecord } from './store.js'
 
 /** The least time between two writes of one job's record. */
 export const RECORD_INTERVAL_MS = 250
@@ -11,23 +12,30 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * Keeps a detached job's record up to date from inside the job's process:
  * progress at most every 250 ms (the last update is never lost: a write
  * is scheduled for the end of the interval), and the outcome at the end.
+ *
+ * The record only reports on the job: one that cannot be written (a full
+ * state directory, say) never stops the job nor throws. The job goes on to
+ * its end, `say` is told once what failed (for the job's log), every later
+ * update tries again, and `say` is told when one succeeds.
  */
 export class JobRecorder {
   private lastWriteMs = 0
   private timer: NodeJS.Timeout | null = null
   private readonly record: JobRecord
+  /** The last write of the record failed: said once, until one succeeds. */
+  private failing = false
 
-  private constructor(record: JobRecord, private readonly job: Job) {
+  private constructor(record: JobRecord, private readonly job: Job, private readonly say: (line: string) => void) {
     this.record = record
   }
 
-  /** The record of a job that has passed its checks and is starting now. */
-  static start(id: string, kind: JobKind, argv: string[], job: Job): JobRecorder {
+  /** The record of a job that has passed its checks and is starting now; `say` gets a line when the record cannot be written, and when it can again. */
+  static start(id: string, kind: JobKind, argv: string[], job: Job, say: (line: string) => void): JobRecorder {
     const now = new Date().toISOString()
     const r = new JobRecorder({
       id, kind, argv, pid: process.pid, pidStart: processStart(process.pid) ?? '', status: 'inprogress',
       percent: 0, doneBytes: job.doneBytes, failedBytes: job.failedBytes, totalBytes: job.totalBytes, startedAt: now, updatedAt: now,
-    }, job)
+    }, job, say)
     r.write()
     job.on('progress', (p) => r.progress(p.doneBytes, p.failedBytes))
     return r
@@ -67,7 +75,18 @@ export class JobRecorder {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     this.record.updatedAt = new Date().toISOString()
-    writeRecord(this.record)
-    this.lastWriteMs = Date.now()
+    const file = recordPath(this.record.id)
+    try {
+      writeRecord(this.record)
+    } catch (err) {
+      if (!this.failing) this.say(`the job's record ${file} could not be updated (${toSystemError(err, 'write', file).message}); the job goes on, and each update tries again`)
+      this.failing = true
+      return
+    } finally {
+      // From the end of the write, failed or not: the next update tries again, no sooner than the interval.
+      this.lastWriteMs = Date.now()
+    }
+    if (this.failing) this.say(`the job's record ${file} is up to date again`)
+    this.failing = false
   }
 }

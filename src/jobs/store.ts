@@ -4,6 +4,7 @@ import path from 'node:path'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { CopyResult, JobKind } from '../job.js'
 import { recordProblem } from './record-check.js'
+import { readRecordFile, recordText, type OmittedCounts } from './record-size.js'
 import type { JobState } from './status.js'
 
 /**
@@ -33,6 +34,8 @@ export interface JobRecord {
   /** The job's result without its per-chunk digests (kept small). */
   result?: Omit<CopyResult, 'chunks'>
   error?: { code: string; message: string }
+  /** How many entries of argv and of the result's lists were left out to keep the record within its size (src/jobs/record-size.ts). */
+  omitted?: OmittedCounts
 }
 
 /** $BLOCKCOPY_STATE_DIR, else $XDG_STATE_HOME/blockcopy, else ~/.local/state/blockcopy. */
@@ -44,7 +47,8 @@ export function stateDir(): string {
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-function recordPath(id: string): string {
+/** The file of job `id`'s record. */
+export function recordPath(id: string): string {
   if (!ID.test(id)) throw new BlockcopyError('INVALID_ARGUMENT', `ID: '${id}' is not a job id (a UUID as printed by --detach)`, 'id')
   return path.join(stateDir(), `${id}.json`)
 }
@@ -67,19 +71,34 @@ export function processStart(pid: number): string | null {
   }
 }
 
-/** Writes a record atomically: a reader sees the old one or the new one, never half of either. */
+/**
+ * Writes a record atomically: a reader sees the old one or the new one, never
+ * half of either. One that cannot be written (a full state directory) throws
+ * and leaves the old one, and no temporary file taking room.
+ */
 export function writeRecord(record: JobRecord): void {
   const dir = stateDir()
   fs.mkdirSync(dir, { recursive: true })
   const tmp = path.join(dir, `.${record.id}.${process.pid}.tmp`)
-  const fd = fs.openSync(tmp, 'w', 0o644)
   try {
-    fs.writeSync(fd, `${JSON.stringify(record)}\n`)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
+    const fd = fs.openSync(tmp, 'w', 0o644)
+    try {
+      // A nearly full file system takes part of a write and says so only at the next one: never rename a part.
+      const text = Buffer.from(recordText(record))
+      for (let done = 0; done < text.length;) done += fs.writeSync(fd, text, done, text.length - done)
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+    fs.renameSync(tmp, recordPath(record.id))
+  } catch (err) {
+    try {
+      fs.rmSync(tmp, { force: true })
+    } catch {
+      // The write's error is the one to tell.
+    }
+    throw err
   }
-  fs.renameSync(tmp, recordPath(record.id))
   const dfd = fs.openSync(dir, 'r')
   try {
     fs.fsyncSync(dfd)
@@ -134,7 +153,10 @@ function loadRecord(id: string): JobRecord | BadRecord {
   const file = recordPath(id)
   let text: string
   try {
-    text = fs.readFileSync(file, 'utf8')
+    // Whatever the state directory holds under a record's name: a FIFO, /dev/zero, a huge file.
+    const read = readRecordFile(file)
+    if ('problem' in read) return badRecord(id, file, read.problem)
+    text = read.text
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO'
     // A state directory that is not one says so, rather than hiding every job behind "not found".
@@ -159,7 +181,8 @@ function loadRecord(id: string): JobRecord | BadRecord {
       ...record,
       status: 'error',
       exitCode: 3,
-      error: { code: 'JOB_DIED', message: `the job's process ${record.pid} ended without finishing (killed?); ${record.percent}% was done` },
+      // Or it finished, and could not write so in its record (a full state directory): its log tells.
+      error: { code: 'JOB_DIED', message: `the job's process ${record.pid} ended without its record saying how (killed? or the record could not be written: see ${logPath(id)}); ${record.percent}% was done when it was last written` },
     }
   }
   return record
