@@ -60,7 +60,7 @@ test('copy SRC sub/../none/f, dir/none a directory and x/none none: refused as a
   mkdirSync(join(dir, 'none'))
   const run = cli(['copy', src, viaSub('none/f')])
   assert.is(run.status, 2, run.stderr)
-  assert.match(run.stderr, /NOT_FOUND_VOLUME: DST 1: directory .*sub\/\.\.\/none does not exist, so .*sub\/\.\.\/none\/f cannot be created/)
+  assert.match(run.stderr, /NOT_FOUND_VOLUME: DST: directory .*sub\/\.\.\/none does not exist, so .*sub\/\.\.\/none\/f cannot be created/)
   assert.equal(readdirSync(join(dir, 'none')), [])
 })
 
