@@ -92,6 +92,7 @@ onBoth('verify readback and hash read the cloned ranges back: the digest is the 
     // Read back through O_DIRECT: the destination (and for readback the source too), all but the partial block.
     const read = (verify === 'readback' ? 2 : 1) * 5 * MiB
     assert.ok(r.directBytes >= read, `${verify}: ${r.directBytes} bytes moved with O_DIRECT`)
+    assert.equal(r.completed, [{ offset: 0, length: 2 * MiB }, { offset: 8 * MiB, length: 3 * MiB + 123 }], 'in the destination\'s offsets')
     const s = readFileSync(src)
     const d = readFileSync(dst)
     assert.ok(d.subarray(0, 2 * MiB).equals(s.subarray(0, 2 * MiB)))

@@ -15,7 +15,8 @@ import { readRange } from './ranged-io.js'
  * (VERIFY_MISMATCH for the blocks that differ), as a copy reads back. The
  * pieces sit in `main` as a copy's would, so the digest is a copy's. Pieces
  * whose clone failed are not read: their failure is reported already, and
- * this task fails with them. Failures are data.
+ * this task fails with them. The pieces checked without a fault are the
+ * task's doneSpans. Failures are data.
  */
 export function checkClones(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask, res: ChunkResult): ChunkResult {
   const barrier = t.order ? new Int32Array(t.order.barrier) : null
@@ -43,16 +44,27 @@ export function checkClones(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask
       placed.push(ok ? at : -1, len)
     }
     if (hash && placed.every((v, j) => j % 2 === 1 || v >= 0)) res.digest = hash.digestParts(ctx.main, placed)
-    if (t.verify === 2) {
-      for (let i = 0, k = 0; i < t.pieces.length; i += 3, k += 2) {
-        const at = placed[k] as number
-        if (at >= 0) readBack(ctx, { ...t.dest, offsetBytes: t.pieces[i + 1] as number }, 0, placed[k + 1] as number, ctx.main, at, res)
-      }
+    // The pieces checked without a fault are what this task completed.
+    const done: number[] = []
+    for (let i = 0, k = 0; i < t.pieces.length; i += 3, k += 2) {
+      const at = placed[k] as number
+      if (at < 0) continue
+      const before = res.errors.length
+      if (t.verify === 2) readBack(ctx, { ...t.dest, offsetBytes: t.pieces[i + 1] as number }, 0, placed[k + 1] as number, ctx.main, at, res)
+      if (res.errors.length === before) addSpan(done, t.pieces[i + 1] as number, placed[k + 1] as number)
     }
+    res.doneSpans = done
     return res
   } finally {
     if (barrier) markDone(barrier, t.chunkIndex)
   }
+}
+
+/** Appends (offset, length) to flat pairs, merged with the last pair where they touch. */
+export function addSpan(spans: number[], offset: number, length: number): void {
+  const n = spans.length
+  if (n >= 2 && (spans[n - 2] as number) + (spans[n - 1] as number) === offset) spans[n - 1] = (spans[n - 1] as number) + length
+  else spans.push(offset, length)
 }
 
 /**
@@ -87,5 +99,6 @@ function unsynced(t: RangesTask, res: ChunkResult, err: unknown): ChunkResult {
   for (let i = 0; i < t.pieces.length; i += 3) {
     res.errors.push({ dest: 0, offset: t.pieces[i + 1] as number, length: t.pieces[i + 2] as number, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
   }
+  res.doneSpans = []
   return res
 }
