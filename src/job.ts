@@ -15,7 +15,7 @@ import type { Throttle } from './throttle.js'
 import { chunkWork, type WorkPlan } from './jobs/work.js'
 import { closeAll, closeUnwritten, preallocate, syncAll } from './jobs/files.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
-import { completedParts, notWritten, tallyChunks } from './jobs/results.js'
+import { completedParts, notWritten, spansDone, tallyChunks } from './jobs/results.js'
 import { TimingCollector, type JobTiming } from './jobs/timing.js'
 import type { Progress } from './jobs/progress.js'
 
@@ -272,7 +272,8 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     // Done is what reached every destination: the whole chunk, or the readable parts of one with bad blocks.
     let done = good ? c.length : 0
     if (good) ok[r.chunkIndex] = 1
-    if (r.badRanges) {
+    if (work.spans) done = spansDone(r, partial)
+    else if (r.badRanges) {
       // The readable parts every destination got are completed; the bad blocks are recorded at their offsets.
       const parts = completedParts(spec, c, r, skipMask)
       for (let k = 0; k < parts.length; k += 2) {

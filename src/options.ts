@@ -105,24 +105,45 @@ export interface BudgetRequest {
   /** Undefined: the default count, lowered to what the budget holds (at least one). */
   threads?: number
   chunkBytes: number
-  /** Where the chunk size came from when the caller did not choose it ('the default', "the manifest's"), for messages. */
-  chunkOrigin?: string
+  /**
+   * Where the chunk size came from when the caller did not choose it, for
+   * messages: the default, or a manifest's (which no smaller chunk can
+   * replace).
+   */
+  chunkOrigin?: 'default' | 'manifest'
   /** Undefined: DEFAULT_MEMORY_BYTES. */
   memoryBytes?: number
 }
 
-const MiB = 1024 * 1024
+const KiB = 1024
+const MiB = 1024 * KiB
 
 /** A size as a flag would take it: whole MiB or KiB where exact, else bytes. */
 function sizeText(bytes: number, names: BudgetNames): string {
   if (!names.units) return String(bytes)
   if (bytes % MiB === 0) return `${bytes / MiB}MiB`
-  return bytes % 1024 === 0 ? `${bytes / 1024}KiB` : String(bytes)
+  return bytes % KiB === 0 ? `${bytes / KiB}KiB` : String(bytes)
 }
 
-/** A budget that holds `bytes`, as a flag would take it: rounded up to whole MiB. */
+/**
+ * The least budget that holds `bytes`, as a flag would take it: rounded up
+ * to whole KiB (buffers are whole pages, so it is exact), never to MiB,
+ * which would ask for up to a MiB more than needed.
+ */
 function needText(bytes: number, names: BudgetNames): string {
-  return names.units ? `${Math.ceil(bytes / MiB)}MiB` : `${bytes} bytes`
+  return names.units ? sizeText(Math.ceil(bytes / KiB) * KiB, names) : `${bytes} bytes`
+}
+
+/**
+ * The chunk size in a message: the flag that set it (`--chunk 64KiB`), or,
+ * when none did, where it came from (`the manifest's 16MiB chunks`), so a
+ * flag the user did not type is never named.
+ */
+function chunkText(r: BudgetRequest, names: BudgetNames): string {
+  const size = sizeText(r.chunkBytes, names)
+  if (r.chunkOrigin === undefined) return `${names.chunk} ${size}`
+  const origin = r.chunkOrigin === 'manifest' ? 'the manifest\'s' : 'the default'
+  return names.units ? `${origin} ${size} chunks` : `${names.chunk} ${size} (${origin})`
 }
 
 /**
@@ -130,30 +151,32 @@ function needText(bytes: number, names: BudgetNames): string {
  * buffers (a chunk and a page each) fit in the budget, whatever else was
  * asked: the default thread count is lowered to what fits, at least one. A
  * thread count the caller gave that does not fit, or a budget the caller
- * gave that cannot hold even one worker, is refused, saying the budget it
- * would need. The budget counts buffers only: each worker's V8 isolate
+ * gave that cannot hold even one worker, is refused, saying the least budget
+ * that would do. The budget counts buffers only: each worker's V8 isolate
  * comes on top (README: "How it works").
  */
 export function fitBudget(r: BudgetRequest, names: BudgetNames = LIBRARY_NAMES): { threads: number; memoryBytes: number } {
   const memoryBytes = r.memoryBytes ?? DEFAULT_MEMORY_BYTES
   const each = workerBufferBytes(r.chunkBytes)
-  const chunk = `${names.chunk} ${sizeText(r.chunkBytes, names)}${r.chunkOrigin ? ` (${r.chunkOrigin})` : ''}`
+  const chunk = chunkText(r, names)
   const budget = r.memoryBytes === undefined ? `the default budget is ${sizeText(DEFAULT_MEMORY_BYTES, names)}` : `${names.memory} is ${sizeText(memoryBytes, names)}`
   if (r.threads !== undefined) {
     const need = r.threads * each
     if (need > memoryBytes) {
       throw new BlockcopyError(
         'INVALID_ARGUMENT',
-        `${names.threads}: ${r.threads} with ${chunk} needs ${names.memory} ${needText(need, names)} (2 buffers of the chunk + ${PAGE_BYTES / 1024}KiB per thread); ${budget}`,
+        `${names.threads}: ${r.threads} with ${chunk} needs ${names.memory} ${needText(need, names)} (2 buffers of the chunk + ${PAGE_BYTES / KiB}KiB per thread); ${budget}`,
         'threads',
       )
     }
     return { threads: r.threads, memoryBytes }
   }
   if (each > memoryBytes) {
+    // A manifest's chunk size is the manifest's: only the budget can change.
+    const smaller = r.chunkOrigin === 'manifest' ? '' : `, or a smaller ${names.chunk}`
     throw new BlockcopyError(
       'INVALID_ARGUMENT',
-      `${names.memory}: ${sizeText(memoryBytes, names)} cannot hold one thread's 2 buffers of ${chunk} + ${PAGE_BYTES / 1024}KiB; it needs at least ${names.memory} ${needText(each, names)}, or a smaller chunk`,
+      `${names.memory}: ${sizeText(memoryBytes, names)} cannot hold one thread's 2 buffers of ${chunk} + ${PAGE_BYTES / KiB}KiB; give ${names.memory} ${needText(each, names)} or more${smaller}`,
       'memoryBytes',
     )
   }
@@ -167,7 +190,7 @@ export function clientSettings(options: ClientOptions = {}): ClientSettings {
   const memory = options.memoryBytes === undefined ? undefined : intOption(options.memoryBytes, 'memoryBytes', 1, Number.MAX_SAFE_INTEGER)
   const { threads, memoryBytes } = fitBudget({
     chunkBytes, ...(given === undefined ? {} : { threads: given }), ...(memory === undefined ? {} : { memoryBytes: memory }),
-    ...(options.chunkBytes === undefined ? { chunkOrigin: 'the default' } : {}),
+    ...(options.chunkBytes === undefined ? { chunkOrigin: 'default' as const } : {}),
   })
   const io = options.io ?? (process.env.BLOCKCOPY_IO === 'fs' ? 'fs' : 'native')
   if (io !== 'native' && io !== 'fs') {

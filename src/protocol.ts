@@ -238,6 +238,14 @@ export interface ChunkResult {
   /** Copies with bad-block handling: absolute source ranges that could not be read (flat offset, length pairs); the rest of the chunk was copied. */
   badRanges?: number[]
   /**
+   * Clone jobs (RangesTask 'clone' without checks to follow, and 'check'):
+   * what this task completed, as flat (destination offset, length) pairs,
+   * ascending where the pieces are: the pieces cloned (and, with verify,
+   * checked without a fault). Their job reports these, in the destination's
+   * offsets as its errors are, instead of positions in its work list.
+   */
+  doneSpans?: number[]
+  /**
    * Compare tasks: per replica, where it differs in this chunk (src/chunk/diff-runs.ts):
    * [] where it matches or could not be read, else [runs, spanBytes,
    * differingBytes, offset, length, offset, length, ...]: how many runs

@@ -49,11 +49,11 @@ test('--threads 64 --chunk 16MiB without --memory is refused with the budget it 
   writeRandomFile(src, MiB, 2)
   const run = runCli(['copy', src, dst, '--threads', '64', '--chunk', '16MiB', '--progress', 'none'])
   assert.is(run.status, 2, run.stderr)
-  assert.match(run.stderr, /--threads: 64 with --chunk 16MiB needs --memory 2049MiB \(2 buffers of the chunk \+ 4KiB per thread\); the default budget is 64MiB/)
+  assert.match(run.stderr, /--threads: 64 with --chunk 16MiB needs --memory 2097664KiB \(2 buffers of the chunk \+ 4KiB per thread\); the default budget is 64MiB/)
   assert.not.ok(existsSync(dst), 'nothing created')
   const small = runCli(['copy', src, dst, '--memory', '1MiB', '--progress', 'none', '--json'])
   assert.is(small.status, 2)
-  assert.match(small.stdout, /"--memory: 1MiB cannot hold one thread's 2 buffers of --chunk 1MiB \(the default\) \+ 4KiB; it needs at least --memory 3MiB/)
+  assert.match(small.stdout, /"--memory: 1MiB cannot hold one thread's 2 buffers of the default 1MiB chunks \+ 4KiB; give --memory 2056KiB or more, or a smaller --chunk"/)
   assert.not.ok(existsSync(dst), 'nothing created')
 })
 
@@ -92,7 +92,7 @@ test('a 16 MiB manifest holds the budget too: verify --manifest and copy --since
   // Threads asked for that the manifest's chunks do not fit are refused, naming where the chunk size came from.
   const refused = runCli(['copy', src, replica, '--since', manifest, '--threads', '8', '--progress', 'none'])
   assert.is(refused.status, 2)
-  assert.match(refused.stderr, /--threads: 8 with --chunk 16MiB \(the manifest's\) needs --memory 257MiB/)
+  assert.match(refused.stderr, /--threads: 8 with the manifest's 16MiB chunks needs --memory 262208KiB/)
 })
 
 test.run()

@@ -1,4 +1,4 @@
-import { mkdirSync, truncateSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -133,6 +133,11 @@ test('copy: engine options, offsets and lengths', async () => {
   await refused(['copy', src, dst, '--threads', 'x'], /--threads: /)
   await refused(['copy', src, dst, '--threads', '64', '--chunk', '16MiB'], /--threads: 64 with --chunk 16MiB needs --memory/)
   await refused(['copy', src, dst, '--memory', '1KiB'], /--memory: /)
+  // The least budget that holds one thread, to the KiB: 2 × (64 KiB + 4 KiB), not a MiB.
+  await refused(['copy', src, dst, '--memory', '132KiB', '--chunk', '64KiB'], /--memory: 132KiB cannot hold one thread's 2 buffers of --chunk 64KiB \+ 4KiB; give --memory 136KiB or more/)
+  await refused(['copy', src, p('sparse.img'), '--sparse', '--no-sparse'], /--sparse: and --no-sparse exclude each other/)
+  await refused(['copy', src, p('sparse.img'), '--no-sparse', '--sparse'], /--sparse: and --no-sparse exclude each other/)
+  assert.not.ok(existsSync(p('sparse.img')), 'nothing created')
   await refused(['copy', src, dst, '--src-offset', '5GiB'], /--src-offset: /)
   await refused(['copy', src, dst, '--src-offset', 'abc'], /--src-offset: /)
   await refused(['copy', src, dst, '--length', '5GiB'], /--length: /)
@@ -258,6 +263,15 @@ test('hash, verify, caps, bench and jobs', async () => {
   await refused(['verify', '--manifest', m, dst, '--range', '1:1'], /--range 1: against a manifest, ranges must start and end on its/)
   await refused(['verify', '--manifest', p('text.txt'), dst], /--manifest: .* is not a blockcopy manifest/)
   await refused(['verify', src, dst, '--threads', '100'], /--threads: /)
+  // A manifest of 16 MiB chunks: the budget refusal names --memory and the manifest's chunks, not a --threads or --chunk never typed.
+  const m16 = p('src16.bcm')
+  assert.is((await run(['hash', src, '--chunk', '16MiB', '-o', m16, '--progress', 'none'])).code, 0)
+  const budget = /blockcopy: INVALID_ARGUMENT: --memory: 32MiB cannot hold one thread's 2 buffers of the manifest's 16MiB chunks \+ 4KiB; give --memory 32776KiB or more\n/
+  await refused(['verify', '--manifest', m16, src, dst, '--memory', '32MiB'], budget)
+  assert.not.match(messages((await run(['verify', '--manifest', m16, src, dst, '--memory', '32MiB'])).stderr), /--threads|--chunk/)
+  // A --chunk the manifest's chunks are not is refused, not silently replaced by them; the same size is taken.
+  await refused(['verify', '--manifest', m16, src, dst, '--chunk', '1MiB'], /--chunk: 1MiB differs from the manifest's chunk size, 16\.00 MiB/)
+  assert.is((await run(['verify', '--manifest', m16, src, '--chunk', '16MiB', '--progress', 'none'])).code, 0)
   await refused(['caps', p('folder')], /PATH 1: /)
   await refused(['bench', '--size', '0'], /--size: /)
   await refused(['bench', '--chunk', '3KiB'], /--chunk/)

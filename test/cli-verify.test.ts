@@ -203,6 +203,8 @@ test('without --threads, verify starts the default workers for each file it read
   assert.is(verifyThreads(undefined, 2, { memoryBytes: 2 * (MiB + page), chunkBytes: MiB }), '1')
   assert.is(verifyThreads(undefined, 3, { memoryBytes: 64 * MiB, chunkBytes: 16 * MiB }), '1')
   assert.is(verifyThreads(undefined, 3, { memoryBytes: 64 * MiB, chunkBytes: 8 * MiB }), '3')
+  // None that fits: no count at all, so the refusal names --memory, not a --threads nobody typed.
+  assert.is(verifyThreads(undefined, 3, { memoryBytes: 32 * MiB, chunkBytes: 16 * MiB }), undefined)
 })
 
 test('verify SRC REPLICA with an explicit --memory that holds one file\'s workers runs, as hash does', () => {

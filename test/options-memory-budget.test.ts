@@ -51,18 +51,29 @@ test('threads and a budget both given that do not fit are refused naming the bud
   assert.is(s.memoryBytes, 2148007936)
 })
 
-test('a budget that cannot hold one thread of the chunk size is refused, saying what one needs', () => {
+test('a budget that cannot hold one thread of the chunk size is refused, saying the least that holds one', () => {
   refuses(() => clientSettings({ chunkBytes: 16 * MiB, memoryBytes: 16 * MiB }), 'INVALID_ARGUMENT',
-    /^memoryBytes: 16777216 cannot hold one thread's 2 buffers of chunkBytes 16777216 \+ 4KiB; it needs at least memoryBytes 33562624 bytes/)
+    /^memoryBytes: 16777216 cannot hold one thread's 2 buffers of chunkBytes 16777216 \+ 4KiB; give memoryBytes 33562624 bytes or more, or a smaller chunkBytes$/)
+  assert.is(clientSettings({ chunkBytes: 16 * MiB, memoryBytes: 33562624 }).threads, 1)
 })
 
-test('with the command line\'s names, refusals name the flags and sizes as typed, the budget rounded up to whole MiB', () => {
+test('with the command line\'s names, refusals name the flags and sizes as typed, and the least budget to the KiB', () => {
   refuses(() => fitBudget({ threads: 64, chunkBytes: 16 * MiB }, CLI_BUDGET_NAMES), 'INVALID_ARGUMENT',
-    /^--threads: 64 with --chunk 16MiB needs --memory 2049MiB \(2 buffers of the chunk \+ 4KiB per thread\); the default budget is 64MiB$/)
-  refuses(() => fitBudget({ threads: 8, chunkBytes: 16 * MiB, chunkOrigin: 'the manifest\'s' }, CLI_BUDGET_NAMES), 'INVALID_ARGUMENT',
-    /^--threads: 8 with --chunk 16MiB \(the manifest's\) needs --memory 257MiB/)
+    /^--threads: 64 with --chunk 16MiB needs --memory 2097664KiB \(2 buffers of the chunk \+ 4KiB per thread\); the default budget is 64MiB$/)
+  // A chunk size the user did not type is named by where it came from, never as a --chunk.
+  refuses(() => fitBudget({ threads: 8, chunkBytes: 16 * MiB, chunkOrigin: 'manifest' }, CLI_BUDGET_NAMES), 'INVALID_ARGUMENT',
+    /^--threads: 8 with the manifest's 16MiB chunks needs --memory 262208KiB/)
   refuses(() => fitBudget({ chunkBytes: 256 * 1024, memoryBytes: 100 * 1024 }, CLI_BUDGET_NAMES), 'INVALID_ARGUMENT',
-    /^--memory: 100KiB cannot hold one thread's 2 buffers of --chunk 256KiB \+ 4KiB; it needs at least --memory 1MiB, or a smaller chunk$/)
+    /^--memory: 100KiB cannot hold one thread's 2 buffers of --chunk 256KiB \+ 4KiB; give --memory 520KiB or more, or a smaller --chunk$/)
+  // The least that holds one thread, not a whole MiB above it: 2 × (64 KiB + 4 KiB).
+  refuses(() => fitBudget({ chunkBytes: 64 * 1024, memoryBytes: 132 * 1024 }, CLI_BUDGET_NAMES), 'INVALID_ARGUMENT',
+    /^--memory: 132KiB cannot hold one thread's 2 buffers of --chunk 64KiB \+ 4KiB; give --memory 136KiB or more, or a smaller --chunk$/)
+  assert.is(fitBudget({ chunkBytes: 64 * 1024, memoryBytes: 136 * 1024 }, CLI_BUDGET_NAMES).threads, 1)
+  // A manifest's chunks cannot be made smaller: only the budget is asked for.
+  refuses(() => fitBudget({ chunkBytes: 16 * MiB, memoryBytes: 32 * MiB, chunkOrigin: 'manifest' }, CLI_BUDGET_NAMES), 'INVALID_ARGUMENT',
+    /^--memory: 32MiB cannot hold one thread's 2 buffers of the manifest's 16MiB chunks \+ 4KiB; give --memory 32776KiB or more$/)
+  refuses(() => fitBudget({ chunkBytes: MiB, memoryBytes: MiB, chunkOrigin: 'default' }, CLI_BUDGET_NAMES), 'INVALID_ARGUMENT',
+    /^--memory: 1MiB cannot hold one thread's 2 buffers of the default 1MiB chunks \+ 4KiB; give --memory 2056KiB or more, or a smaller --chunk$/)
 })
 
 test.run()

@@ -114,6 +114,35 @@ onBoth('a partial block is refused where the kernel refuses it: not at the sourc
   assert.ok(d.subarray(2 * MiB).equals(s))
 })
 
+onBoth('every range that ends in the partial last block is checked, not only the last one: refused before anything is written', async (mnt) => {
+  const src = join(mnt.dir, 'p5.img')
+  writeRandomFile(src, 5000, 7)
+  // The first range ends in the partial block inside the destination; the second is fine alone.
+  const dst = join(mnt.dir, 'dd20.img')
+  writeRandomFile(dst, 20000, 8)
+  const before = readFileSync(dst)
+  const inside = [{ srcOffset: 4096, dstOffset: 0, length: 904 }, { srcOffset: 0, dstOffset: 16384, length: 5000 }]
+  refuses(() => client.replicate(src, dst, inside, { type: 'clone' }), 'NO_SUPPORT',
+    /ranges\[0\] ends in the source's partial last block, which the kernel clones only to the end of the destination, and it would end at byte 904, inside the destination \(20000 bytes\)/)
+  assert.ok(readFileSync(dst).equals(before), 'the destination is untouched')
+  // On a new file the second range ends past the first.
+  const fresh = join(mnt.dir, 'fresh.img')
+  const past = [{ srcOffset: 4096, dstOffset: 0, length: 904 }, { srcOffset: 0, dstOffset: 8192, length: 5000 }]
+  refuses(() => client.replicate(src, fresh, past, { type: 'clone' }), 'NO_SUPPORT',
+    /ranges\[0\] ends in the source's partial last block.*ranges\[1\] ends past it in the destination \(at byte 13192, after 904\)/)
+  assert.not.ok(existsSync(fresh), 'nothing created')
+  // With fallback copy both are copied, byte for byte.
+  const r = await client.replicate(src, dst, inside, { type: 'clone', fallback: 'copy', verify: 'readback' }).result
+  assert.is(r.ok, true, JSON.stringify(r.errors))
+  assert.is(r.method, 'copy')
+  const s = readFileSync(src)
+  const d = readFileSync(dst)
+  assert.is(d.length, 21384)
+  assert.ok(d.subarray(0, 904).equals(s.subarray(4096)))
+  assert.ok(d.subarray(904, 16384).equals(before.subarray(904, 16384)), 'the bytes between as they were')
+  assert.ok(d.subarray(16384).equals(s))
+})
+
 onBoth('within one file, the source\'s partial last block clones past the end unless another range would move the end first', async (mnt) => {
   const file = join(mnt.dir, 'one.img')
   writeRandomFile(file, ODD, 6)

@@ -89,9 +89,9 @@ onBoth('verify readback and hash read the cloned ranges back: the digest is the 
     assert.is(r.verify, verify)
     assert.is(r.digest, expected, `${verify}: the digest of the cloned bytes`)
     assert.is(r.completedBytes, 5 * MiB + 123)
-    // Read back through O_DIRECT: the destination (and for readback the source too), all but the partial block.
-    const read = (verify === 'readback' ? 2 : 1) * 5 * MiB
-    assert.ok(r.directBytes >= read, `${verify}: ${r.directBytes} bytes moved with O_DIRECT`)
+    // Both read the source and the destination through O_DIRECT, all but the partial block.
+    assert.ok(r.directBytes >= 2 * 5 * MiB, `${verify}: ${r.directBytes} bytes moved with O_DIRECT`)
+    assert.equal(r.completed, [{ offset: 0, length: 2 * MiB }, { offset: 8 * MiB, length: 3 * MiB + 123 }], 'in the destination\'s offsets')
     const s = readFileSync(src)
     const d = readFileSync(dst)
     assert.ok(d.subarray(0, 2 * MiB).equals(s.subarray(0, 2 * MiB)))
@@ -114,15 +114,21 @@ test('a cloned destination changed before its check is a VERIFY_MISMATCH for exa
     assert.equal(r.completed, [{ offset: 0, length: MiB }])
   }))
 
-test('verify hash hashes what the destination holds, not the source: a changed clone gives another digest', () =>
+test('verify hash hashes the source\'s ranges and the clone\'s and compares them: a changed clone is a VERIFY_MISMATCH for the blocks that differ', () =>
   withImageFs(dir, 'xfs', async (mnt) => {
     const src = join(mnt.dir, 'src.img')
     writeRandomFile(src, 2 * MiB, 3)
     const expected = await copyDigest(src, join(mnt.dir, 'copy.img'), [{ srcOffset: 0, dstOffset: 0, length: 2 * MiB }])
     const dst = join(mnt.dir, 'dst.img')
     const r = await cloneThenMeddle(src, dst, 'hash', () => overwrite(dst, MiB + 5000, Buffer.alloc(100, 0xee)))
-    assert.is(r.ok, true, JSON.stringify(r.errors))
-    assert.ok(r.digest !== null && r.digest !== expected, `digest ${r.digest} against the source's ${expected}`)
+    assert.is(r.ok, false)
+    assert.is(r.readErr, false)
+    assert.is(r.writeErr, 1)
+    assert.equal(r.errors.map((e) => [e.dest, e.offset, e.length, e.code]), [[0, MiB + 4096, 4096, 'VERIFY_MISMATCH']])
+    assert.match(r.errors[0]?.message ?? '', /differ from the source \(xxh3 [0-9a-f]{16} of the clone's piece, [0-9a-f]{16} of the source's\)/)
+    assert.equal(r.completed, [{ offset: 0, length: MiB }])
+    // The digest is the source's, as a copy's: what the clone should hold.
+    assert.is(r.digest, expected)
   }))
 
 test('a source that cannot be read back for the check is a read error for exactly the bytes missing', () =>
@@ -150,6 +156,10 @@ test('the command line checks clones with --verify readback and prints the diges
     assert.is(c.method, 'clone')
     assert.is(c.verify, 'readback')
     assert.is(c.digest, (JSON.parse(copy.stdout) as CopyResult).digest)
+    // The summary says what was compared.
+    const text = runCli(['replicate', src, join(mnt.dir, 'clone-hash.img'), '--range', '0:4MiB:3MiB', '--type', 'clone', '--verify', 'hash', '--progress', 'none'])
+    assert.is(text.status, 0, text.stderr)
+    assert.match(text.stdout, /^verify: hash \(each cloned range hashed in SRC and in DST, digests compared\), no differences$/m)
   }))
 
 test.run()

@@ -69,8 +69,9 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
  * Puts the source's chunk in main[base, base + length), hashed: zeros
  * without a read where the source has a hole there, else what was read.
  * Returns a sparse copy's runs to leave unwritten (flat pairs relative to
- * the chunk): 'always', its zero runs; 'auto', the source's holes, asked
- * for only where some destination is a hole already. Null for a plain
+ * the chunk): 'always', its zero runs; 'auto', the source's holes of 64
+ * KiB or more (sourceHoles), asked for only where some destination is a
+ * hole already. Null for a plain
  * copy; a failed read is recorded in `res`.
  */
 function readSource(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask, base: number, res: ChunkResult): number[] | null {
@@ -105,7 +106,7 @@ function readSource(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask, base: nu
   }
   if (typeof read === 'number') res.directBytes += read
   const runs = t.sparse?.mode === 'always' ? zeroRuns(ctx.main, base, length, t.src.offsetBytes, ctx.pageBytes)
-    : t.srcHoles && t.sparse && reachesHole(t, t.sparse.holeFromBytes) ? sourceHoles(ctx.io, t.src, length, ctx.main, base) : null
+    : t.srcHoles && t.sparse && reachesHole(t, t.sparse.holeFromBytes) ? sourceHoles(ctx.io, t.src, length, ctx.main, base, ctx.pageBytes) : null
   if (hash) {
     const zero = runs ? runs[0] === 0 && runs[1] === length : isZero(ctx.main, base, length)
     const h0 = performance.now()

@@ -4,7 +4,7 @@ import type { ChunkResult, FileRef, RangesTask } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { readBack } from './copy.js'
-import { checkClones } from './clone-check.js'
+import { addSpan, checkClones } from './clone-check.js'
 import { isPoisoned, markDone, poison, waitForDone } from './order.js'
 import { readRange, writeRange } from './ranged-io.js'
 
@@ -134,14 +134,22 @@ function writePiece(ctx: WorkerContext, dest: FileRef, so: number, dof: number, 
   return false
 }
 
-/** Clones every piece; with checks to follow (cloneRanges), flags the ranges that failed and then marks the task done. */
+/**
+ * Clones every piece; with checks to follow (cloneRanges), flags the ranges
+ * that failed and then marks the task done, else reports the pieces cloned
+ * as done (doneSpans): a clone that fails part-way says what it did.
+ */
 function cloneAll(ctx: WorkerContext, t: RangesTask, res: ChunkResult): ChunkResult {
   const failed = t.cloneRanges ? new Uint8Array(t.cloneRanges.flags) : null
+  // Done only once checked, when checks follow.
+  const done: number[] = []
+  res.doneSpans = done
   try {
     for (let i = 0, k = 0; i < t.pieces.length; i += 3, k++) {
       const [so, dof, len] = piece(t, i)
       try {
         ctx.io.cloneRange(t.src.fd, so, t.dest.fd, dof, len)
+        if (!failed) addSpan(done, dof, len)
       } catch (err) {
         const e = toSystemError(err, 'ioctl', t.dest.path)
         res.writeErr |= 1

@@ -37,14 +37,15 @@ export function isZero(buf: Buffer, at: number, length: number): boolean {
  * source offset `srcOffsetBytes`, as flat (start, end) pairs relative to the
  * chunk, ascending. Runs are made of whole blocks of `blockBytes` on absolute
  * offsets (the chunk's first and last blocks may be partial), and kept when
- * at least MIN_HOLE_BYTES long or the whole chunk.
+ * at least MIN_HOLE_BYTES long or the whole chunk, or, with `edges`, when
+ * they touch the chunk's start or end (where a run may go on past it).
  */
-export function zeroRuns(buf: Buffer, at: number, length: number, srcOffsetBytes: number, blockBytes: number): number[] {
+export function zeroRuns(buf: Buffer, at: number, length: number, srcOffsetBytes: number, blockBytes: number, edges = false): number[] {
   if (isZero(buf, at, length)) return length > 0 ? [0, length] : []
   const runs: number[] = []
   let start = -1
   const close = (end: number) => {
-    if (start >= 0 && end - start >= MIN_HOLE_BYTES) runs.push(start, end)
+    if (start >= 0 && (end - start >= MIN_HOLE_BYTES || (edges && (start === 0 || end === length)))) runs.push(start, end)
     start = -1
   }
   for (let rel = 0; rel < length; ) {
@@ -78,30 +79,64 @@ export function sourceIsHole(io: IoBackend, src: ChunkEnd, lengthBytes: number):
   }
 }
 
+/** A hole of a file: [start, end), its end where the next data begins (or the end of the file). */
+export interface Hole {
+  start: number
+  end: number
+  /** At least MIN_HOLE_BYTES long, counting what of it lies before the offset it was looked for from. */
+  kept: boolean
+}
+
 /**
- * The source's holes in its chunk (SEEK_HOLE, then SEEK_DATA from there),
- * as flat (start, end) pairs relative to the chunk, ascending. A hole is
- * kept only where the chunk as read into buf[at, at + length) is zero too:
- * what the file system says is trusted no further than the bytes read, so
- * a write that raced the read, or a file system that reports holes wrongly,
- * costs a run written, never a wrong byte. Where holes cannot be asked for
- * (any error), none.
+ * The first hole of a file at or after `pos` that starts before `limit`
+ * (SEEK_HOLE, then SEEK_DATA), or null. Whether it is worth keeping is
+ * judged on the whole hole: where it starts at `pos` itself, it may begin
+ * before, so whether data lies in the MIN_HOLE_BYTES before its end is
+ * asked too (one more lseek, only for a short one). Throws what lseek throws.
  */
-export function sourceHoles(io: IoBackend, src: ChunkEnd, lengthBytes: number, buf: Buffer, at: number): number[] {
+export function nextHole(io: IoBackend, fd: number, pos: number, limit: number, sizeOf: () => number): Hole | null {
+  const start = io.seekHole(fd, pos)
+  if (start < 0 || start >= limit) return null
+  const data = io.seekData(fd, start)
+  const end = data < 0 ? sizeOf() : data
+  // The file changed between the two calls.
+  if (end <= start) return null
+  let kept = end - start >= MIN_HOLE_BYTES
+  if (!kept && start === pos && end >= MIN_HOLE_BYTES) {
+    const next = io.seekData(fd, end - MIN_HOLE_BYTES)
+    kept = next < 0 || next >= end
+  }
+  return { start, end, kept }
+}
+
+/**
+ * The source's holes in its chunk worth keeping, as flat (start, end) pairs
+ * relative to the chunk, ascending: those of MIN_HOLE_BYTES or more in the
+ * file (measured whole, past the chunk's edges too; nextHole), the part of
+ * each in the chunk. A smaller hole is written as zeros with the data
+ * around it, so writes stay large: 4 KiB holes every 8 KiB, kept, cut a
+ * chunk into 128 writes and left nothing to preallocate. Holes are asked
+ * for only where the chunk as read into buf[at, at + length) is zero, in
+ * runs of MIN_HOLE_BYTES or more or at its edges (a hole may go on past
+ * them): what the file system says is trusted no further than the bytes
+ * read, and a fragmented chunk costs a few lseeks, not two per hole. Where
+ * holes cannot be asked for (any error), none.
+ */
+export function sourceHoles(io: IoBackend, src: ChunkEnd, lengthBytes: number, buf: Buffer, at: number, blockBytes: number): number[] {
   const start = src.offsetBytes
-  const end = start + lengthBytes
+  const candidates = zeroRuns(buf, at, lengthBytes, start, blockBytes, true)
   const runs: number[] = []
+  let size = -1
+  const sizeOf = () => (size < 0 ? (size = io.blockInfo(src.fd).sizeBytes) : size)
   try {
-    for (let pos = start; pos < end;) {
-      const hole = io.seekHole(src.fd, pos)
-      // None before the end of the chunk (the end of the file counts as one).
-      if (hole < 0 || hole >= end) break
-      const data = io.seekData(src.fd, hole)
-      const stop = data < 0 || data > end ? end : data
-      // The file changed between the two calls: what is left is written.
-      if (stop <= hole) break
-      if (isZero(buf, at + hole - start, stop - hole)) runs.push(hole - start, stop - start)
-      pos = stop
+    for (let k = 0; k + 1 < candidates.length; k += 2) {
+      const to = start + (candidates[k + 1] as number)
+      for (let pos = start + (candidates[k] as number); pos < to;) {
+        const hole = nextHole(io, src.fd, pos, to, sizeOf)
+        if (!hole) break
+        if (hole.kept) runs.push(hole.start - start, Math.min(hole.end, to) - start)
+        pos = hole.end
+      }
     }
   } catch {
     return []

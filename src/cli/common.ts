@@ -21,8 +21,8 @@ export interface EngineFlags {
   /** Set in a process started by --detach: the job's id. */
   jobId?: string
   progress: 'auto' | 'ndjson' | 'none'
-  /** Where `chunk` came from when the user did not type --chunk (an incremental copy's manifest), for messages. */
-  chunkOrigin?: string
+  /** Where `chunk` came from when the user did not type --chunk (a manifest's), for messages. */
+  chunkOrigin?: 'manifest'
 }
 
 /** The flags budget refusals name. */
@@ -73,7 +73,7 @@ export function clientOptions(f: EngineFlags): ClientOptions {
       chunkBytes: o.chunkBytes ?? DEFAULT_CHUNK_BYTES,
       ...(o.threads === undefined ? {} : { threads: o.threads }),
       ...(o.memoryBytes === undefined ? {} : { memoryBytes: o.memoryBytes }),
-      ...(f.chunk === undefined ? { chunkOrigin: 'the default' } : f.chunkOrigin ? { chunkOrigin: f.chunkOrigin } : {}),
+      ...(f.chunkOrigin ? { chunkOrigin: f.chunkOrigin } : f.chunk === undefined ? { chunkOrigin: 'default' as const } : {}),
     }, CLI_BUDGET_NAMES)
   }
   return o

@@ -101,6 +101,7 @@ function program(setExit: (code: number) => void, names: CliNames): Command {
     .showHelpAfterError()
     .exitOverride()
 
+  const sparseFlags = new Set<string>()
   addCommon(
     prog.command('copy')
       .description('copy a range of SRC to up to 8 destinations')
@@ -118,9 +119,15 @@ function program(setExit: (code: number) => void, names: CliNames): Command {
       .option('--map <file>', 'resume map (GNU ddrescue mapfile): saved as the copy runs; run the same command again to copy only what is not done')
       .option('--map-interval <ms>', 'with --map: sync and save the map this often, 50 to 60000 ms (default 1000)')
       .option('--retry-bad <n>', 'with --map: copy only the bad blocks (-) the map records, reading each up to N times')
-      .addOption(new Option('--fill-bad <mode>', 'with --ignore-errors or --retry-bad: unreadable blocks stay as the destination had them, or are zero-filled').choices(['keep', 'zero'])),
+      .addOption(new Option('--fill-bad <mode>', 'with --ignore-errors or --retry-bad: unreadable blocks stay as the destination had them, or are zero-filled').choices(['keep', 'zero']))
+      // Both set one value, the last given winning: seen here, so the two together are refused.
+      .on('option:sparse', () => sparseFlags.add('--sparse'))
+      .on('option:no-sparse', () => sparseFlags.add('--no-sparse')),
   ).action(async (src: string, dsts: string[], f: CopyFlags) => {
     names.dstCount = dsts.length
+    if (sparseFlags.size > 1) {
+      throw new BlockcopyError('INVALID_ARGUMENT', '--sparse: and --no-sparse exclude each other; give one of them, or neither (the holes of SRC then stay holes where DST is new, as cp --sparse=auto)', 'sparse')
+    }
     const from: Region = { path: src, offset: f.srcOffset === undefined ? 0 : parseSize(f.srcOffset, 'from.offset') }
     if (f.length !== undefined) from.length = parseSize(f.length, 'from.length')
     const to = destRegions(dsts, f)
@@ -138,7 +145,7 @@ function program(setExit: (code: number) => void, names: CliNames): Command {
     async function copyWith(sinceFile: SinceFile | null): Promise<number> {
       const since = sinceFile?.manifest
       // The workers' buffers are sized for the manifest's chunks (up to 16 MiB) unless --chunk says otherwise.
-      const engine = since && f.chunk === undefined ? { ...f, chunk: String(since.chunkBytes), chunkOrigin: 'the manifest\'s' } : f
+      const engine = since && f.chunk === undefined ? { ...f, chunk: String(since.chunkBytes), chunkOrigin: 'manifest' as const } : f
       return withClient(engine, async (client) => {
         const controller = new AbortController()
         const job = client.copy(from, to, {

@@ -88,7 +88,7 @@ export function registerReplicate(prog: Command, setExit: (code: number) => void
       .option('--ranges <file>', 'a file of ranges, one "SRC_OFF DST_OFF LEN" per line, # comments')
       .addOption(new Option('--type <type>', 'clone (share extents, reflink) or copy (move the bytes)').choices(['clone', 'copy']).makeOptionMandatory())
       .addOption(new Option('--fallback <type>', 'copy where a clone is not possible, instead of failing').choices(['copy']))
-      .addOption(new Option('--verify <mode>', 'none, hash or readback; a clone is checked once made: hash reads it back from DST, readback also compares it with SRC').choices(['none', 'hash', 'readback']).default('none')),
+      .addOption(new Option('--verify <mode>', 'none, hash or readback; a clone is checked once made, in SRC and in DST: hash compares their digests, readback their bytes').choices(['none', 'hash', 'readback']).default('none')),
   ).action(async (src: string, dst: string, f: ReplicateFlags) => {
     checkReplicatePaths(src, dst, f.ranges)
     // What the user typed for each range, for messages about ranges[i].

@@ -45,7 +45,9 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
   }
   if (r.holeBytes > 0) lines.push(`sparse: ${formatBytes(r.holeBytes)} not written (left as holes, punched or zeroed out)`)
   // An incremental copy's verify line (above) says which chunks it covers: not the ones skipped.
-  if (r.verify !== 'none' && !r.incremental) lines.push(`verify: ${r.verify}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)
+  if (r.verify !== 'none' && !r.incremental) lines.push(`verify: ${r.verify}${verifyWhat(r)}${r.writeErr === 0 && !r.readErr ? ', no differences' : ''}`)
+  // A clone's `completed` is in DST's offsets, as its errors are: where it failed, say what it did clone.
+  if (r.method === 'clone' && !r.ok) lines.push(`cloned into ${ctx.destinations[0] ?? ''}: ${spanList(r.completed)}`)
   if (r.digest) lines.push(`xxh3 of chunk digests (${formatBytes(r.chunkBytes)} chunks): ${r.digest}`)
   const extents = `completed extents: ${r.completed.map((e) => `${e.offset}+${e.length}`).join(' ') || 'none'}`
   if (r.cancelled) lines.push(`cancelled: ${formatBytes(r.completedBytes)} done; ${extents}`)
@@ -61,6 +63,19 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
   }
   if (r.retries > 0) lines.push(`retried ${r.retries} time${r.retries === 1 ? '' : 's'} after transient errors (EAGAIN, timeouts); any not overcome are listed above`)
   process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+/** What a clone's check compared: both read back, by digest or byte for byte. */
+function verifyWhat(r: CopyResult): string {
+  if (r.method !== 'clone') return ''
+  return r.verify === 'hash' ? ' (each cloned range hashed in SRC and in DST, digests compared)' : ' (each cloned range read in SRC and in DST, compared byte for byte)'
+}
+
+/** Byte ranges as `bytes A..B, C..D`, the first 20 of them, or `nothing`. */
+function spanList(spans: readonly { offset: number; length: number }[]): string {
+  if (spans.length === 0) return 'nothing'
+  const shown = spans.slice(0, 20).map((e) => `${e.offset}..${e.offset + e.length}`).join(', ')
+  return `bytes ${shown}${spans.length > 20 ? `, and ${spans.length - 20} more ranges (--json lists them all)` : ''}`
 }
 
 function directText(r: CopyResult, ctx: ReportContext): string {

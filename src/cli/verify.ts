@@ -36,12 +36,32 @@ function parseRange(text: string, n: number): VerifyRange {
  * reads in flight per file). At most 8, as the default, and no more than
  * the budget (`fit`: --memory, or the default 64 MiB) holds for the chunk
  * size, at least one: the budget holds whatever the chunk (a manifest's
- * may be 16 MiB).
+ * may be 16 MiB). Undefined when the budget cannot hold even one: the
+ * client's own default then refuses it, naming --memory, not a --threads
+ * the user never typed.
  */
-export function verifyThreads(flag: string | undefined, files: number, fit: { memoryBytes: number; chunkBytes: number }): string {
+export function verifyThreads(flag: string | undefined, files: number, fit: { memoryBytes: number; chunkBytes: number }): string | undefined {
   if (flag !== undefined) return flag
-  const threads = Math.min(8, defaultThreads() * Math.max(1, files))
-  return String(Math.max(1, Math.min(threads, Math.floor(fit.memoryBytes / workerBufferBytes(fit.chunkBytes)))))
+  const fits = Math.floor(fit.memoryBytes / workerBufferBytes(fit.chunkBytes))
+  if (fits < 1) return undefined
+  return String(Math.min(8, defaultThreads() * Math.max(1, files), fits))
+}
+
+/**
+ * The chunk size of a verify: --chunk, or a manifest's own. A manifest's
+ * digests are of its chunks, so a --chunk that differs from them is
+ * refused, as copy --since refuses it, rather than silently not used.
+ */
+function chunkOf(f: VerifyFlags, manifest: Manifest | null): string | undefined {
+  if (!manifest) return f.chunk
+  if (f.chunk !== undefined && parseSize(f.chunk, 'chunkBytes') !== manifest.chunkBytes) {
+    throw new BlockcopyError(
+      'INVALID_ARGUMENT',
+      `--chunk: ${f.chunk} differs from the manifest's chunk size, ${formatBytes(manifest.chunkBytes)}; verify --manifest compares in the manifest's chunks (leave --chunk out)`,
+      'chunkBytes',
+    )
+  }
+  return String(manifest.chunkBytes)
 }
 
 /** The process exit code: read errors over differences, qemu-img compare's 0 / 1 / >1. */
@@ -132,14 +152,16 @@ export function registerVerify(prog: Command, setExit: (code: number) => void): 
         throw new BlockcopyError('INVALID_ARGUMENT', manifest ? 'REPLICA: at least one is required' : 'REPLICA: give SRC and at least one REPLICA (or --manifest M REPLICA...)', 'replicas')
       }
       const ranges = f.range.map((t, i) => parseRange(t, i + 1))
-      // A manifest's chunks are the compare's chunks: the workers' buffers are sized for them, whatever --chunk says.
-      const chunk = manifest ? String(manifest.chunkBytes) : f.chunk
+      // A manifest's chunks are the compare's chunks: the workers' buffers are sized for them.
+      const chunk = chunkOf(f, manifest)
       const fit = {
         memoryBytes: f.memory === undefined ? DEFAULT_MEMORY_BYTES : parseSize(f.memory, 'memoryBytes'),
         chunkBytes: chunk === undefined ? DEFAULT_CHUNK_BYTES : parseSize(chunk, 'chunkBytes'),
       }
       const threads = verifyThreads(f.threads, replicas.length + (source === null ? 0 : 1), fit)
-      setExit(await withClient({ ...f, chunk, threads, ...(manifest ? { chunkOrigin: 'the manifest\'s' } : {}) }, async (client) => {
+      // The chunk size came from the manifest unless the user typed it (the same).
+      const engine = { ...f, chunk, ...(threads === undefined ? {} : { threads }), ...(manifest && f.chunk === undefined ? { chunkOrigin: 'manifest' as const } : {}) }
+      setExit(await withClient(engine, async (client) => {
         const controller = new AbortController()
         const job = client.verify(source, replicas, {
           signal: controller.signal, ...(manifest ? { manifest } : {}), ...(ranges.length > 0 ? { ranges } : {}),

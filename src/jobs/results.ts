@@ -24,6 +24,21 @@ export function completedParts(spec: JobSpec, c: Extent, r: ChunkResult, skipMas
   return goodParts(at, c.length, gaps.flat())
 }
 
+/**
+ * A task of a plan that reports destination spans (WorkPlan.spans, clones):
+ * its spans added to `into`, and their bytes, which are what it did,
+ * whether or not all of it went well.
+ */
+export function spansDone(r: ChunkResult, into: Extent[]): number {
+  const s = r.doneSpans ?? []
+  let bytes = 0
+  for (let k = 0; k + 1 < s.length; k += 2) {
+    into.push({ offset: s[k] as number, length: s[k + 1] as number })
+    bytes += s[k + 1] as number
+  }
+  return bytes
+}
+
 /** Failures for the destinations a chunk skipped because they had failed before: each the chunk's whole range there. */
 export function notWritten(spec: JobSpec, mask: number, c: Extent): RangeFailure[] {
   const out: RangeFailure[] = []
@@ -74,7 +89,7 @@ export interface ChunkTally {
 /** The per-task outcomes a job gathered: `ok` for every task, the rest only where there is something. */
 export interface ChunkOutcomes {
   ok: Uint8Array
-  /** The readable parts of chunks with bad blocks. */
+  /** The readable parts of chunks with bad blocks; the spans of a plan of spans (WorkPlan.spans). */
   partial: readonly Extent[]
   holes: ReadonlyMap<number, number>
   skipped: ReadonlyMap<number, number>
@@ -100,7 +115,8 @@ export function tallyChunks(work: WorkPlan, o: ChunkOutcomes, spec: JobSpec): Ch
       tally.digests.push(d)
       tally.chunks.push(...chunkDigests(e, d, spec))
     }
-    if (!o.ok[i]) continue
+    // A plan of spans has its completed ranges in `partial` only.
+    if (!o.ok[i] || work.spans) continue
     tally.holeBytes += o.holes.get(i) ?? 0
     tally.skippedBytes += o.skipped.get(i) ?? 0
     sorted = append(tally.completed, e) && sorted

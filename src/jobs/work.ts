@@ -13,6 +13,12 @@ export interface WorkPlan {
   extent(index: number): Extent
   /** Task `index` ended without running (its worker died): release whatever order later tasks wait on. */
   abandon?(index: number): void
+  /**
+   * Tasks report what they completed as destination spans
+   * (ChunkResult.doneSpans; clones): the job's `completed` is those, and
+   * `extent` only places each task in the work list, for progress.
+   */
+  spans?: true
 }
 
 /** Copy and zero: one contiguous range cut into chunks (src/scheduler.ts). */

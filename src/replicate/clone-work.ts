@@ -17,9 +17,13 @@ export interface CheckBuffers {
  * (RangesTask 'check'), which wait until every clone task has ended (a
  * barrier in shared memory; tasks start in index order, so every clone task
  * is running or done by then). The checks are cut as a copy of the ranges
- * would be, across every worker, and carry the job's bytes: progress and
- * `completed` count what was cloned and checked. A range whose clone failed
- * is flagged by its clone task and not checked, so it is reported once.
+ * would be, across every worker, and carry the job's bytes: progress counts
+ * what was cloned and checked. Every task reports the destination bytes it
+ * completed (doneSpans: cloned, and checked where checks follow), so the
+ * job's `completed` is in the destination's offsets, as its errors are, and
+ * a task that fails on one range still counts the others. A range whose
+ * clone failed is flagged by its clone task and not checked, so it is
+ * reported once.
  */
 export function cloneWork(ranges: ReplicateRange[], src: FileRef, dest: FileRef, buffers: CheckBuffers): (level: VerifyLevel) => WorkPlan {
   return (level) => {
@@ -28,6 +32,7 @@ export function cloneWork(ranges: ReplicateRange[], src: FileRef, dest: FileRef,
       const starts = offsets(clones.taskBytes)
       return {
         count: clones.tasks.length,
+        spans: true,
         extent: (i) => ({ offset: starts[i] ?? 0, length: clones.taskBytes[i] ?? 0 }),
         task: (i) => ({
           kind: 'ranges', chunkIndex: i, lengthBytes: clones.taskBytes[i] ?? 0, src, dest, pieces: clones.tasks[i] ?? [], method: 'clone', verify: 0, order: null,
@@ -42,6 +47,7 @@ export function cloneWork(ranges: ReplicateRange[], src: FileRef, dest: FileRef,
     const extent = (i: number): Extent => (i < first ? { offset: 0, length: 0 } : { offset: starts[i - first] ?? 0, length: checks.taskBytes[i - first] ?? 0 })
     return {
       count: first + checks.tasks.length,
+      spans: true,
       extent,
       // A task that never ran marks itself done, so no check waits for it;
       // the ranges of a clone task that never ran are not checked, as failed.

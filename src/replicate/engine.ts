@@ -21,11 +21,10 @@ export interface ReplicateOptions {
   fallback?: 'copy'
   /**
    * Default 'none'. For copies (and clones that fell back), as for copy. A
-   * clone is checked once every range is cloned: 'hash' reads the cloned
-   * ranges back from the destination and hashes them (giving the digests a
-   * copy of them gives, when the clone is right), 'readback' reads the
-   * source's ranges, hashes them, and compares the destination's with them
-   * byte for byte (VERIFY_MISMATCH for the blocks that differ).
+   * clone is checked once every range is cloned: both read the cloned
+   * ranges of the source (hashed: the digests a copy of them gives) and of
+   * the destination; 'hash' compares the two digests of each piece,
+   * 'readback' the bytes (VERIFY_MISMATCH for the blocks that differ).
    */
   verify?: VerifyMode
   ignoreErrors?: boolean
