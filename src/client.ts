@@ -7,7 +7,7 @@ import type { JobStatus } from './jobs/status.js'
 import { Job, type JobSpec, type NotifyFn, type VerifyMode } from './job.js'
 import { copyOptions, zeroOptions, type CopyOptions, type ZeroOptions } from './job-options.js'
 import { openCopy, openZero } from './plan.js'
-import type { ChunkResult, ProbeResult, Task, WorkerConfig } from './protocol.js'
+import type { BaselineResult, ChunkResult, PoolTask, ProbeResult, Task, WorkerConfig } from './protocol.js'
 import { inspectPath, PAGE_BYTES, type Region } from './regions.js'
 import { openReplicate, type ReplicateOptions } from './replicate/engine.js'
 import type { ReplicateRange } from './replicate/ranges.js'
@@ -56,7 +56,7 @@ const workerFile = new URL(`../workers/chunk.worker.${here.endsWith('.ts') ? 'ts
 export class CopyClient {
   readonly settings: ClientSettings
   private readonly io: IoBackend
-  private readonly pool: Piscina<Task, ChunkResult | ProbeResult>
+  private readonly pool: Piscina<PoolTask, ChunkResult | ProbeResult | BaselineResult>
   private readonly running = new Set<Job>()
   private readonly throttle: Throttle
   /** Every job started and not yet freed, for jobStatus and jobFree. */
@@ -107,7 +107,8 @@ export class CopyClient {
     const bad = badBlockOptions(options ?? {})
     let resume: ReturnType<typeof openMap> | null = null
     // An incremental copy with a checkpoint reads this run's clone of the
-    // source, taken once every argument has passed its checks.
+    // source: its file made once every argument has passed its checks, the
+    // source cloned into it by a worker before anything is read.
     let checkpoint: Checkpoint | null = null
     let spec
     try {
@@ -158,6 +159,7 @@ export class CopyClient {
       prepare: async (signal) => {
         const src = spec.source
         if (!src || !dest) throw new Error('incremental copy: the job has no source or destination to check')
+        if (ckpt) await ckpt.clone((task) => this.pool.run(task) as Promise<BaselineResult>)
         if (inc.checkDest && !inc.since.writeAll) {
           // Every chunk of the destination, hashed through the workers as `hash` reads it.
           const check = openHash(this.io, dest.path, { chunkBytes: m.chunkBytes, algo: m.algo, direct: o.direct, signal }, this.settings, m.sizeBytes)

@@ -202,7 +202,36 @@ export interface ProbeTask {
   parties: number
 }
 
+/**
+ * An incremental copy's baseline (src/verify/checkpoint.ts): clones the
+ * whole source into `clone` (FICLONERANGE), fsyncs it, and maps the extents
+ * of the clone and of the last baseline. In a worker, so the main thread
+ * never waits on the clone, its sync or FIEMAP's flush.
+ */
+export interface BaselineTask {
+  kind: 'baseline'
+  /** The source, open read-only. */
+  src: { path: string; fd: number }
+  /** This run's clone, open read-write, empty or holding a first block. */
+  clone: { path: string; fd: number }
+  /** The last baseline, whose extent map is compared; fd -1 when it is not (none, or not trusted). */
+  old: { path: string; fd: number }
+}
+
+/** What a baseline task did: the error as data, or the clone's size and both extent maps (flat quads, as fiemap gives them). */
+export interface BaselineResult {
+  kind: 'baseline'
+  error: { code: string; errno: number; syscall: string; message: string; path: string } | null
+  sizeBytes: number
+  cloneExtents: number[]
+  /** Null when `old.fd` was -1. */
+  oldExtents: number[] | null
+}
+
 export type Task = CopyTask | ZeroTask | RangesTask | HashTask | CompareTask | ProbeTask
+
+/** Everything the pool runs: a job's chunk tasks, and the tasks a job runs before its chunks (a baseline). */
+export type PoolTask = Task | BaselineTask
 
 /** One failed range, in the coordinates of the file it names. */
 export interface RangeFailure {

@@ -1,5 +1,6 @@
 import { workerData } from 'node:worker_threads'
-import type { ChunkResult, ProbeResult, Task, WorkerConfig } from '../protocol.js'
+import type { BaselineResult, ChunkResult, PoolTask, ProbeResult, WorkerConfig } from '../protocol.js'
+import { cloneBaseline } from './baseline.js'
 import { ensureHasher, workerContext } from './context.js'
 import { compareChunk } from './compare.js'
 import { copyChunk } from './copy.js'
@@ -8,7 +9,7 @@ import { rangesChunk } from './ranges.js'
 import { zeroChunk } from './zero.js'
 
 /** Runs one task in the calling worker. Never throws for I/O: errors are data. */
-export async function runTask(task: Task): Promise<ChunkResult | ProbeResult> {
+export async function runTask(task: PoolTask): Promise<ChunkResult | ProbeResult | BaselineResult> {
   const ctx = await workerContext(workerData as WorkerConfig)
   switch (task.kind) {
     case 'copy':
@@ -21,6 +22,8 @@ export async function runTask(task: Task): Promise<ChunkResult | ProbeResult> {
       return hashChunk(ctx, await ensureHasher(ctx, task.algo), task)
     case 'compare':
       return compareChunk(ctx, task.expect ? await ensureHasher(ctx, task.expect.algo) : null, task)
+    case 'baseline':
+      return cloneBaseline(ctx, task)
     case 'probe': {
       // Hold this worker until `parties` workers have arrived, so that each
       // probe is answered by a different thread.

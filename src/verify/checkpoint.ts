@@ -6,7 +6,7 @@ import { syncParentDir, temporaryPathOf, writeFileDurably } from '../io/durable.
 import { dropLock, takeLock } from '../io/lockfile.js'
 import { isUnknown, type Manifest } from './manifest.js'
 import { holdsAsRecorded } from './since.js'
-import type { ChunkResult, Task } from '../protocol.js'
+import type { BaselineResult, BaselineTask, ChunkResult, Task } from '../protocol.js'
 import { passTurnWhenDue } from '../chunk/order.js'
 import { quoted } from '../quote.js'
 import { refuseAliases, regionRole, type PathRole } from '../paths/aliases.js'
@@ -97,11 +97,11 @@ function rootOf(m: Manifest): string {
  * for `m`, or null if it can: PATH.json must bind exactly this manifest and
  * exactly this file as it is now.
  */
-function bindingProblem(path: string, fd: number, m: Manifest): string | null {
+async function bindingProblem(path: string, fd: number, m: Manifest): Promise<string | null> {
   if (fd < 0) return `no checkpoint at ${path} yet`
   let b: Partial<Binding> | null
   try {
-    b = JSON.parse(fs.readFileSync(`${path}.json`, 'utf8')) as Partial<Binding> | null
+    b = JSON.parse(await fs.promises.readFile(`${path}.json`, 'utf8')) as Partial<Binding> | null
   } catch {
     return `${path}.json is missing or damaged`
   }
@@ -161,60 +161,88 @@ function checkPath(source: string, dest: string, path: unknown): asserts path is
   }
 }
 
-/** A checkpoint for one incremental copy: this run's clone, and which chunks it shares with the last. */
+/** Runs a baseline task on the client's pool (src/chunk/baseline.ts). */
+export type BaselineRunner = (task: BaselineTask) => Promise<BaselineResult>
+
+/**
+ * A checkpoint for one incremental copy: this run's clone, and which chunks
+ * it shares with the last. Taken in two steps so that the main thread never
+ * waits on the disk: take() checks, locks and creates the clone's file
+ * (system calls on metadata, and a one-block clone that answers whether
+ * these files clone at all); clone(), before the copy's first read, has a
+ * worker clone the whole source, sync it and map its extents.
+ */
 export class Checkpoint {
   readonly info: CheckpointInfo
   /** This run's clone of the source: the copy's source. */
   readonly clonePath: string
-  /** Per manifest chunk, 1 where it is unchanged since the last checkpoint; null when none could be used. */
-  readonly unchanged: Uint8Array | null
+  /** Per manifest chunk, 1 where it is unchanged since the last checkpoint; null when none could be used (or before clone()). */
+  private unchanged: Uint8Array | null = null
   private ended = false
+  /** The source and the last checkpoint, open until clone() has used them (-1 once closed, or for no last checkpoint). */
+  private srcFd: number
+  private oldFd: number
 
   private constructor(
-    private readonly lockFd: number, private readonly cloneFd: number,
-    path: string, unchanged: Uint8Array | null, reason: string | null,
+    private readonly lockFd: number, private readonly cloneFd: number, srcFd: number, oldFd: number,
+    private readonly source: string, path: string, private readonly manifest: Manifest,
   ) {
     this.clonePath = `${path}.next`
-    this.unchanged = unchanged
-    this.info = { path, used: unchanged !== null, reason, unreadBytes: 0 }
+    this.srcFd = srcFd
+    this.oldFd = oldFd
+    this.info = { path, used: false, reason: null, unreadBytes: 0 }
   }
 
   /**
-   * Checks `path` against the copy's source and destination, takes its lock,
-   * clones the source to PATH.next and compares the clone with the last
-   * checkpoint. Throws INVALID_ARGUMENT or NO_SUPPORT (leaving no clone)
-   * before anything is written to the destination.
+   * Checks `path` against the copy's source and destination, takes its lock
+   * and creates PATH.next, where the source will be cloned. Throws
+   * INVALID_ARGUMENT or NO_SUPPORT (leaving no clone) before anything is
+   * written to the destination.
    */
   static take(io: IoBackend, source: string, dest: string, path: unknown, m: Manifest): Checkpoint {
     checkPath(source, dest, path)
     if (!offersCheckpoints(io)) throw noSupport('needs the native addon (extent maps, locks); it is not loaded')
     const lockFd = takeLock(`${path}.lock`, (fd) => io.tryLock(fd))
     if (lockFd === null) throw bad(`${path} is in use by another copy (${path}.lock is locked): one copy at a time per checkpoint`)
-    let cloneFd = -1
     let oldFd = -1
     try {
       // One descriptor for the binding's check and the extent map: nothing can swap PATH in between.
       oldFd = openIfFile(path)
-      let why = bindingProblem(path, oldFd, m)
-      // Under the lock, a PATH.next is what a killed run left: cloneFile replaces it.
-      cloneFd = cloneFile(io, source, `${path}.next`)
-      const size = fs.fstatSync(cloneFd).size
-      // Mapped every run, so a file system without extent maps fails here, before anything is bound.
-      const next = io.fiemap(cloneFd, 0, size)
-      if (why === null && size !== m.sizeBytes) why = `the source has ${size} bytes now, the manifest ${m.sizeBytes}`
-      const unchanged = why === null ? sameExtents(io.fiemap(oldFd, 0, size), next, size, m.chunkBytes) : null
-      const taken = new Checkpoint(lockFd, cloneFd, path, unchanged, why)
-      cloneFd = -1
-      return taken
+      // Under the lock, a PATH.next is what a killed run left: createClone replaces it.
+      const { srcFd, cloneFd } = createClone(io, source, `${path}.next`)
+      return new Checkpoint(lockFd, cloneFd, srcFd, oldFd, source, path, m)
     } catch (err) {
-      if (cloneFd >= 0) {
-        fs.closeSync(cloneFd)
-        fs.rmSync(`${path}.next`, { force: true })
-      }
+      if (oldFd >= 0) fs.closeSync(oldFd)
       dropLock(`${path}.lock`, lockFd)
       throw err
+    }
+  }
+
+  /**
+   * Clones the whole source into PATH.next on a worker (`run`), synced, and
+   * compares its extent map with the last checkpoint's. Before the copy
+   * reads its source (the clone): its prepare step. Throws the clone's
+   * errors as take() would have (the caller abandons the checkpoint).
+   */
+  async clone(run: BaselineRunner): Promise<void> {
+    const m = this.manifest
+    try {
+      let why = await bindingProblem(this.info.path, this.oldFd, m)
+      const r = await run({
+        kind: 'baseline', src: { path: this.source, fd: this.srcFd }, clone: { path: this.clonePath, fd: this.cloneFd },
+        old: { path: this.info.path, fd: why === null ? this.oldFd : -1 },
+      })
+      if (r.error) throw cloneRefusal(new SystemError(r.error.message, r.error.code, r.error.errno, r.error.syscall, r.error.path), this.source, this.clonePath)
+      // Mapped every run, so a file system without extent maps fails above, before anything is bound.
+      if (why === null && r.sizeBytes !== m.sizeBytes) why = `the source has ${r.sizeBytes} bytes now, the manifest ${m.sizeBytes}`
+      const size = r.sizeBytes
+      this.unchanged = why === null && r.oldExtents
+        ? sameExtents(Float64Array.from(r.oldExtents), Float64Array.from(r.cloneExtents), size, m.chunkBytes)
+        : null
+      this.info.used = this.unchanged !== null
+      this.info.reason = why
     } finally {
-      if (oldFd >= 0) fs.closeSync(oldFd)
+      this.closeInputs()
     }
   }
 
@@ -283,7 +311,15 @@ export class Checkpoint {
     }
   }
 
+  /** Closes the source and the last checkpoint, which only clone() reads. */
+  private closeInputs(): void {
+    for (const fd of [this.srcFd, this.oldFd]) if (fd >= 0) fs.closeSync(fd)
+    this.srcFd = -1
+    this.oldFd = -1
+  }
+
   private release(): void {
+    this.closeInputs()
     try {
       fs.closeSync(this.cloneFd)
     } catch {
@@ -311,11 +347,15 @@ function openIfFile(path: string): number {
 }
 
 /**
- * Clones the whole of `source` to a new file at `to` (mode 0600: it holds
- * the source's data), replacing one a crashed run left, and syncs it.
- * Returns its descriptor, open read-write.
+ * Creates the file at `to` that the source will be cloned into (mode 0600:
+ * it will hold the source's data), replacing one a crashed run left, and
+ * clones the source's first block into it: the kernel's answer on these
+ * very files (another file system, no reflink, btrfs No_COW) before the
+ * copy starts, at the cost of at most one block written back. The whole
+ * clone runs later on a worker (Checkpoint.clone). Returns the source's
+ * descriptor and the clone's, open read-write.
  */
-function cloneFile(io: CheckpointIo, source: string, to: string): number {
+function createClone(io: CheckpointIo, source: string, to: string): { srcFd: number; cloneFd: number } {
   fs.rmSync(to, { force: true })
   const from = fs.openSync(source, fs.constants.O_RDONLY)
   let fd = -1
@@ -324,18 +364,20 @@ function cloneFile(io: CheckpointIo, source: string, to: string): number {
     // btrfs clones only between files that agree on No_COW (chattr +C), which must be set while the file is empty.
     const nocow = io.inodeFlags(from) & FS_NOCOW_FL
     if (nocow) io.setInodeFlags(fd, io.inodeFlags(fd) | nocow)
-    io.cloneRange(from, 0, fd, 0, fs.fstatSync(from).size)
-    // The clone's extent map on disk before anything is bound to it.
-    fs.fsyncSync(fd)
-    return fd
+    io.cloneRange(from, 0, fd, 0, Math.min(fs.fstatSync(from).size, io.fsBlockBytes(fd)))
+    return { srcFd: from, cloneFd: fd }
   } catch (err) {
     if (fd >= 0) fs.closeSync(fd)
     fs.rmSync(to, { force: true })
-    const code = err instanceof SystemError ? err.code : ''
-    if (code === 'EXDEV') throw bad(`${to} must be on the file system of ${source}: a clone cannot cross file systems`)
-    if (code === 'EOPNOTSUPP') throw noSupport(`the file system of ${source} cannot clone it (EOPNOTSUPP; XFS needs mkfs.xfs -m reflink=1)`)
-    throw err
-  } finally {
     fs.closeSync(from)
+    throw cloneRefusal(err, source, to)
   }
+}
+
+/** A clone's failure as the copy reports it: another file system or no reflink are the caller's to fix; anything else as it came. */
+function cloneRefusal(err: unknown, source: string, to: string): unknown {
+  const code = err instanceof SystemError ? err.code : ''
+  if (code === 'EXDEV') return bad(`${to} must be on the file system of ${source}: a clone cannot cross file systems`)
+  if (code === 'EOPNOTSUPP') return noSupport(`the file system of ${source} cannot clone it (EOPNOTSUPP; XFS needs mkfs.xfs -m reflink=1)`)
+  return err
 }

@@ -31,6 +31,15 @@ export interface FaultRule {
   short?: boolean
   /** Answer the request this many milliseconds late. */
   delayMs?: number
+  /**
+   * Hold each matching request until this file exists (the test creates it
+   * to release them), or for holdMs at most. The first hold creates
+   * `${hold}.held`; each release is an event 'released by test' or
+   * 'released by guard'.
+   */
+  hold?: string
+  /** A guard for `hold`: a request held this long is released anyway; default 10000. */
+  holdMs?: number
   /** Fire this many times, then never again (a retryable error). */
   times?: number
 }
