@@ -21,7 +21,7 @@ test.after.each(() => {
 })
 
 function unavailable(): string | null {
-  if (spawnSync('fiu-run', ['-h']).error) return 'fiu-run is not installed (apt fiu-utils)'
+  if (spawnSync('fiu-run', ['-h']).error) return 'fiu-run is not installed (apt-get install fiu-utils)'
   return skipUnlessRoot('libfiu control pipes in /tmp')
 }
 

@@ -69,6 +69,9 @@ export async function unmount(dir: string): Promise<void> {
   }
 }
 
+/** The Debian package of each file system's mkfs, named when a test skips without it. */
+export const MKFS_PACKAGES = { ext4: 'e2fsprogs', xfs: 'xfsprogs', btrfs: 'btrfs-progs' } as const
+
 /** Creates a sparse image, makes a file system on it, loop-attaches and mounts it. */
 async function mountImage(
   fsType: 'xfs' | 'btrfs' | 'ext4',
@@ -81,7 +84,7 @@ async function mountImage(
   const mkfs = `mkfs.${fsType}`
   const why = skipUnlessRoot(`mounts ${fsType}`)
   if (why) return why
-  if (!hasProgram(mkfs)) return `${mkfs} is not installed (apt-get install ${fsType === 'ext4' ? 'e2fsprogs' : `${fsType}-progs`})`
+  if (!hasProgram(mkfs)) return `${mkfs} is not installed (apt-get install ${MKFS_PACKAGES[fsType]})`
   const fd = openSync(imageFile, 'w')
   try {
     ftruncateSync(fd, sizeBytes)
