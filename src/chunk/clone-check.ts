@@ -1,11 +1,12 @@
 import { alignUp } from '../io/align.js'
 import { toSystemError } from '../errors.js'
-import type { ChunkResult, FileRef, RangesTask } from '../protocol.js'
+import type { RangesChunkResult, FileRef, RangesTask } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { readBack } from './copy.js'
 import { markDone, waitForDone } from './order.js'
 import { readRange } from './ranged-io.js'
+import { systemCode } from '../error-classes.js'
 
 /**
  * Checks clones made by the job's clone tasks (RangesTask 'check'), once
@@ -17,7 +18,7 @@ import { readRange } from './ranged-io.js'
  * whose clone failed are not read: their failure is reported already, and
  * this task fails with them. Failures are data.
  */
-export function checkClones(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask, res: ChunkResult): ChunkResult {
+export function checkClones(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask, res: RangesChunkResult): RangesChunkResult {
   const barrier = t.order ? new Int32Array(t.order.barrier) : null
   try {
     if (barrier && t.order) waitForDone(barrier, t.order.waitFor)
@@ -59,7 +60,7 @@ export function checkClones(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask
  * Reads a piece into main[at, +len); a failure is file `dest`'s (-1 the
  * source: readErr; 0 the destination, whose clone then cannot be trusted).
  */
-function readInto(ctx: WorkerContext, f: FileRef, offset: number, len: number, at: number, dest: -1 | 0, res: ChunkResult): boolean {
+function readInto(ctx: WorkerContext, f: FileRef, offset: number, len: number, at: number, dest: -1 | 0, res: RangesChunkResult): boolean {
   const r = readRange(ctx.io, f, offset, len, ctx.main, at, res)
   if (typeof r === 'number') {
     res.directBytes += r
@@ -81,11 +82,11 @@ function samePhase(dest: FileRef, shift: number): FileRef {
 }
 
 /** The destination could not be synced: no piece of this task is checked, each is reported. */
-function unsynced(t: RangesTask, res: ChunkResult, err: unknown): ChunkResult {
+function unsynced(t: RangesTask, res: RangesChunkResult, err: unknown): RangesChunkResult {
   const e = toSystemError(err, 'fdatasync', t.dest.path)
   res.writeErr |= 1
   for (let i = 0; i < t.pieces.length; i += 3) {
-    res.errors.push({ dest: 0, offset: t.pieces[i + 1] as number, length: t.pieces[i + 2] as number, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
+    res.errors.push({ dest: 0, offset: t.pieces[i + 1] as number, length: t.pieces[i + 2] as number, code: systemCode(e), errno: e.errno, syscall: e.syscall, message: e.message })
   }
   return res
 }
