@@ -182,6 +182,7 @@ export function hashChunk(ctx: WorkerContext, hash: Xxh3, t: HashTask): HashChun
     res.directBytes += read
     hash.finalInto(digests, k * size)
   }
-  res.digest = digests
+  // An empty task has no digest, as a task that read nothing.
+  res.digest = digests.length > 0 ? digests : null
   return res
 }
