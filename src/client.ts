@@ -7,7 +7,7 @@ import type { JobStatus } from './jobs/status.js'
 import { Job, type JobSpec, type NotifyFn, type VerifyMode } from './job.js'
 import { copyOptions, zeroOptions, type CopyOptions, type ZeroOptions } from './job-options.js'
 import { openCopy, openZero } from './plan.js'
-import type { BaselineResult, ChunkResult, PoolTask, ProbeResult, Task, WorkerConfig } from './protocol.js'
+import { answers, type ChunkResult, type ChunkTask, type PoolTask, type ProbeResult, type TaskResult, type TaskResults, type WorkerConfig } from './protocol.js'
 import { inspectPath, PAGE_BYTES, type Region } from './regions.js'
 import { openReplicate, type ReplicateOptions } from './replicate/engine.js'
 import type { ReplicateRange } from './replicate/ranges.js'
@@ -56,7 +56,7 @@ const workerFile = new URL(`../workers/chunk.worker.${here.endsWith('.ts') ? 'ts
 export class CopyClient {
   readonly settings: ClientSettings
   private readonly io: IoBackend
-  private readonly pool: Piscina<PoolTask, ChunkResult | ProbeResult | BaselineResult>
+  private readonly pool: Piscina<PoolTask, TaskResults[PoolTask['kind']]>
   private readonly running = new Set<Job>()
   private readonly throttle: Throttle
   /** Every job started and not yet freed, for jobStatus and jobFree. */
@@ -159,7 +159,7 @@ export class CopyClient {
       prepare: async (signal) => {
         const src = spec.source
         if (!src || !dest) throw new Error('incremental copy: the job has no source or destination to check')
-        if (ckpt) await ckpt.clone((task) => this.pool.run(task) as Promise<BaselineResult>)
+        if (ckpt) await ckpt.clone((task) => this.run(task))
         if (inc.checkDest && !inc.since.writeAll) {
           // Every chunk of the destination, hashed through the workers as `hash` reads it.
           const check = openHash(this.io, dest.path, { chunkBytes: m.chunkBytes, algo: m.algo, direct: o.direct, signal }, this.settings, m.sizeBytes)
@@ -280,17 +280,29 @@ export class CopyClient {
    * Runs one probe in each of `threads` workers at once and reports which
    * backend each loaded: proof that the addon loads in every worker.
    */
-  async probeWorkers(): Promise<ProbeResult[]> {
+  async probeWorkers(): Promise<Array<Omit<ProbeResult, 'kind'>>> {
     this.alive()
-    return this.rendezvous()
+    // The answers as they always were, without the protocol's kind.
+    return (await this.rendezvous()).map(({ kind: _kind, ...probe }) => probe)
   }
 
   /** One probe in each worker at once: it resolves once every worker has loaded and answered. */
   private async rendezvous(): Promise<ProbeResult[]> {
     const parties = this.settings.threads
     const rendezvous = new SharedArrayBuffer(4)
-    const runs = Array.from({ length: parties }, () => this.pool.run({ kind: 'probe', rendezvous, parties }))
-    return (await Promise.all(runs)) as ProbeResult[]
+    return Promise.all(Array.from({ length: parties }, () => this.run({ kind: 'probe', rendezvous, parties })))
+  }
+
+  /**
+   * Runs one task on the pool. Piscina's types cannot say which result
+   * answers which task, so the answer's kind is checked here, the one
+   * place results enter the main thread; a mismatch rejects, and the
+   * scheduler reports it as a failed worker.
+   */
+  private async run<T extends PoolTask>(task: T): Promise<TaskResult<T>> {
+    const result = await this.pool.run(task)
+    if (!answers(task, result)) throw new Error(`a ${task.kind} task was answered with a ${String(result?.kind)} result`)
+    return result
   }
 
   /**
@@ -349,8 +361,8 @@ export class CopyClient {
    * (an incremental copy's check) is not `listed` for jobStatus: the other
    * one is, and destroy() waits for it.
    */
-  private start(spec: JobSpec, skip?: (task: Task) => Promise<ChunkResult> | null, listed = true): Job {
-    const run = (task: Task) => skip?.(task) ?? (this.pool.run(task) as Promise<ChunkResult>)
+  private start(spec: JobSpec, skip?: (task: ChunkTask) => Promise<ChunkResult> | null, listed = true): Job {
+    const run = (task: ChunkTask) => skip?.(task) ?? this.run(task)
     // Enough queued descriptors to keep every worker busy between round
     // trips; data only ever lives in the workers' fixed buffers.
     const job = new Job({ ...spec, throttle: this.throttle }, this.io, run, this.settings.threads * 2)

@@ -16,6 +16,8 @@
  * where they stopped (src/io/types.ts), so a read that still comes back
  * short has met the end of the file.
  */
+import type { SystemErrorCode } from './protocol.js'
+
 export type ErrorClass = 'transient' | 'media' | 'full' | 'fatal'
 
 const CLASSES: Record<string, ErrorClass> = {
@@ -40,6 +42,19 @@ export function classify(code: string): ErrorClass {
 export function stopsDestination(code: string): boolean {
   const c = classify(code)
   return c === 'media' || c === 'full'
+}
+
+/**
+ * A system error's code as a failed range carries it. SystemError codes are
+ * errno names or Node's ERR_* codes, all beginning with E; one that did not
+ * would be named by its errno number, as errnoName names an unknown one.
+ */
+export function systemCode(e: { code: string; errno: number }): SystemErrorCode {
+  return isSystemCode(e.code) ? e.code : `E${e.errno}`
+}
+
+function isSystemCode(code: string): code is SystemErrorCode {
+  return code.startsWith('E')
 }
 
 /** How many times a transient error is retried, and the first wait; each wait doubles. */

@@ -7,7 +7,7 @@ export { MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_DESTINATIONS } from './options.js
 export { Job } from './job.js'
 export type { CopyResult, IncrementalResult, Progress, Extent, ChunkDigest } from './job.js'
 export type { Region, DirectMode } from './regions.js'
-export type { RangeFailure } from './protocol.js'
+export type { RangeFailure, RangeFailureCode } from './protocol.js'
 export type { JobState, JobStatus } from './jobs/status.js'
 export type { ReplicateOptions } from './replicate/engine.js'
 export type { ReplicateRange } from './replicate/ranges.js'

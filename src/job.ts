@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'eventemitter3'
 import { toSystemError } from './errors.js'
 import type { IoBackend } from './io/types.js'
-import type { ChunkResult, HashAlgo, RangeFailure, Task, VerifyLevel } from './protocol.js'
-import { stopsDestination } from './error-classes.js'
+import type { ChunkResult, ChunkTask, DigestBytes, HashAlgo, RangeFailure, VerifyLevel } from './protocol.js'
+import { stopsDestination, systemCode } from './error-classes.js'
 import type { OpenFile } from './regions.js'
 import { coalesceFailures, schedule, type TaskRunner } from './scheduler.js'
 import { combineDigests } from './verify/xxh3.js'
@@ -227,7 +227,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   const level = VERIFY_LEVELS[spec.verify]
   const work = spec.work ? spec.work(level) : chunkWork(spec, level)
   const count = work.count
-  const digests: string[] = []
+  const digests: DigestBytes[] = []
   const ok = new Uint8Array(count)
   let failures: RangeFailure[] = []
   let readErr = false
@@ -248,7 +248,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
   // Destinations that failed for good (full, or a media error) get no more writes.
   let stoppedDests = 0
   const skippedDests = new Map<number, number>()
-  const makeTask = (i: number): Task => {
+  const makeTask = (i: number): ChunkTask => {
     const t = work.task(i)
     if (t.kind === 'copy' && stoppedDests !== 0) {
       t.skipDests = stoppedDests
@@ -272,24 +272,26 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
     // Done is what reached every destination: the whole chunk, or the readable parts of one with bad blocks.
     let done = good ? c.length : 0
     if (good) ok[r.chunkIndex] = 1
+    // Only copies meet bad blocks, leave holes, or skip unchanged chunks.
+    const copied = r.kind === 'copy' ? r : null
     if (work.spans) done = spansDone(r, partial)
-    else if (r.badRanges) {
+    else if (copied?.badRanges) {
       // The readable parts every destination got are completed; the bad blocks are recorded at their offsets.
-      const parts = completedParts(spec, c, r, skipMask)
+      const parts = completedParts(spec, c, copied, skipMask)
       for (let k = 0; k < parts.length; k += 2) {
         partial.push({ offset: (parts[k] as number) - spec.srcOffset, length: parts[k + 1] as number })
         spec.journal?.copied(parts[k] as number, parts[k + 1] as number)
         done += parts[k + 1] as number
       }
-      for (let k = 0; k < r.badRanges.length; k += 2) spec.journal?.badBlock(r.badRanges[k] as number, r.badRanges[k + 1] as number)
+      for (let k = 0; k < copied.badRanges.length; k += 2) spec.journal?.badBlock(copied.badRanges[k] as number, copied.badRanges[k + 1] as number)
     } else if (spec.journal) {
       const at = spec.srcOffset + c.offset
       if (good) spec.journal.copied(at, c.length)
       else if (r.readErr) spec.journal.readFailed(at, c.length)
     }
     if (r.digest) digests[r.chunkIndex] = r.digest
-    if (r.holeBytes) holes.set(r.chunkIndex, r.holeBytes)
-    if (r.skippedBytes) skipped.set(r.chunkIndex, r.skippedBytes)
+    if (copied?.holeBytes) holes.set(r.chunkIndex, copied.holeBytes)
+    if (copied?.skippedBytes) skipped.set(r.chunkIndex, copied.skippedBytes)
     if (r.errors.some((e) => e.code === 'WORKER_FAILED')) work.abandon?.(r.chunkIndex)
     doneBytes += done
     failedBytes += c.length - done
@@ -327,7 +329,7 @@ async function execute(job: Job, spec: JobSpec, io: IoBackend, run: TaskRunner, 
       } catch (err) {
         const e = toSystemError(err, 'ftruncate', spec.dests[0]?.path ?? '')
         writeErr |= 1
-        failures.push({ dest: 0, offset: 0, length: spec.totalBytes, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
+        failures.push({ dest: 0, offset: 0, length: spec.totalBytes, code: systemCode(e), errno: e.errno, syscall: e.syscall, message: e.message })
       }
     }
   } finally {

@@ -1,7 +1,9 @@
 /**
  * Every message that crosses between the main thread and the chunk workers.
- * Numbers, strings, plain arrays and one SharedArrayBuffer only: data never
- * crosses a thread boundary, descriptors and results do.
+ * Numbers, strings, plain arrays, digests as bytes and SharedArrayBuffers
+ * only: data never crosses a thread boundary, descriptors and results do.
+ * Each task kind has its result type (TaskResults); the main thread checks
+ * a result's kind against its task's where the pool hands it back.
  */
 
 /** How each chunk is checked: 0 none, 1 hash what was read, 2 also read every destination back. */
@@ -73,7 +75,7 @@ export interface CopyTask {
    * (null: write it whatever it holds) and the manifest's algorithm. A chunk
    * whose digest equals it is not written.
    */
-  since?: { digest: string | null; algo: HashAlgo } | null
+  since?: { digest: DigestBytes | null; algo: HashAlgo } | null
   /**
    * Bad-block handling (ignoreErrors, retryBad): a failed read is retried a
    * logical block at a time (src/chunk/scrape.ts), each block up to `tries`
@@ -158,6 +160,15 @@ export interface TaskOrder {
 export type HashAlgo = 'xxh3' | 'xxh128'
 
 /**
+ * Digests as bytes: each one's canonical big-endian bytes (xxhsum's order,
+ * the hex digits' order; 8 for xxh3, 16 for xxh128), end to end, as a
+ * manifest packs them. Always a view of its own buffer: structured clone
+ * copies the whole ArrayBuffer behind a view, so a view into a manifest or
+ * WebAssembly memory would carry all of it. Hex only where printed or written.
+ */
+export type DigestBytes = Uint8Array
+
+/**
  * Manifests: reads consecutive manifest chunks of a file or device and
  * hashes each; writes nothing. The result's digest is the chunks' digests
  * end to end, in order.
@@ -191,7 +202,7 @@ export interface CompareTask {
   /** Bytes of the chunk each replica has (shorter when the replica ends inside it). */
   replicaLengths: number[]
   /** Manifest mode: the chunk's digest in the manifest, and its algorithm. */
-  expect: { digest: string; algo: HashAlgo } | null
+  expect: { digest: DigestBytes; algo: HashAlgo } | null
 }
 
 /** Answers which I/O backend a worker loaded, and in which thread. */
@@ -233,62 +244,126 @@ export type Task = CopyTask | ZeroTask | RangesTask | HashTask | CompareTask | P
 /** Everything the pool runs: a job's chunk tasks, and the tasks a job runs before its chunks (a baseline). */
 export type PoolTask = Task | BaselineTask
 
+/** The tasks of a job's chunks (every kind but the probe). */
+export type ChunkTask = Exclude<Task, ProbeTask>
+
+/** Codes the engine gives a range itself, where no system call failed. */
+export type EngineRangeCode =
+  /** A read ended before the range did (the file is shorter than it was). */
+  | 'SHORT_READ'
+  /** Read-back found other bytes than were written. */
+  | 'VERIFY_MISMATCH'
+  /** Not written: this destination had failed before and takes no more writes. */
+  | 'DEST_STOPPED'
+  /** Unreadable blocks an earlier run recorded in the map. */
+  | 'BAD_BLOCK'
+  /** The worker thread died or threw: a bug or a crash, not the file's fault. */
+  | 'WORKER_FAILED'
+  /** Replicate: a piece staged through a scratch file did not reach its destination. */
+  | 'STAGING_FAILED'
+
+/** A system call's failure: an errno name (EIO, ENOSPC; E<n> for an unnamed number) or Node's ERR_* code. */
+export type SystemErrorCode = `E${string}`
+
+/** Why a range failed: every code a RangeFailure may carry. */
+export type RangeFailureCode = EngineRangeCode | SystemErrorCode
+
 /** One failed range, in the coordinates of the file it names. */
 export interface RangeFailure {
   /** Destination index, or -1 for the source. */
   dest: number
   offset: number
   length: number
-  code: string
+  code: RangeFailureCode
   errno: number
   syscall: string
   message: string
 }
 
-export interface ChunkResult {
+/** What every chunk task answers, whatever its kind. */
+export interface ChunkResultBase<K extends ChunkTask['kind']> {
+  kind: K
   chunkIndex: number
   lengthBytes: number
-  /** xxh3-64 of the chunk as 16 hex digits (a hash task's algo: 32 for xxh128); '' when not hashed or not read. */
-  digest: string
+  /**
+   * The chunk's xxh3-64 (a hash task: one digest of its algo per manifest
+   * chunk, end to end); null when not hashed or not read.
+   */
+  digest: DigestBytes | null
   readErr: boolean
   /** Bit i set when destination i failed in this chunk. */
   writeErr: number
   errors: RangeFailure[]
   /** Bytes moved with O_DIRECT (read + written), for reporting. */
   directBytes: number
+  /** Retries of transient errors (EINTR, EAGAIN, ETIMEDOUT) in this chunk (src/error-classes.ts). */
+  retries?: number
+}
+
+export interface CopyChunkResult extends ChunkResultBase<'copy'> {
   /** Sparse copies: bytes of the chunk left as holes (or zeroed out) instead of written, on every destination. */
   holeBytes?: number
   /** Incremental copies: the chunk was unchanged since the manifest, so it was not written. */
   skippedBytes?: number
-  /** Copy tasks: milliseconds spent reading, hashing, writing (every destination) and reading back, in this chunk. */
+  /** Milliseconds spent reading, hashing, writing (every destination) and reading back, in this chunk. */
   phaseMs?: [number, number, number, number]
-  /** Retries of transient errors (EINTR, EAGAIN, ETIMEDOUT) in this chunk (src/error-classes.ts). */
-  retries?: number
-  /** Copies with bad-block handling: absolute source ranges that could not be read (flat offset, length pairs); the rest of the chunk was copied. */
+  /** Bad-block handling: absolute source ranges that could not be read (flat offset, length pairs); the rest of the chunk was copied. */
   badRanges?: number[]
+}
+
+export type ZeroChunkResult = ChunkResultBase<'zero'>
+export interface RangesChunkResult extends ChunkResultBase<'ranges'> {
   /**
-   * Clone jobs (RangesTask 'clone' without checks to follow, and 'check'):
-   * what this task completed, as flat (destination offset, length) pairs,
+   * Clone jobs (method 'clone' without checks to follow, and 'check'): what
+   * this task completed, as flat (destination offset, length) pairs,
    * ascending where the pieces are: the pieces cloned (and, with verify,
    * checked without a fault). Their job reports these, in the destination's
    * offsets as its errors are, instead of positions in its work list.
    */
   doneSpans?: number[]
+}
+export type HashChunkResult = ChunkResultBase<'hash'>
+
+export interface CompareChunkResult extends ChunkResultBase<'compare'> {
   /**
-   * Compare tasks: per replica, where it differs in this chunk (src/chunk/diff-runs.ts):
+   * Per replica, where it differs in this chunk (src/chunk/diff-runs.ts):
    * [] where it matches or could not be read, else [runs, spanBytes,
    * differingBytes, offset, length, offset, length, ...]: how many runs
    * (differing bytes fewer than 64 equal bytes apart are one run), the bytes
    * they span, the bytes that differ, then runs at absolute offsets in order,
    * at most 256 of them: the first 255 and always the chunk's last, so a
    * run that goes on into the next chunk can be joined to it. A manifest
-   * mismatch is one run over the whole chunk.
+   * mismatch is one run over the whole chunk. Absent when the chunk was
+   * not compared (its worker failed).
    */
   diffs?: number[][]
 }
 
 export interface ProbeResult {
+  kind: 'probe'
   threadId: number
   backend: 'native' | 'fs'
   reason: string
+}
+
+/** The result of each kind of task. */
+export interface TaskResults {
+  copy: CopyChunkResult
+  zero: ZeroChunkResult
+  ranges: RangesChunkResult
+  hash: HashChunkResult
+  compare: CompareChunkResult
+  probe: ProbeResult
+  baseline: BaselineResult
+}
+
+/** What a worker answers to task T. */
+export type TaskResult<T extends PoolTask> = TaskResults[T['kind']]
+
+/** What a worker answers to some chunk task. */
+export type ChunkResult = TaskResult<ChunkTask>
+
+/** Whether `result` answers `task` (its kind is the task's): where results come back from the pool untyped. */
+export function answers<T extends PoolTask>(task: T, result: TaskResults[PoolTask['kind']]): result is TaskResult<T> {
+  return result.kind === task.kind
 }

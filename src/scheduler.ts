@@ -1,5 +1,5 @@
 import { BlockcopyError } from './errors.js'
-import type { ChunkResult, RangeFailure, Task } from './protocol.js'
+import type { ChunkResult, ChunkTask, RangeFailure } from './protocol.js'
 import type { Throttle } from './throttle.js'
 
 /**
@@ -46,12 +46,12 @@ export function chunkAt(plan: ChunkPlan, index: number): { offset: number; lengt
   return { offset, length: Math.min(plan.chunkBytes, plan.totalBytes - offset) }
 }
 
-/** Runs one task somewhere (the Piscina pool in production). */
-export type TaskRunner = (task: Task) => Promise<ChunkResult>
+/** Runs one task somewhere (the Piscina pool in production); answers with a result of the task's kind. */
+export type TaskRunner = (task: ChunkTask) => Promise<ChunkResult>
 
 export interface ScheduleOptions {
   count: number
-  makeTask: (index: number) => Task
+  makeTask: (index: number) => ChunkTask
   run: TaskRunner
   /** Tasks handed to the pool at once: enough to keep every worker busy, never more data than the workers' buffers. */
   inflight: number
@@ -154,16 +154,16 @@ export function schedule(o: ScheduleOptions): Promise<ScheduleOutcome> {
 
 // A worker that died or threw is a bug or a crash, not an I/O error of a
 // file; it still ends the chunk, reported against the source.
-function crashed(task: Task, err: unknown): ChunkResult {
+function crashed(task: ChunkTask, err: unknown): ChunkResult {
   const message = `WORKER_FAILED: ${err instanceof Error ? err.message : String(err)}`
-  const index = task.kind === 'probe' ? 0 : task.chunkIndex
-  const length = task.kind === 'probe' ? 0 : task.lengthBytes
+  const index = task.chunkIndex
+  const length = task.lengthBytes
   const offset = task.kind === 'copy' || task.kind === 'hash'
     ? task.src.offsetBytes
     : task.kind === 'zero' ? (task.dests[0]?.offsetBytes ?? 0) : task.kind === 'compare' ? task.offsetBytes : 0
   // Every kind but zero reads first: a dead worker is a failed read there.
   return {
-    chunkIndex: index, lengthBytes: length, digest: '', readErr: task.kind !== 'zero', directBytes: 0,
+    kind: task.kind, chunkIndex: index, lengthBytes: length, digest: null, readErr: task.kind !== 'zero', directBytes: 0,
     writeErr: task.kind === 'zero' ? (1 << task.dests.length) - 1 : 0,
     errors: [{ dest: task.kind === 'zero' ? 0 : -1, offset, length, code: 'WORKER_FAILED', errno: 0, syscall: 'worker', message }],
   }

@@ -96,7 +96,7 @@ test('a record that would pass 1 MiB is written within it, its long lists cut to
   const id = '00000000-0000-4000-8000-00000000000a'
   // A command line near the kernel's 2 MiB, and a result with 100,000 failed ranges (a disk read with --ignore-errors).
   const argv = ['replicate', '/src', '/dst', ...Array.from({ length: 60_000 }, (_, i) => `--range=${i * 4096}:${i * 4096}:512`)]
-  const errors = Array.from({ length: 100_000 }, (_, i) => ({ dest: -1, offset: i * 4096, length: 512, code: 'EIO', errno: 5, syscall: 'pread', message: 'EIO: i/o error, read' }))
+  const errors = Array.from({ length: 100_000 }, (_, i) => ({ dest: -1, offset: i * 4096, length: 512, code: 'EIO' as const, errno: 5, syscall: 'pread', message: 'EIO: i/o error, read' }))
   const completed = Array.from({ length: 100_000 }, (_, i) => ({ offset: i * 4096 + 512, length: 3584 }))
   const record = finished(id, {
     kind: 'replicate', argv, status: 'error', exitCode: 3, error: { code: 'EIO', message: '100000 failed range(s)' },

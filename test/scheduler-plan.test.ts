@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { ChunkResult, RangeFailure, Task } from '../src/protocol.js'
+import type { ChunkResult, ChunkTask, RangeFailure, RangeFailureCode } from '../src/protocol.js'
 import { chunkAt, chunkCount, coalesceFailures, schedule, type ChunkPlan } from '../src/scheduler.js'
 
 const test = suite('chunk planning and scheduling')
@@ -25,7 +25,7 @@ test('a range that fits in one chunk is one chunk, and an empty range is none', 
 })
 
 test('touching failures of one file, code and call are merged; others are kept apart', () => {
-  const f = (dest: number, offset: number, length: number, code = 'EIO'): RangeFailure => ({ dest, offset, length, code, errno: 5, syscall: 'pwrite', message: '' })
+  const f = (dest: number, offset: number, length: number, code: RangeFailureCode = 'EIO'): RangeFailure => ({ dest, offset, length, code, errno: 5, syscall: 'pwrite', message: '' })
   const merged = coalesceFailures([f(1, 100, 50), f(0, 0, 10), f(1, 50, 50), f(1, 150, 10, 'ENOSPC'), f(1, 300, 1)])
   assert.equal(merged.map((m) => [m.dest, m.offset, m.length, m.code]), [
     [0, 0, 10, 'EIO'], [1, 50, 100, 'EIO'], [1, 150, 10, 'ENOSPC'], [1, 300, 1, 'EIO'],
@@ -42,16 +42,16 @@ test('a merged failure whose message names its range names the merged range', ()
 
 // A runner that finishes tasks only when the test says so, to watch the window.
 function manualRunner() {
-  const pending: Array<{ task: Task; finish: (r: ChunkResult) => void }> = []
-  const run = (task: Task) => new Promise<ChunkResult>((finish) => pending.push({ task, finish }))
-  const ok = (task: Task): ChunkResult => ({
-    chunkIndex: task.kind === 'probe' ? 0 : task.chunkIndex, lengthBytes: 1, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0,
+  const pending: Array<{ task: ChunkTask; finish: (r: ChunkResult) => void }> = []
+  const run = (task: ChunkTask) => new Promise<ChunkResult>((finish) => pending.push({ task, finish }))
+  const ok = (task: ChunkTask): ChunkResult => ({
+    kind: task.kind, chunkIndex: task.chunkIndex, lengthBytes: 1, digest: null, readErr: false, writeErr: 0, errors: [], directBytes: 0,
   })
   return { pending, run, ok }
 }
 
 const tick = () => new Promise((r) => setImmediate(r))
-const zeroTask = (chunkIndex: number): Task => ({ kind: 'zero', chunkIndex, lengthBytes: 1, dests: [], verify: 0 })
+const zeroTask = (chunkIndex: number): ChunkTask => ({ kind: 'zero', chunkIndex, lengthBytes: 1, dests: [], verify: 0 })
 
 test('no more than `inflight` chunks run at once, and chunks start in index order', async () => {
   const m = manualRunner()

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { Bench } from 'tinybench'
 import { loadNativeBackend } from '../../src/io/native.js'
-import type { ChunkResult, Task } from '../../src/protocol.js'
+import type { ChunkResult, ChunkTask } from '../../src/protocol.js'
 import { schedule } from '../../src/scheduler.js'
 import { Xxh3 } from '../../src/verify/xxh3.js'
 
@@ -64,8 +64,8 @@ export async function poolDispatch(): Promise<string[]> {
 
 export async function schedulerOverhead(): Promise<string[]> {
   const count = 200_000
-  const task = { kind: 'probe' } as unknown as Task
-  const answer = (i: number): ChunkResult => ({ chunkIndex: i, lengthBytes: 0, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0 })
+  const task: ChunkTask = { kind: 'zero', chunkIndex: 0, lengthBytes: 0, dests: [], verify: 0 }
+  const answer = (i: number): ChunkResult => ({ kind: 'zero', chunkIndex: i, lengthBytes: 0, digest: null, readErr: false, writeErr: 0, errors: [], directBytes: 0 })
   let i = 0
   const started = performance.now()
   await schedule({ count, makeTask: () => task, run: () => Promise.resolve(answer(i++)), inflight: 8, stopOnError: false, onResult: () => undefined })

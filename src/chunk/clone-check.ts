@@ -1,11 +1,12 @@
 import { alignUp } from '../io/align.js'
 import { toSystemError } from '../errors.js'
-import type { ChunkResult, FileRef, RangesTask } from '../protocol.js'
-import type { Xxh3 } from '../verify/xxh3.js'
+import type { RangesChunkResult, FileRef, RangesTask } from '../protocol.js'
+import { hexOf, sameDigest, type Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { readBack } from './copy.js'
 import { markDone, waitForDone } from './order.js'
 import { differingRanges, readRange } from './ranged-io.js'
+import { systemCode } from '../error-classes.js'
 
 /**
  * Checks clones made by the job's clone tasks (RangesTask 'check'), once
@@ -19,7 +20,7 @@ import { differingRanges, readRange } from './ranged-io.js'
  * task fails with them. The pieces checked without a fault are the task's
  * doneSpans. Failures are data.
  */
-export function checkClones(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask, res: ChunkResult): ChunkResult {
+export function checkClones(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask, res: RangesChunkResult): RangesChunkResult {
   const barrier = t.order ? new Int32Array(t.order.barrier) : null
   try {
     if (barrier && t.order) waitForDone(barrier, t.order.waitFor)
@@ -69,7 +70,7 @@ export function checkClones(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask
  * differ, the blocks that differ are named (both pieces are in memory), as
  * a read-back names them.
  */
-function hashBack(ctx: WorkerContext, hash: Xxh3, d: FileRef & { offsetBytes: number }, len: number, at: number, res: ChunkResult): void {
+function hashBack(ctx: WorkerContext, hash: Xxh3, d: FileRef & { offsetBytes: number }, len: number, at: number, res: RangesChunkResult): void {
   const from = d.offsetBytes % ctx.pageBytes
   const r = readRange(ctx.io, d, d.offsetBytes, len, ctx.stage, from, res)
   if (typeof r !== 'number') {
@@ -80,7 +81,7 @@ function hashBack(ctx: WorkerContext, hash: Xxh3, d: FileRef & { offsetBytes: nu
   res.directBytes += r
   const expected = hash.digest(ctx.main, at, len)
   const found = hash.digest(ctx.stage, from, len)
-  if (found === expected) return
+  if (sameDigest(found, expected)) return
   res.writeErr |= 1
   const diffs = differingRanges(ctx.main, at, ctx.stage, from, len)
   // Equal bytes cannot hash apart; should they, the whole piece is named.
@@ -88,7 +89,7 @@ function hashBack(ctx: WorkerContext, hash: Xxh3, d: FileRef & { offsetBytes: nu
     const offset = d.offsetBytes + diff.offset
     res.errors.push({
       dest: 0, offset, length: diff.length, code: 'VERIFY_MISMATCH', errno: 0, syscall: 'hash',
-      message: `VERIFY_MISMATCH: ${d.path} bytes ${offset}..${offset + diff.length} differ from the source (xxh3 ${found} of the clone's piece, ${expected} of the source's)`,
+      message: `VERIFY_MISMATCH: ${d.path} bytes ${offset}..${offset + diff.length} differ from the source (xxh3 ${hexOf(found)} of the clone's piece, ${hexOf(expected)} of the source's)`,
     })
   }
 }
@@ -105,7 +106,7 @@ function piece(t: RangesTask, i: number): [number, number, number] {
 }
 
 /** Reads a source piece into main[at, +len); a failure is a read error of the source. */
-function readInto(ctx: WorkerContext, f: FileRef, offset: number, len: number, at: number, res: ChunkResult): boolean {
+function readInto(ctx: WorkerContext, f: FileRef, offset: number, len: number, at: number, res: RangesChunkResult): boolean {
   const r = readRange(ctx.io, f, offset, len, ctx.main, at, res)
   if (typeof r === 'number') {
     res.directBytes += r
@@ -117,11 +118,11 @@ function readInto(ctx: WorkerContext, f: FileRef, offset: number, len: number, a
 }
 
 /** The destination could not be synced: no piece of this task is checked, each is reported. */
-function unsynced(t: RangesTask, res: ChunkResult, err: unknown): ChunkResult {
+function unsynced(t: RangesTask, res: RangesChunkResult, err: unknown): RangesChunkResult {
   const e = toSystemError(err, 'fdatasync', t.dest.path)
   res.writeErr |= 1
   for (let i = 0; i < t.pieces.length; i += 3) {
-    res.errors.push({ dest: 0, offset: t.pieces[i + 1] as number, length: t.pieces[i + 2] as number, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
+    res.errors.push({ dest: 0, offset: t.pieces[i + 1] as number, length: t.pieces[i + 2] as number, code: systemCode(e), errno: e.errno, syscall: e.syscall, message: e.message })
   }
   res.doneSpans = []
   return res

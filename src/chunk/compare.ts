@@ -1,5 +1,5 @@
-import type { ChunkResult, CompareTask, FileRef } from '../protocol.js'
-import type { Xxh3 } from '../verify/xxh3.js'
+import type { CompareChunkResult, CompareTask, FileRef } from '../protocol.js'
+import { sameDigest, type Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { diffRuns, wholeChunkRun } from './diff-runs.js'
 import { readRange } from './ranged-io.js'
@@ -12,10 +12,11 @@ import { readRange } from './ranged-io.js'
  * manifest. Runs in a worker; writes nothing; read failures are data (dest
  * -1 is the source, dest i replica i), never thrown.
  */
-export function compareChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CompareTask): ChunkResult {
-  const res: ChunkResult = {
-    chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0,
-    diffs: t.replicas.map(() => []),
+export function compareChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CompareTask): CompareChunkResult {
+  const diffs: number[][] = t.replicas.map(() => [])
+  const res: CompareChunkResult = {
+    kind: 'compare', chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: null, readErr: false, writeErr: 0, errors: [], directBytes: 0,
+    diffs,
   }
   // Source and replicas share offsets, so one page phase serves them all
   // and every aligned middle lands on an aligned address.
@@ -37,9 +38,8 @@ export function compareChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CompareTa
     const into = t.src ? ctx.stage : ctx.main
     const read = readReplica(ctx, r, t.offsetBytes, length, into, base, res, i)
     if (read === false) return
-    const diffs = res.diffs as number[][]
     if (t.expect && hash) {
-      if (hash.digest(into, base, length) !== t.expect.digest) diffs[i] = wholeChunkRun(t.offsetBytes, length)
+      if (!sameDigest(hash.digest(into, base, length), t.expect.digest)) diffs[i] = wholeChunkRun(t.offsetBytes, length)
     } else {
       diffs[i] = diffRuns(ctx.main, into, base, length, t.offsetBytes)
     }
@@ -48,7 +48,7 @@ export function compareChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CompareTa
 }
 
 function readReplica(
-  ctx: WorkerContext, r: FileRef, offsetBytes: number, length: number, into: Buffer, base: number, res: ChunkResult, i: number,
+  ctx: WorkerContext, r: FileRef, offsetBytes: number, length: number, into: Buffer, base: number, res: CompareChunkResult, i: number,
 ): boolean {
   const read = readRange(ctx.io, r, offsetBytes, length, into, base)
   if (typeof read === 'number') {

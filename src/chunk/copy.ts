@@ -1,5 +1,5 @@
-import type { ChunkEnd, ChunkResult, CopyTask } from '../protocol.js'
-import type { Xxh3 } from '../verify/xxh3.js'
+import type { ChunkEnd, ChunkResult, CopyChunkResult, CopyTask } from '../protocol.js'
+import { sameDigest, type Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { writeSparse } from './holes.js'
 import { passTurn, waitForTurn } from './order.js'
@@ -13,9 +13,9 @@ import { goodParts, scrape } from './scrape.js'
  * one read-back per destination compared with the chunk's bytes.
  * Runs in a worker; every failure is returned as data, never thrown.
  */
-export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): ChunkResult {
-  const res: ChunkResult = {
-    chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0,
+export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): CopyChunkResult {
+  const res: CopyChunkResult = {
+    kind: 'copy', chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: null, readErr: false, writeErr: 0, errors: [], directBytes: 0,
   }
   const length = t.lengthBytes
   const P = ctx.pageBytes
@@ -32,7 +32,7 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
     runs = readSource(ctx, hash, t, base, res)
     t1 = performance.now()
     // Unchanged since the destination's manifest: nothing to write or read back.
-    if (!res.readErr && t.since?.digest && res.digest === t.since.digest) res.skippedBytes = length
+    if (!res.readErr && t.since?.digest && res.digest && sameDigest(res.digest, t.since.digest)) res.skippedBytes = length
     // With bad blocks, the readable rest of the chunk is still written.
     else readOk = !res.readErr || res.badRanges !== undefined
   } finally {
@@ -74,7 +74,7 @@ export function copyChunk(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask): C
  * hole already. Null for a plain
  * copy; a failed read is recorded in `res`.
  */
-function readSource(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask, base: number, res: ChunkResult): number[] | null {
+function readSource(ctx: WorkerContext, hash: Xxh3 | null, t: CopyTask, base: number, res: CopyChunkResult): number[] | null {
   const length = t.lengthBytes
   if (t.srcHoles && sourceIsHole(ctx.io, t.src, length)) {
     // Zeros to write from (plain copies, destinations without holes) and to
@@ -125,7 +125,7 @@ function reachesHole(t: CopyTask, holeFromBytes: readonly number[]): boolean {
 }
 
 /** Writes the chunk to destination i; returns the bytes it left as holes (sparse copies). */
-function writeDest(ctx: WorkerContext, t: CopyTask, d: ChunkEnd, i: number, base: number, runs: number[] | null, res: ChunkResult): number {
+function writeDest(ctx: WorkerContext, t: CopyTask, d: ChunkEnd, i: number, base: number, runs: number[] | null, res: CopyChunkResult): number {
   const P = ctx.pageBytes
   let buf = ctx.main
   let at = base
@@ -164,7 +164,7 @@ function writeDest(ctx: WorkerContext, t: CopyTask, d: ChunkEnd, i: number, base
 }
 
 /** The parts of the chunk that are written, relative to it: all of it, or with bad blocks not filled, the readable rest. */
-function writtenParts(t: CopyTask, res: ChunkResult): Array<[number, number]> {
+function writtenParts(t: CopyTask, res: CopyChunkResult): Array<[number, number]> {
   if (!res.badRanges || t.badBlocks?.fill) return [[0, t.lengthBytes]]
   const parts = goodParts(t.src.offsetBytes, t.lengthBytes, res.badRanges)
   const out: Array<[number, number]> = []

@@ -1,4 +1,4 @@
-import type { ChunkResult, FileRef, HashTask } from '../protocol.js'
+import type { FileRef, HashChunkResult, HashTask } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { readRange, type Failure } from './ranged-io.js'
@@ -158,16 +158,18 @@ function readThenHash(ctx: WorkerContext, hash: Xxh3, src: FileRef, position: nu
  * algorithm. Runs in a worker; writes nothing; a read failure is returned
  * as data (readErr, the failed range), never thrown.
  */
-export function hashChunk(ctx: WorkerContext, hash: Xxh3, t: HashTask): ChunkResult {
-  const res: ChunkResult = {
-    chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0,
+export function hashChunk(ctx: WorkerContext, hash: Xxh3, t: HashTask): HashChunkResult {
+  const res: HashChunkResult = {
+    kind: 'hash', chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: null, readErr: false, writeErr: 0, errors: [], directBytes: 0,
   }
   // At the source's page phase, so the aligned middle lands on an aligned address.
   const base = t.src.offsetBytes % ctx.pageBytes
   // One manifest chunk at a time; every chunk starts on a multiple of the
   // chunk size, so each keeps the source's page phase.
-  const digests: string[] = []
-  for (let done = 0; done < t.lengthBytes; done += t.chunkBytes) {
+  // Every chunk's digest end to end, written in place: one buffer per task.
+  const size = hash.digestBytes
+  const digests = new Uint8Array(Math.ceil(t.lengthBytes / t.chunkBytes) * size)
+  for (let done = 0, k = 0; done < t.lengthBytes; done += t.chunkBytes, k++) {
     const position = t.src.offsetBytes + done
     const length = Math.min(t.chunkBytes, t.lengthBytes - done)
     hash.init()
@@ -178,8 +180,9 @@ export function hashChunk(ctx: WorkerContext, hash: Xxh3, t: HashTask): ChunkRes
       return res
     }
     res.directBytes += read
-    digests.push(hash.final())
+    hash.finalInto(digests, k * size)
   }
-  res.digest = digests.join('')
+  // An empty task has no digest, as a task that read nothing.
+  res.digest = digests.length > 0 ? digests : null
   return res
 }

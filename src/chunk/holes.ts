@@ -3,6 +3,7 @@ import type { IoBackend } from '../io/types.js'
 import { toSystemError } from '../errors.js'
 import type { ChunkEnd, ChunkResult } from '../protocol.js'
 import { writeRange, type Failure } from './ranged-io.js'
+import { systemCode } from '../error-classes.js'
 
 /**
  * Leaves a range of a destination reading as zeros without writing data: a
@@ -16,7 +17,7 @@ function clearRange(io: IoBackend, d: ChunkEnd, offsetBytes: number, lengthBytes
     return io.punchHole(d.fd, offsetBytes, lengthBytes) || io.zeroRange(d.fd, offsetBytes, lengthBytes)
   } catch (err) {
     const e = toSystemError(err, 'fallocate', d.path)
-    return { offset: offsetBytes, length: lengthBytes, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message }
+    return { offset: offsetBytes, length: lengthBytes, code: systemCode(e), errno: e.errno, syscall: e.syscall, message: e.message }
   }
 }
 

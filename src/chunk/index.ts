@@ -1,5 +1,5 @@
 import { workerData } from 'node:worker_threads'
-import type { BaselineResult, ChunkResult, PoolTask, ProbeResult, WorkerConfig } from '../protocol.js'
+import type { PoolTask, TaskResults, WorkerConfig } from '../protocol.js'
 import { cloneBaseline } from './baseline.js'
 import { ensureHasher, workerContext } from './context.js'
 import { compareChunk } from './compare.js'
@@ -8,8 +8,12 @@ import { hashChunk } from './hash.js'
 import { rangesChunk } from './ranges.js'
 import { zeroChunk } from './zero.js'
 
-/** Runs one task in the calling worker. Never throws for I/O: errors are data. */
-export async function runTask(task: PoolTask): Promise<ChunkResult | ProbeResult | BaselineResult> {
+/**
+ * Runs one task in the calling worker. Never throws for I/O: errors are
+ * data. Each case answers with its kind's result (TaskResults); Piscina
+ * erases which, and the main thread checks it (protocol.ts answers).
+ */
+export async function runTask(task: PoolTask): Promise<TaskResults[PoolTask['kind']]> {
   const ctx = await workerContext(workerData as WorkerConfig)
   switch (task.kind) {
     case 'copy':
@@ -34,7 +38,7 @@ export async function runTask(task: PoolTask): Promise<ChunkResult | ProbeResult
       for (let n = Atomics.load(slot, 0); n < task.parties && Date.now() < deadline; n = Atomics.load(slot, 0)) {
         Atomics.wait(slot, 0, n, 100)
       }
-      return { threadId: ctx.threadId, backend: ctx.io.info.kind, reason: ctx.io.info.reason ?? '' }
+      return { kind: 'probe', threadId: ctx.threadId, backend: ctx.io.info.kind, reason: ctx.io.info.reason ?? '' }
     }
   }
 }

@@ -1,7 +1,7 @@
 import { alignDown, alignUp, splitAligned, type AlignedSegment } from '../io/align.js'
 import type { IoBackend } from '../io/types.js'
 import { toSystemError } from '../errors.js'
-import { classify, pause, RETRY_FIRST_MS, RETRY_LIMIT } from '../error-classes.js'
+import { classify, pause, RETRY_FIRST_MS, RETRY_LIMIT, systemCode } from '../error-classes.js'
 import type { FileRef, RangeFailure } from '../protocol.js'
 
 /** A failure before the caller knows which file index it belongs to. */
@@ -9,7 +9,7 @@ export type Failure = Omit<RangeFailure, 'dest'>
 
 function failure(err: unknown, syscall: string, f: FileRef, positionBytes: number, lengthBytes: number): Failure {
   const e = toSystemError(err, syscall, f.path)
-  return { offset: positionBytes, length: lengthBytes, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message }
+  return { offset: positionBytes, length: lengthBytes, code: systemCode(e), errno: e.errno, syscall: e.syscall, message: e.message }
 }
 
 // A failed segment ends the range: everything from it to the end of the

@@ -1,12 +1,13 @@
 import { alignUp } from '../io/align.js'
 import { toSystemError } from '../errors.js'
-import type { ChunkResult, FileRef, RangesTask } from '../protocol.js'
+import type { RangesChunkResult, FileRef, RangesTask } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { readBack } from './copy.js'
 import { addSpan, checkClones } from './clone-check.js'
 import { isPoisoned, markDone, poison, waitForDone } from './order.js'
 import { readRange, writeRange } from './ranged-io.js'
+import { systemCode } from '../error-classes.js'
 
 /**
  * Runs a batch of replication pieces: reads every piece into `main` (each at
@@ -14,9 +15,9 @@ import { readRange, writeRange } from './ranged-io.js'
  * task has read (when ordering matters), writes each, and reads each back
  * for verify 2. Failures are data; a failed piece does not stop the others.
  */
-export function rangesChunk(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask): ChunkResult {
-  const res: ChunkResult = {
-    chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0,
+export function rangesChunk(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask): RangesChunkResult {
+  const res: RangesChunkResult = {
+    kind: 'ranges', chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: null, readErr: false, writeErr: 0, errors: [], directBytes: 0,
   }
   if (t.method === 'clone') return cloneAll(ctx, t, res)
   if (t.method === 'check') return checkClones(ctx, hash, t, res)
@@ -54,7 +55,7 @@ export function rangesChunk(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask
 }
 
 /** Reads every piece into `main`, each at its own page phase; returns flat (buffer offset or -1, length). */
-function readPieces(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask, res: ChunkResult): number[] {
+function readPieces(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask, res: RangesChunkResult): number[] {
   const placed: number[] = []
   let end = 0
   for (let i = 0; i < t.pieces.length; i += 3) {
@@ -79,7 +80,7 @@ function readPieces(ctx: WorkerContext, hash: Xxh3 | null, t: RangesTask, res: C
  * A staging task's failures in the scratch file (dest 0, scratch offsets)
  * become the destination bytes they were for: STAGING_FAILED there.
  */
-function inDestTerms(t: RangesTask, staging: { destPath: string; destOffsets: number[] }, res: ChunkResult): void {
+function inDestTerms(t: RangesTask, staging: { destPath: string; destOffsets: number[] }, res: RangesChunkResult): void {
   res.errors = res.errors.flatMap((e) => {
     if (e.dest !== 0) return [e]
     const out: typeof res.errors = []
@@ -99,7 +100,7 @@ function inDestTerms(t: RangesTask, staging: { destPath: string; destOffsets: nu
 }
 
 /** A staging task failed: these destination ranges are not written, and say so. */
-function notStaged(t: RangesTask, res: ChunkResult): ChunkResult {
+function notStaged(t: RangesTask, res: RangesChunkResult): RangesChunkResult {
   for (let i = 0; i < t.pieces.length; i += 3) {
     const [, dof, len] = piece(t, i)
     res.writeErr |= 1
@@ -115,7 +116,7 @@ function piece(t: RangesTask, i: number): [number, number, number] {
   return [t.pieces[i] as number, t.pieces[i + 1] as number, t.pieces[i + 2] as number]
 }
 
-function writePiece(ctx: WorkerContext, dest: FileRef, so: number, dof: number, len: number, at: number, res: ChunkResult): boolean {
+function writePiece(ctx: WorkerContext, dest: FileRef, so: number, dof: number, len: number, at: number, res: RangesChunkResult): boolean {
   let buf = ctx.main
   let from = at
   // Another page phase than the source: restage so the middle still goes direct.
@@ -139,7 +140,7 @@ function writePiece(ctx: WorkerContext, dest: FileRef, so: number, dof: number, 
  * that failed and then marks the task done, else reports the pieces cloned
  * as done (doneSpans): a clone that fails part-way says what it did.
  */
-function cloneAll(ctx: WorkerContext, t: RangesTask, res: ChunkResult): ChunkResult {
+function cloneAll(ctx: WorkerContext, t: RangesTask, res: RangesChunkResult): RangesChunkResult {
   const failed = t.cloneRanges ? new Uint8Array(t.cloneRanges.flags) : null
   // Done only once checked, when checks follow.
   const done: number[] = []
@@ -153,7 +154,7 @@ function cloneAll(ctx: WorkerContext, t: RangesTask, res: ChunkResult): ChunkRes
       } catch (err) {
         const e = toSystemError(err, 'ioctl', t.dest.path)
         res.writeErr |= 1
-        res.errors.push({ dest: 0, offset: dof, length: len, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
+        res.errors.push({ dest: 0, offset: dof, length: len, code: systemCode(e), errno: e.errno, syscall: e.syscall, message: e.message })
         if (failed && t.cloneRanges) Atomics.store(failed, t.cloneRanges.ofPiece[k] ?? 0, 1)
       }
     }

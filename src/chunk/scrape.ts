@@ -1,5 +1,5 @@
 import { toSystemError } from '../errors.js'
-import { classify, pause, RETRY_FIRST_MS, RETRY_LIMIT } from '../error-classes.js'
+import { classify, pause, RETRY_FIRST_MS, RETRY_LIMIT, systemCode } from '../error-classes.js'
 import type { IoBackend } from '../io/types.js'
 import type { ChunkEnd, RangeFailure } from '../protocol.js'
 
@@ -80,7 +80,7 @@ function readBlock(a: ScrapeArgs, direct: boolean, at: number, pos: number, len:
     return { dest: -1, offset: pos, length: len, code: 'SHORT_READ', errno: 0, syscall: 'pread', message: '' }
   } catch (err) {
     const e = toSystemError(err, 'pread', a.src.path)
-    return { dest: -1, offset: pos, length: len, code: e.code, errno: e.errno, syscall: e.syscall, message: '' }
+    return { dest: -1, offset: pos, length: len, code: systemCode(e), errno: e.errno, syscall: e.syscall, message: '' }
   }
 }
 

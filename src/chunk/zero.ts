@@ -1,18 +1,19 @@
 import { alignDown, alignUp } from '../io/align.js'
-import type { ChunkEnd, ChunkResult, ZeroTask } from '../protocol.js'
+import type { ChunkEnd, ZeroChunkResult, ZeroTask } from '../protocol.js'
 import { toSystemError } from '../errors.js'
 import type { WorkerContext } from './context.js'
 import { readBack } from './copy.js'
 import { writeRange } from './ranged-io.js'
+import { systemCode } from '../error-classes.js'
 
 /**
  * Zeroes one chunk on every destination: the page-aligned middle with the
  * device's or file system's zero-out where it has one, everything else by
  * writing zeros. Failures are returned as data.
  */
-export function zeroChunk(ctx: WorkerContext, t: ZeroTask): ChunkResult {
-  const res: ChunkResult = {
-    chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: '', readErr: false, writeErr: 0, errors: [], directBytes: 0,
+export function zeroChunk(ctx: WorkerContext, t: ZeroTask): ZeroChunkResult {
+  const res: ZeroChunkResult = {
+    kind: 'zero', chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: null, readErr: false, writeErr: 0, errors: [], directBytes: 0,
   }
   // Zeros to write from, and (for read-back) to compare with. Filled per
   // task because the same buffers carry data for copy tasks.
@@ -33,7 +34,7 @@ export function zeroChunk(ctx: WorkerContext, t: ZeroTask): ChunkResult {
   return res
 }
 
-function zeroDest(ctx: WorkerContext, d: ChunkEnd, length: number, res: ChunkResult) {
+function zeroDest(ctx: WorkerContext, d: ChunkEnd, length: number, res: ZeroChunkResult) {
   const P = ctx.pageBytes
   const start = d.offsetBytes
   const end = start + length
@@ -58,7 +59,7 @@ function zeroDest(ctx: WorkerContext, d: ChunkEnd, length: number, res: ChunkRes
       offloaded = ctx.io.zeroRange(d.fd, a, b - a)
     } catch (err) {
       const e = toSystemError(err, 'zeroRange', d.path)
-      return { offset: a, length: b - a, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message }
+      return { offset: a, length: b - a, code: systemCode(e), errno: e.errno, syscall: e.syscall, message: e.message }
     }
     if (!offloaded) {
       const mid = writeZeros(a, b)

@@ -1,5 +1,5 @@
 import type { IoBackend } from '../io/types.js'
-import type { ChunkEnd } from '../protocol.js'
+import type { ChunkEnd, DigestBytes } from '../protocol.js'
 import type { Xxh3 } from '../verify/xxh3.js'
 
 /**
@@ -147,14 +147,14 @@ export function sourceHoles(io: IoBackend, src: ChunkEnd, lengthBytes: number, b
 // Digests of all-zero chunks, by length, per hasher: a chunk is mostly the
 // job's chunk size, so a few entries serve every hole. Bounded all the same,
 // since first and last chunks have any length.
-const zeroDigests = new WeakMap<Xxh3, Map<number, string>>()
+const zeroDigests = new WeakMap<Xxh3, Map<number, DigestBytes>>()
 const MAX_CACHED_LENGTHS = 64
 
 /**
  * The digest of `lengthBytes` zero bytes, computed once per length and
  * hasher. `zeros[at, at + lengthBytes)` must be zero: it is hashed on a miss.
  */
-export function zeroDigest(hash: Xxh3, zeros: Buffer, at: number, lengthBytes: number): string {
+export function zeroDigest(hash: Xxh3, zeros: Buffer, at: number, lengthBytes: number): DigestBytes {
   let cache = zeroDigests.get(hash)
   if (!cache) zeroDigests.set(hash, (cache = new Map()))
   let digest = cache.get(lengthBytes)

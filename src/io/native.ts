@@ -13,71 +13,10 @@ import { fileURLToPath } from 'node:url'
 
 import { SystemError } from '../errors.js'
 import { FdPaths } from './fd-paths.js'
+import { missingExports, type NativeAddon } from './addon-surface.js'
 import type { BackendInfo, BlockInfo, DirectAlignment, IoBackend, LoopStatus, OpenOptions } from './types.js'
 
-/** open(2) flag values as this platform defines them, exported by the addon. */
-export interface NativeConstants {
-  readonly O_RDONLY: number
-  readonly O_WRONLY: number
-  readonly O_RDWR: number
-  readonly O_CREAT: number
-  readonly O_EXCL: number
-  readonly O_CLOEXEC: number
-  readonly O_DIRECT: number
-  readonly O_TMPFILE: number
-}
-
-/** How native code builds its errors: the signature of SystemError's constructor. */
-export type NativeErrorClass = new (
-  message: string,
-  code: string,
-  errno: number,
-  syscall: string,
-  path?: string,
-) => Error
-
-/**
- * The addon's exports (native/addon.cpp). All calls are synchronous and block
- * the calling thread. System failures throw the class given to setErrorClass;
- * bad arguments throw TypeError (ERR_INVALID_ARG_TYPE) or RangeError
- * (ERR_OUT_OF_RANGE).
- */
-export interface NativeAddon {
-  /** Once per thread, before any other call, so errors arrive as SystemError. */
-  setErrorClass(ctor: NativeErrorClass): void
-  /** Raw open(2): `flags` from `constants`. */
-  open(path: string, flags: number, mode: number): number
-  close(fd: number): void
-  /** posix_memalign'ed memory freed by a finalizer; `alignBytes` a power of two. */
-  allocAligned(sizeBytes: number, alignBytes: number): Buffer
-  pread(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): number
-  /** preadv2 with RWF_NOWAIT until the page cache runs out: the bytes read; throws EOPNOTSUPP where the file system cannot. */
-  preadCached(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): number
-  /** cachestat(2): pages of the range in the page cache; throws ENOSYS before Linux 6.5, EPERM on a read-only descriptor of another user's file. */
-  cachedPages(fd: number, positionBytes: number, lengthBytes: number): number
-  pwrite(fd: number, buf: Uint8Array, bufOffset: number, lengthBytes: number, positionBytes: number): void
-  fdatasync(fd: number): void
-  directAlignment(fd: number): DirectAlignment
-  blockInfo(fd: number): BlockInfo
-  zeroRange(fd: number, offsetBytes: number, lengthBytes: number): boolean
-  preallocate(fd: number, offsetBytes: number, lengthBytes: number): boolean
-  punchHole(fd: number, offsetBytes: number, lengthBytes: number): boolean
-  fsBlockBytes(fd: number): number
-  /** -1 for ENXIO. */
-  seekData(fd: number, offsetBytes: number): number
-  /** -1 for ENXIO. */
-  seekHole(fd: number, offsetBytes: number): number
-  /** Length 0 does nothing. */
-  cloneRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): void
-  copyFileRange(srcFd: number, srcOffsetBytes: number, dstFd: number, dstOffsetBytes: number, lengthBytes: number): number
-  fiemap(fd: number, offsetBytes: number, lengthBytes: number): Float64Array
-  tryLock(fd: number): boolean
-  inodeFlags(fd: number): number
-  setInodeFlags(fd: number, flags: number): void
-  /** ioctl LOOP_GET_STATUS64; null for a device that is not a loop device or has no file attached. */
-  loopStatus(fd: number): LoopStatus | null
-  readonly constants: NativeConstants
-}
+export type { NativeAddon, NativeConstants, NativeErrorClass } from './addon-surface.js'
 
 /** The result of loading the addon: the module and where it came from, or why not. */
 export type AddonLoad =
@@ -88,12 +27,6 @@ export type AddonLoad =
 const NOT_SUPPORTED = new Set(['ENOSYS', 'EOPNOTSUPP'])
 
 const ADDON_FILES = ['build/Release/blockcopy.node', 'build/Debug/blockcopy.node'] as const
-const ADDON_FUNCTIONS = [
-  'setErrorClass', 'open', 'close', 'allocAligned', 'pread', 'preadCached', 'cachedPages', 'pwrite',
-  'fdatasync', 'directAlignment', 'blockInfo', 'zeroRange', 'preallocate',
-  'punchHole', 'fsBlockBytes', 'seekData', 'seekHole', 'cloneRange', 'copyFileRange', 'fiemap', 'tryLock',
-  'inodeFlags', 'setInodeFlags', 'loopStatus',
-] as const
 
 /**
  * The nearest directory at or above `startDir` whose package.json is named
@@ -133,12 +66,13 @@ function loadAddonUncached(): AddonLoad {
     const path = join(root, file)
     if (!existsSync(path)) continue
     try {
-      const addon = require(path) as Partial<NativeAddon>
-      const missing = ADDON_FUNCTIONS.filter((name) => typeof addon[name] !== 'function')
+      const addon = require(path) as object
+      const missing = missingExports(addon)
       if (missing.length > 0) {
         failures.push(`${file} lacks ${missing.join(', ')} (stale build: rebuild it)`)
         continue
       }
+      // Every export of ADDON_EXPORTS is there with its declared kind.
       const complete = addon as NativeAddon
       complete.setErrorClass(SystemError)
       return { ok: true, addon: complete, path }

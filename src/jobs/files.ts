@@ -6,6 +6,7 @@ import type { JobSpec } from '../job.js'
 import type { RangeFailure } from '../protocol.js'
 import { closeFile, removeCreated } from '../regions.js'
 import { nextHole } from '../chunk/zeros.js'
+import { systemCode } from '../error-classes.js'
 
 /** Closes every file of a job and its scratch file. */
 export function closeAll(spec: JobSpec, io: IoBackend): void {
@@ -117,7 +118,7 @@ export async function syncAll(spec: JobSpec): Promise<RangeFailure[]> {
       // Which of the written bytes did not reach the disk is unknown: all of them.
       const spans = spec.destSpans ?? [{ offset: spec.destOffsets[i] ?? 0, length: spec.totalBytes }]
       for (const s of spans) {
-        failures.push({ dest: i, offset: s.offset, length: s.length, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })
+        failures.push({ dest: i, offset: s.offset, length: s.length, code: systemCode(e), errno: e.errno, syscall: e.syscall, message: e.message })
       }
     }
   }))

@@ -1,8 +1,8 @@
 import type { ChunkDigest, Extent, JobSpec } from '../job.js'
-import type { ChunkResult, RangeFailure } from '../protocol.js'
+import type { ChunkResult, CopyChunkResult, DigestBytes, RangeFailure } from '../protocol.js'
 import { goodParts } from '../chunk/scrape.js'
 import type { WorkPlan } from './work.js'
-import { DIGEST_BYTES } from '../verify/xxh3.js'
+import { DIGEST_BYTES, hexOf } from '../verify/xxh3.js'
 
 /**
  * A chunk with bad blocks: its readable parts that reached every
@@ -11,7 +11,7 @@ import { DIGEST_BYTES } from '../verify/xxh3.js'
  * parts after it did not write there (the errors name those), so the parts
  * written everywhere before it still count as completed.
  */
-export function completedParts(spec: JobSpec, c: Extent, r: ChunkResult, skipMask: number): number[] {
+export function completedParts(spec: JobSpec, c: Extent, r: CopyChunkResult, skipMask: number): number[] {
   if (skipMask !== 0 || !r.badRanges) return []
   const at = spec.srcOffset + c.offset
   const gaps: Array<[number, number]> = []
@@ -27,10 +27,11 @@ export function completedParts(spec: JobSpec, c: Extent, r: ChunkResult, skipMas
 /**
  * A task of a plan that reports destination spans (WorkPlan.spans, clones):
  * its spans added to `into`, and their bytes, which are what it did,
- * whether or not all of it went well.
+ * whether or not all of it went well. Only ranges tasks report spans; any
+ * other answer (none is expected in such a plan) did nothing.
  */
 export function spansDone(r: ChunkResult, into: Extent[]): number {
-  const s = r.doneSpans ?? []
+  const s = (r.kind === 'ranges' ? r.doneSpans : undefined) ?? []
   let bytes = 0
   for (let k = 0; k + 1 < s.length; k += 2) {
     into.push({ offset: s[k] as number, length: s[k + 1] as number })
@@ -54,17 +55,17 @@ export function notWritten(spec: JobSpec, mask: number, c: Extent): RangeFailure
 }
 
 /**
- * A task's digests as chunk entries: one, or (hash tasks, which cover
- * several manifest chunks) one per chunk of spec.chunkBytes, its digests
- * being theirs end to end.
+ * A task's digests as the result's chunk entries, in hex: one, or (hash
+ * tasks, which cover several manifest chunks) one per chunk of
+ * spec.chunkBytes, its digests being theirs end to end.
  */
-export function chunkDigests(extent: Extent, digest: string, spec: JobSpec): ChunkDigest[] {
-  const width = 2 * DIGEST_BYTES[spec.hashAlgo ?? 'xxh3']
-  if (spec.kind !== 'hash' || digest.length <= width) return [{ ...extent, digest }]
+export function chunkDigests(extent: Extent, digest: DigestBytes, spec: JobSpec): ChunkDigest[] {
+  const width = DIGEST_BYTES[spec.hashAlgo ?? 'xxh3']
+  if (spec.kind !== 'hash' || digest.length <= width) return [{ ...extent, digest: hexOf(digest) }]
   const out: ChunkDigest[] = []
   for (let k = 0; k * width < digest.length; k++) {
     const offset = extent.offset + k * spec.chunkBytes
-    out.push({ offset, length: Math.min(spec.chunkBytes, extent.offset + extent.length - offset), digest: digest.slice(k * width, (k + 1) * width) })
+    out.push({ offset, length: Math.min(spec.chunkBytes, extent.offset + extent.length - offset), digest: hexOf(digest.subarray(k * width, (k + 1) * width)) })
   }
   return out
 }
@@ -79,7 +80,7 @@ export interface ChunkTally {
   /** Bytes not written because their digest matched (incremental copies), within the chunks that succeeded. */
   skippedBytes: number
   /** Every task's digest in task order (a task's digest holds several chunks' for hash tasks). */
-  digests: string[]
+  digests: DigestBytes[]
   /** The result's per-chunk digests. */
   chunks: ChunkDigest[]
   /** True when every task has its digest. */
@@ -94,7 +95,7 @@ export interface ChunkOutcomes {
   holes: ReadonlyMap<number, number>
   skipped: ReadonlyMap<number, number>
   /** Sparse: the tasks that hashed. */
-  digests: readonly (string | undefined)[]
+  digests: readonly (DigestBytes | undefined)[]
 }
 
 /**

@@ -40,7 +40,8 @@ export class TimingCollector {
   constructor(private readonly dests: number, private readonly readback: boolean) {}
 
   add(r: ChunkResult): void {
-    if (!r.phaseMs) return
+    // Only copy chunks time their phases.
+    if (r.kind !== 'copy' || !r.phaseMs) return
     const [read, hash, write, back] = r.phaseMs
     const each = [read, hash, write, back, read + hash + write + back]
     const moved = [r.lengthBytes, hash > 0 ? r.lengthBytes : 0, write > 0 ? r.lengthBytes * this.dests : 0, this.readback ? r.lengthBytes * this.dests : 0, r.lengthBytes]

@@ -1,5 +1,5 @@
 import type { Extent, JobSpec } from '../job.js'
-import type { Task, VerifyLevel } from '../protocol.js'
+import type { ChunkTask, VerifyLevel } from '../protocol.js'
 import { fileRef as ref } from '../regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
 import { previousDigest } from '../verify/since.js'
@@ -8,7 +8,7 @@ import { passTurnWhenDue } from '../chunk/order.js'
 /** The tasks of a job: how many, each one, and the part of the range each covers. */
 export interface WorkPlan {
   count: number
-  task(index: number): Task
+  task(index: number): ChunkTask
   /** Relative to the start of the job's byte space (the range, or the ranges end to end). */
   extent(index: number): Extent
   /** Task `index` ended without running (its worker died): release whatever order later tasks wait on. */

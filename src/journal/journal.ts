@@ -13,6 +13,7 @@ import { destMismatch } from './identity.js'
 import { judgeSource, mapMismatch, readSample, sampleSpans } from './source-check.js'
 import { checkedMap, lockMap, readMapText } from './map-open.js'
 import { bytesByStatus, formatMap, freshMap, MAP_HEADER, parseMap, rangesWith, setStatus, type BlockStatus, type RescueMap } from './mapfile.js'
+import { systemCode } from '../error-classes.js'
 
 /**
  * A copy's resume map (ddrescue's mapfile, src/journal/mapfile.ts), kept
@@ -275,7 +276,7 @@ export class MapJournal {
   private syncFailed(i: number, d: OpenFile, err: unknown): void {
     const e = toSystemError(err, 'fdatasync', d.path)
     this.syncFailures.push({
-      dest: i, offset: 0, length: 0, code: e.code, errno: e.errno, syscall: e.syscall,
+      dest: i, offset: 0, length: 0, code: systemCode(e), errno: e.errno, syscall: e.syscall,
       message: `${e.message} (while saving the map: nothing this run wrote to ${d.path} is recorded as done)`,
     })
   }

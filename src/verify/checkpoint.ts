@@ -6,7 +6,7 @@ import { syncParentDir, temporaryPathOf, writeFileDurably } from '../io/durable.
 import { dropLock, takeLock } from '../io/lockfile.js'
 import { isUnknown, type Manifest } from './manifest.js'
 import { holdsAsRecorded } from './since.js'
-import type { BaselineResult, BaselineTask, ChunkResult, Task } from '../protocol.js'
+import type { BaselineResult, BaselineTask, ChunkTask, CopyChunkResult } from '../protocol.js'
 import { passTurnWhenDue } from '../chunk/order.js'
 import { quoted } from '../quote.js'
 import { refuseAliases, regionRole, type PathRole } from '../paths/aliases.js'
@@ -263,11 +263,11 @@ export class Checkpoint {
    * for a task the workers must run. Never for a chunk the manifest does not
    * know or when every chunk must be written (`since.writeAll`).
    */
-  skip(t: Task, since: { writeAll: boolean; manifest: Manifest; baseline?: Manifest }): Promise<ChunkResult> | null {
+  skip(t: ChunkTask, since: { writeAll: boolean; manifest: Manifest; baseline?: Manifest }): Promise<CopyChunkResult> | null {
     if (t.kind !== 'copy' || !t.since?.digest || !this.skips(t.chunkIndex, since)) return null
     this.info.unreadBytes += t.lengthBytes
-    const r: ChunkResult = {
-      chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: t.since.digest, readErr: false, writeErr: 0, errors: [], directBytes: 0,
+    const r: CopyChunkResult = {
+      kind: 'copy', chunkIndex: t.chunkIndex, lengthBytes: t.lengthBytes, digest: t.since.digest, readErr: false, writeErr: 0, errors: [], directBytes: 0,
       skippedBytes: t.lengthBytes,
     }
     // Sequential writes: later chunks wait for this one's turn to pass.

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import { BlockcopyError, toSystemError } from '../errors.js'
 import { writeFileDurably } from '../io/durable.js'
 import { quoted } from '../quote.js'
-import type { HashAlgo } from '../protocol.js'
+import type { DigestBytes, HashAlgo } from '../protocol.js'
 import { createHasher, DIGEST_BYTES } from './xxh3.js'
 
 /**
@@ -77,6 +77,11 @@ async function digestHex(algo: HashAlgo, data: Uint8Array): Promise<string> {
 /** Chunk i's digest as lowercase hex. */
 export function chunkDigest(m: Manifest, index: number): string {
   return m.digests.subarray(index * m.digestBytes, (index + 1) * m.digestBytes).toString('hex')
+}
+
+/** Chunk i's digest as bytes, copied out of the manifest (a task sent to a worker must not carry all of it). */
+export function chunkDigestBytes(m: Manifest, index: number): DigestBytes {
+  return new Uint8Array(m.digests.subarray(index * m.digestBytes, (index + 1) * m.digestBytes))
 }
 
 /**

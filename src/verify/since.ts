@@ -5,10 +5,10 @@ import { BlockcopyError, toSystemError } from '../errors.js'
 import type { CopyResult, Extent, VerifyMode } from '../job.js'
 import { alignUp } from '../io/align.js'
 import type { IoBackend } from '../io/types.js'
-import type { FileRef } from '../protocol.js'
+import type { DigestBytes, FileRef } from '../protocol.js'
 import { PAGE_BYTES, type Region } from '../regions.js'
 import type { Checkpoint } from './checkpoint.js'
-import { buildManifest, chunkDigest, isManifest, isUnknown, type Manifest } from './manifest.js'
+import { buildManifest, chunkDigest, chunkDigestBytes, isManifest, isUnknown, type Manifest } from './manifest.js'
 import { createHasher } from './xxh3.js'
 
 /**
@@ -218,13 +218,13 @@ export async function sampleCheck(s: SinceOptions, io: IoBackend, src: Sampled, 
 }
 
 /** The digest a chunk of the destination had, or null when it must be written whatever the source holds. */
-export function previousDigest(s: Since, chunkIndex: number, chunkOffset: number, chunkLength: number): string | null {
+export function previousDigest(s: Since, chunkIndex: number, chunkOffset: number, chunkLength: number): DigestBytes | null {
   // Checked whole, what the destination holds; else what the manifest says it holds.
   const m = s.baseline ?? s.manifest
   if (s.writeAll || chunkIndex >= m.chunkCount || isUnknown(m, chunkIndex)) return null
   // A chunk the manifest has in another length (the source grew or shrank) is new.
   if (Math.min(m.chunkBytes, m.sizeBytes - chunkOffset) !== chunkLength) return null
-  return chunkDigest(m, chunkIndex)
+  return chunkDigestBytes(m, chunkIndex)
 }
 
 /** Whether the destination's chunk holds what the manifest records, as far as this run knows (checked whole: by what it holds). */

@@ -5,7 +5,7 @@ import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings
 import type { CompareTask } from '../protocol.js'
 import { closeFile, fileRef as ref, inspectPath, openForJob, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
-import { chunkDigest, isManifest, unknownCount, type Manifest } from './manifest.js'
+import { chunkDigestBytes, isManifest, unknownCount, type Manifest } from './manifest.js'
 
 /** A byte range compared in the source (or manifest) and in every replica, at the same offsets. */
 export interface VerifyRange {
@@ -208,7 +208,7 @@ function compareWork(
       return {
         kind: 'compare', chunkIndex: i, offsetBytes: c.file, lengthBytes: c.length, src: srcRef, replicas: refs,
         replicaLengths: replicas.map((r) => Math.max(0, Math.min(c.length, r.sizeBytes - c.file))),
-        expect: m ? { digest: chunkDigest(m, c.file / chunkBytes), algo: m.algo } : null,
+        expect: m ? { digest: chunkDigestBytes(m, c.file / chunkBytes), algo: m.algo } : null,
       }
     },
   }

@@ -70,7 +70,7 @@ export class DifferenceCollector {
   }
 
   add(r: ChunkResult): void {
-    const diffs = r.diffs
+    const diffs = r.kind === 'compare' ? r.diffs : undefined
     if (!diffs) return
     const failed = new Set(r.errors.map((e) => e.dest))
     if (failed.has(-1)) return

@@ -149,6 +149,12 @@ export class Xxh3Simd {
     return Buffer.from(memory.buffer, memory.byteOffset + at, this.digestSize).toString('hex')
   }
 
+  /** Writes digest('binary') into `out` at `offsetBytes`, allocating nothing. */
+  digestInto(out: Uint8Array, offsetBytes: number): void {
+    const at = this.e.xxh_digest() >>> 0
+    out.set(this.memory().subarray(at, at + this.digestSize), offsetBytes)
+  }
+
   /**
    * A view of the first `length` bytes of the input area, growing WebAssembly
    * memory if needed. Its first byte is 4096-byte aligned. Growth detaches

@@ -1,4 +1,4 @@
-import type { HashAlgo } from '../protocol.js'
+import type { DigestBytes, HashAlgo } from '../protocol.js'
 import { Xxh3Simd } from './xxh3-simd.js'
 
 /** Bytes of one digest of each algorithm. */
@@ -45,25 +45,52 @@ export class Xxh3 {
     this.hasher.updateInput(offset, length)
   }
 
-  /** The streaming digest as lowercase hex, canonical (big-endian, xxhsum) order. */
-  final(): string {
-    return this.hasher.digest('hex')
+  /** Bytes of one digest: 8 for xxh3, 16 for xxh128. */
+  get digestBytes(): number {
+    return this.hasher.digestSize
   }
 
-  /** Digest of `buf[offset, offset + length)` as lowercase hex, canonical (big-endian, xxhsum) order. */
-  digest(buf: Uint8Array, offsetBytes: number, lengthBytes: number): string {
+  /** The streaming digest, canonical (big-endian, xxhsum) order, in a buffer of its own. */
+  final(): DigestBytes {
+    return this.hasher.digest('binary')
+  }
+
+  /** The streaming digest written into `out` at `offsetBytes` (several digests end to end, one allocation). */
+  finalInto(out: DigestBytes, offsetBytes: number): void {
+    this.hasher.digestInto(out, offsetBytes)
+  }
+
+  /** Digest of `buf[offset, offset + length)`, canonical (big-endian, xxhsum) order. */
+  digest(buf: Uint8Array, offsetBytes: number, lengthBytes: number): DigestBytes {
     return this.digestParts(buf, [offsetBytes, lengthBytes])
   }
 
   /** Digest of several pieces of `buf` end to end; `parts` is flat (offset, length) pairs. */
-  digestParts(buf: Uint8Array, parts: readonly number[]): string {
+  digestParts(buf: Uint8Array, parts: readonly number[]): DigestBytes {
     this.hasher.init()
     for (let i = 0; i + 1 < parts.length; i += 2) {
       const at = parts[i] as number
       this.hasher.update(buf.subarray(at, at + (parts[i + 1] as number)))
     }
-    return this.hasher.digest('hex')
+    return this.hasher.digest('binary')
   }
+}
+
+/** Digests as lowercase hex, as printed and as the result's `digest` and `chunks` give them. */
+export function hexOf(digests: DigestBytes): string {
+  return Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength).toString('hex')
+}
+
+/** Hex digests (a manifest's, a map's) as bytes in a buffer of their own, fit to send to a worker. */
+export function digestOfHex(hex: string): DigestBytes {
+  return new Uint8Array(Buffer.from(hex, 'hex'))
+}
+
+/** Whether two digests are the same bytes. */
+export function sameDigest(a: DigestBytes, b: DigestBytes): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /**
@@ -74,12 +101,10 @@ export class Xxh3 {
  * default 'xxh3' this is the copy result's digest; a manifest's root uses
  * the manifest's algorithm.
  */
-export async function combineDigests(chunkDigests: readonly string[], algo: HashAlgo = 'xxh3'): Promise<string> {
-  // A digest string may hold several chunks' digests end to end (hash tasks).
-  const size = DIGEST_BYTES[algo]
-  const all = Buffer.concat(chunkDigests.map((hex) => Buffer.from(hex.padStart(Math.ceil(hex.length / (2 * size)) * 2 * size, '0'), 'hex')))
+export async function combineDigests(chunkDigests: readonly DigestBytes[], algo: HashAlgo = 'xxh3'): Promise<string> {
+  // A task's digests may be several chunks' end to end (hash tasks): hashed as they are, in one update.
   const h = await createHasher(algo)
   h.init()
-  h.update(all)
+  h.update(Buffer.concat(chunkDigests))
   return h.digest('hex')
 }
