@@ -8,91 +8,23 @@ import type { OpenFile } from './regions.js'
 import { coalesceFailures, schedule, type TaskRunner } from './scheduler.js'
 import { combineDigests } from './verify/xxh3.js'
 import type { Since } from './verify/since.js'
-import { incrementalResult, type IncrementalResult } from './verify/since-result.js'
-import type { MapJournal, MapSummary } from './journal/journal.js'
+import { incrementalResult } from './verify/since-result.js'
+import type { MapJournal } from './journal/journal.js'
 import { finishJournal, journalSyncFailures } from './journal/resume.js'
 import type { Throttle } from './throttle.js'
 import { chunkWork, type WorkPlan } from './jobs/work.js'
 import { closeAll, closeUnwritten, preallocate, syncAll } from './jobs/files.js'
 import { finishedStatus, percentOf, type JobStatus } from './jobs/status.js'
 import { completedParts, notWritten, spansDone, tallyChunks } from './jobs/results.js'
-import { TimingCollector, type JobTiming } from './jobs/timing.js'
+import { TimingCollector } from './jobs/timing.js'
+import { VERIFY_LEVELS, type CopyResult, type Extent, type JobKind, type NotifyFn, type VerifyMode } from './job-result.js'
 import type { Progress } from './jobs/progress.js'
 
 export type { WorkPlan } from './jobs/work.js'
 export type { Progress } from './jobs/progress.js'
 export type { IncrementalResult } from './verify/since-result.js'
 
-/** Verification of each chunk: none, xxh3 of what was read, or also a read-back compare of every destination. */
-export type VerifyMode = 'none' | 'hash' | 'readback'
-export const VERIFY_LEVELS: Record<VerifyMode, VerifyLevel> = { none: 0, hash: 1, readback: 2 }
-
-/** kcopyd's completion: readErr, a writeErr bitmask (bit i = destination i), the caller's context. */
-export type NotifyFn = (readErr: boolean, writeErr: number, context: unknown) => void
-
-/** What a job does. */
-export type JobKind = 'copy' | 'zero' | 'replicate' | 'hash' | 'verify'
-
-/** A byte range relative to the start of the job's range. */
-export interface Extent {
-  offset: number
-  length: number
-}
-
-export interface ChunkDigest {
-  /** Relative to the start of the range. */
-  offset: number
-  length: number
-  /** xxh3-64, 16 hex digits (a hash job with xxh128: 32). */
-  digest: string
-}
-
-export interface CopyResult {
-  id: string
-  kind: JobKind
-  /** No read error, no write error, not cancelled. */
-  ok: boolean
-  readErr: boolean
-  writeErr: number
-  /** Every failed range, in the coordinates of the file it names (dest -1 is the source). */
-  errors: RangeFailure[]
-  cancelled: boolean
-  /** Set when an error stopped the job before it started every chunk (errors not ignored): the rest was never tried. */
-  stopped?: true
-  totalBytes: number
-  /**
-   * Bytes that reached every destination in this run, as `completed`
-   * extents add up. A copy resumed from a map counts only what this run
-   * copied: what earlier runs did is `map.resumedBytes` (progress
-   * `doneBytes` counts both).
-   */
-  completedBytes: number
-  completed: Extent[]
-  chunkBytes: number
-  verify: VerifyMode
-  /** xxh3-64 over the chunk digests (a hash job: its algo; src/verify/xxh3.ts); null unless hashed and every chunk was read. */
-  digest: string | null
-  chunks: ChunkDigest[]
-  /** Which files used O_DIRECT for their aligned middles. */
-  direct: { source: boolean; dests: boolean[] }
-  directBytes: number
-  /** Retries of transient errors (EINTR, EAGAIN, ETIMEDOUT); one still failing after the last is also in errors. */
-  retries: number
-  /**
-   * Sparse copies: bytes of `completed` that every destination holds as a
-   * hole (or, on a device, zeroed out) instead of written zeros. 0 otherwise.
-   */
-  holeBytes: number
-  elapsedMs: number
-  /** Replicate only: 'clone' (extents shared) or 'copy' (bytes moved, also after a clone fell back). */
-  method?: 'clone' | 'copy'
-  /** Incremental copies (`since`) only. */
-  incremental?: IncrementalResult
-  /** Copies with a resume map (`map`) only: the map as saved at the end. */
-  map?: MapSummary
-  /** Copies with `timing: true`: time per phase and per-chunk latency percentiles (blockcopy bench). */
-  timing?: JobTiming
-}
+export { VERIFY_LEVELS, type ChunkDigest, type CopyResult, type Extent, type JobKind, type NotifyFn, type VerifyMode } from './job-result.js'
 
 export interface JobEvents {
   progress: [Progress]
