@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import { Bench } from 'tinybench'
 import { loadNativeBackend } from '../src/io/native.js'
 import { parseSize } from '../src/units.js'
-import { Xxh3 } from '../src/verify/xxh3.js'
+import { Xxh3 } from '../src/hash/xxh3.js'
 
 const at = process.argv.indexOf('--chunk')
 const chunkBytes = parseSize(at > 0 ? (process.argv[at + 1] ?? '1MiB') : '1MiB', '--chunk')

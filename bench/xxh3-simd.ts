@@ -1,7 +1,7 @@
 /**
  * Throughput of xxh3 / XXH3-128 on one thread, from memory: hash-wasm's
  * update() (what blockcopy uses) against the WebAssembly SIMD128 build in
- * src/verify/xxh3-simd.ts, through update() (bytes copied into WebAssembly
+ * src/hash/xxh3-simd.ts, through update() (bytes copied into WebAssembly
  * memory) and through updateInput() (bytes already in its input area).
  * Each measurement is init + update of the whole buffer + digest, repeated
  * for about --mib MiB; the contenders take turns within each run, and the
@@ -12,8 +12,8 @@
 import { randomFillSync } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { createXXHash128, createXXHash3, type IHasher } from 'hash-wasm'
-import type { HashAlgo } from '../src/protocol.js'
-import { Xxh3Simd } from '../src/verify/xxh3-simd.js'
+import type { HashAlgo } from '../src/protocol/protocol.js'
+import { Xxh3Simd } from '../src/hash/xxh3-simd.js'
 import { median } from './lib/report.js'
 
 const { values } = parseArgs({

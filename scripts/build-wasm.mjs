@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Rebuilds native/wasm/xxh3.wasm (XXH3-64 / XXH3-128 with WebAssembly SIMD128,
-// loaded by src/verify/xxh3-simd.ts) from native/wasm/xxh3.c with clang and
+// loaded by src/hash/xxh3-simd.ts) from native/wasm/xxh3.c with clang and
 // wasm-ld. The built module is committed, so installs do not need clang; run
 // this after changing the C source, and commit both.
 //

@@ -3,21 +3,21 @@ import { Piscina } from 'piscina'
 import { BlockcopyError } from './errors.js'
 import { loadBackend } from './io/index.js'
 import type { BackendInfo, IoBackend } from './io/types.js'
-import type { JobStatus } from './jobs/status.js'
+import type { JobStatus } from './engine/status.js'
 import { Job, type JobSpec, type NotifyFn, type VerifyMode } from './job.js'
 import { copyOptions, zeroOptions, type CopyOptions, type ZeroOptions } from './job-options.js'
-import { openCopy, openZero } from './plan.js'
-import { answers, type ChunkResult, type ChunkTask, type PoolTask, type ProbeResult, type TaskResult, type TaskResults, type WorkerConfig } from './protocol.js'
-import { inspectPath, PAGE_BYTES, type Region } from './regions.js'
+import { openCopy, openZero } from './files/open-job.js'
+import { answers, type ChunkResult, type ChunkTask, type PoolTask, type ProbeResult, type TaskResult, type TaskResults, type WorkerConfig } from './protocol/protocol.js'
+import { inspectPath, PAGE_BYTES, type Region } from './files/regions.js'
 import { openReplicate, type ReplicateOptions } from './replicate/engine.js'
 import type { ReplicateRange } from './replicate/ranges.js'
-import { capabilitiesOf, replicateBlockSize, type Capabilities } from './replicate/caps.js'
+import { capabilitiesOf, replicateBlockSize, type Capabilities } from './caps/caps.js'
 import { clientSettings, type ClientOptions, type ClientSettings } from './options.js'
-import { manifestOf, openHash, type HashJob, type HashOptions } from './verify/hash-job.js'
-import type { Manifest } from './verify/manifest.js'
-import { checkDestSize, chunkHasher, manifestAfter, sampleCheck, sinceOptions } from './verify/since.js'
-import { destDigests, judgeDest } from './verify/dest-check.js'
-import { Checkpoint } from './verify/checkpoint.js'
+import { manifestOf, openHash, type HashJob, type HashOptions } from './hash/hash-job.js'
+import type { Manifest } from './hash/manifest.js'
+import { checkDestSize, chunkHasher, manifestAfter, sampleCheck, sinceOptions } from './incremental/since.js'
+import { destDigests, judgeDest } from './incremental/dest-check.js'
+import { Checkpoint } from './incremental/baseline.js'
 import { openVerify, type VerifyOptions } from './verify/verify-plan.js'
 import { badBlockOptions, mapOptions, openMap } from './journal/resume.js'
 import { Throttle } from './throttle.js'
@@ -224,7 +224,7 @@ export class CopyClient {
   /**
    * Reads a file or block device once through the workers, one chunk per
    * task (O_DIRECT where possible), and hashes every chunk: a Job whose
-   * `manifest` resolves to the chunk manifest (src/verify/manifest.ts), or
+   * `manifest` resolves to the chunk manifest (src/hash/manifest.ts), or
    * null if a chunk could not be read or the job was cancelled. A missing
    * path is NOT_FOUND_VOLUME, a directory or bad option INVALID_ARGUMENT,
    * thrown here before anything is read.

@@ -1,8 +1,8 @@
 import { BlockcopyError } from './errors.js'
 import type { NotifyFn, VerifyMode } from './job.js'
-import type { Manifest } from './verify/manifest.js'
+import type { Manifest } from './hash/manifest.js'
 import { checkChunkBytes, checkDirectMode, type ClientSettings } from './options.js'
-import { checkByteCount, type DirectMode } from './regions.js'
+import { checkByteCount, type DirectMode } from './files/regions.js'
 
 /*
  * The options of a copy or zero job as the caller gives them, and the one
@@ -63,7 +63,7 @@ export interface CopyOptions {
   checkDest?: boolean
   /**
    * With `since`, on a file system that clones (XFS with reflink, btrfs):
-   * a file beside the source kept between runs (src/verify/checkpoint.ts).
+   * a file beside the source kept between runs (src/incremental/baseline.ts).
    * Each run clones the source and copies from the clone; chunks whose
    * extents the last run's clone shares are not read at all. PATH.json binds
    * it to the manifest. NO_SUPPORT where the source cannot be cloned.

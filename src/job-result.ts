@@ -2,10 +2,10 @@
  * What a job is and what it returns: the public result types of every job
  * kind, apart from the engine that runs them (src/job.ts).
  */
-import type { RangeFailure, VerifyLevel } from './protocol.js'
-import type { IncrementalResult } from './verify/since-result.js'
+import type { RangeFailure, VerifyLevel } from './protocol/protocol.js'
+import type { IncrementalResult } from './incremental/since-result.js'
 import type { MapSummary } from './journal/journal.js'
-import type { JobTiming } from './jobs/timing.js'
+import type { JobTiming } from './engine/timing.js'
 
 /** Verification of each chunk: none, xxh3 of what was read, or also a read-back compare of every destination. */
 export type VerifyMode = 'none' | 'hash' | 'readback'
@@ -54,7 +54,7 @@ export interface CopyResult {
   completed: Extent[]
   chunkBytes: number
   verify: VerifyMode
-  /** xxh3-64 over the chunk digests (a hash job: its algo; src/verify/xxh3.ts); null unless hashed and every chunk was read. */
+  /** xxh3-64 over the chunk digests (a hash job: its algo; src/hash/xxh3.ts); null unless hashed and every chunk was read. */
   digest: string | null
   chunks: ChunkDigest[]
   /** Which files used O_DIRECT for their aligned middles. */

@@ -1,7 +1,7 @@
 import os from 'node:os'
 import { BlockcopyError } from './errors.js'
 import { checkRate } from './throttle.js'
-import { PAGE_BYTES, type DirectMode } from './regions.js'
+import { PAGE_BYTES, type DirectMode } from './files/regions.js'
 
 export const MIN_CHUNK_BYTES = 64 * 1024
 export const MAX_CHUNK_BYTES = 16 * 1024 * 1024

@@ -1,5 +1,5 @@
 import { BlockcopyError } from './errors.js'
-import type { ChunkResult, ChunkTask, RangeFailure } from './protocol.js'
+import type { ChunkResult, ChunkTask, RangeFailure } from './protocol/protocol.js'
 import type { Throttle } from './throttle.js'
 
 /**

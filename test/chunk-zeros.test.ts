@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
-import { isZero, MIN_HOLE_BYTES, sourceIsHole, zeroRuns } from '../src/chunk/zeros.js'
+import { isZero, MIN_HOLE_BYTES, sourceIsHole, zeroRuns } from '../src/chunk/zero-runs.js'
 import { FsBackend } from '../src/io/index.js'
 import type { IoBackend } from '../src/io/types.js'
 import { nativeBackend, withTempDir } from './helpers/native.js'

@@ -1,4 +1,4 @@
-// Incremental copies with a checkpoint (src/verify/checkpoint.ts): a reflink
+// Incremental copies with a checkpoint (src/incremental/baseline.ts): a reflink
 // clone of the source kept between runs, whose extents tell which chunks
 // changed without reading them. On real XFS (reflink) and btrfs images.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
@@ -8,7 +8,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient, type CopyClient, type Manifest } from '../src/index.js'
 import type { CopyResult } from '../src/job.js'
-import { sameExtents } from '../src/verify/extent-compare.js'
+import { sameExtents } from '../src/incremental/extent-compare.js'
 import { runCli } from './helpers/cli.js'
 import { withImageFs, withTempDir } from './helpers/native.js'
 import { mountXfs } from './helpers/mounts.js'

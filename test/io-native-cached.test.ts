@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient } from '../src/index.js'
-import { hexOf, Xxh3 } from '../src/verify/xxh3.js'
+import { hexOf, Xxh3 } from '../src/hash/xxh3.js'
 import { nativeBackend, withTempDir } from './helpers/native.js'
 import { readRange, writeRandomFile } from './helpers/tmp.js'
 

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { systemPageBytes } from '../src/io/page.js'
-import { PAGE_BYTES } from '../src/regions.js'
+import { PAGE_BYTES } from '../src/files/regions.js'
 
 const test = suite('the page size')
 

@@ -3,8 +3,8 @@ import { lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSyn
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { RECORD_MAX_BYTES } from '../src/jobs/record-size.js'
-import { processStart, readRecord, writeRecord, type JobRecord } from '../src/jobs/store.js'
+import { RECORD_MAX_BYTES } from '../src/cli/detached/record-size.js'
+import { processStart, readRecord, writeRecord, type JobRecord } from '../src/cli/detached/store.js'
 import { runCli } from './helpers/cli.js'
 import { makeTempDir, removeTempDir } from './helpers/tmp.js'
 

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { BARRIER_HEADER, isPoisoned, markDone, newBarrier, passTurnWhenDue, poison, waitForDone } from '../src/chunk/order.js'
+import { BARRIER_HEADER, isPoisoned, markDone, newBarrier, passTurnWhenDue, poison, waitForDone } from '../src/protocol/order.js'
 
 const test = suite('ordering between workers in shared memory')
 

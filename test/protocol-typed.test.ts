@@ -5,11 +5,11 @@ import { Piscina } from 'piscina'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 
-import { systemCode } from '../src/error-classes.js'
+import { systemCode } from '../src/error-kinds.js'
 import { SystemError } from '../src/errors.js'
-import { answers, type ChunkEnd, type HashTask, type ProbeTask, type Task, type TaskResults, type WorkerConfig } from '../src/protocol.js'
-import { buildManifest, chunkDigestBytes } from '../src/verify/manifest.js'
-import { hexOf, Xxh3 } from '../src/verify/xxh3.js'
+import { answers, type ChunkEnd, type HashTask, type ProbeTask, type Task, type TaskResults, type WorkerConfig } from '../src/protocol/protocol.js'
+import { buildManifest, chunkDigestBytes } from '../src/hash/manifest.js'
+import { hexOf, Xxh3 } from '../src/hash/xxh3.js'
 import { makeTempDir, removeTempDir, writeRandomFile } from './helpers/tmp.js'
 
 const KiB = 1024

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { ChunkResult, ChunkTask, RangeFailure, RangeFailureCode } from '../src/protocol.js'
+import type { ChunkResult, ChunkTask, RangeFailure, RangeFailureCode } from '../src/protocol/protocol.js'
 import { chunkAt, chunkCount, coalesceFailures, schedule, type ChunkPlan } from '../src/scheduler.js'
 
 const test = suite('chunk planning and scheduling')

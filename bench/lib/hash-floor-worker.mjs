@@ -1,7 +1,7 @@
 // The worker of bench/lib/hash-floor.mjs: the digests of the chunks of
 // [offset, end), read through the page cache into the hasher's input area.
 import { closeSync, openSync, readSync } from 'node:fs'
-import { Xxh3Simd } from '../../dist/src/verify/xxh3-simd.js'
+import { Xxh3Simd } from '../../dist/src/hash/xxh3-simd.js'
 
 const PIECE_BYTES = 256 * 1024
 const hasher = Xxh3Simd.createSync('xxh3')

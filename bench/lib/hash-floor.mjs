@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os'
 import { Command } from 'commander'
 import { Piscina } from 'piscina'
 import { parseSize } from '../../dist/src/units.js'
-import { Xxh3Simd } from '../../dist/src/verify/xxh3-simd.js'
+import { Xxh3Simd } from '../../dist/src/hash/xxh3-simd.js'
 
 const TASK_BYTES = 64 * 1024 * 1024
 const cli = new Command('hash-floor')

@@ -11,9 +11,9 @@ import { Worker } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { Bench } from 'tinybench'
 import { loadNativeBackend } from '../../src/io/native.js'
-import type { ChunkResult, ChunkTask } from '../../src/protocol.js'
+import type { ChunkResult, ChunkTask } from '../../src/protocol/protocol.js'
 import { schedule } from '../../src/scheduler.js'
-import { Xxh3 } from '../../src/verify/xxh3.js'
+import { Xxh3 } from '../../src/hash/xxh3.js'
 
 const KiB = 1024
 const SIZES = [64 * KiB, 256 * KiB, 1024 * KiB, 4096 * KiB]

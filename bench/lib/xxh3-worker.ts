@@ -1,6 +1,6 @@
 /** Worker for bench:micro: hashes one chunk with xxh3 for `ms` milliseconds and posts how many times it did. */
 import { parentPort, workerData } from 'node:worker_threads'
-import { Xxh3 } from '../../src/verify/xxh3.js'
+import { Xxh3 } from '../../src/hash/xxh3.js'
 
 const { chunkBytes, ms } = workerData as { chunkBytes: number; ms: number }
 const data = Buffer.alloc(chunkBytes, 7)

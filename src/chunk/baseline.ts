@@ -1,10 +1,10 @@
 import fs from 'node:fs'
 import { toSystemError } from '../errors.js'
-import type { BaselineResult, BaselineTask } from '../protocol.js'
+import type { BaselineResult, BaselineTask } from '../protocol/protocol.js'
 import type { WorkerContext } from './context.js'
 
 /**
- * Runs a baseline task (src/protocol.ts BaselineTask) in the calling
+ * Runs a baseline task (src/protocol/protocol.ts BaselineTask) in the calling
  * worker: the whole-file clone, its fsync and both FIEMAPs, each of which
  * may wait on the disk. Never throws: the first error is data, named by
  * the file it concerns (the clone's ioctl is issued on the clone).

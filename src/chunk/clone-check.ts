@@ -1,12 +1,12 @@
 import { alignUp } from '../io/align.js'
 import { toSystemError } from '../errors.js'
-import type { RangesChunkResult, FileRef, RangesTask } from '../protocol.js'
-import { hexOf, sameDigest, type Xxh3 } from '../verify/xxh3.js'
+import type { RangesChunkResult, FileRef, RangesTask } from '../protocol/protocol.js'
+import { hexOf, sameDigest, type Xxh3 } from '../hash/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { readBack } from './copy.js'
-import { markDone, waitForDone } from './order.js'
+import { markDone, waitForDone } from '../protocol/order.js'
 import { differingRanges, readRange } from './ranged-io.js'
-import { systemCode } from '../error-classes.js'
+import { systemCode } from '../error-kinds.js'
 
 /**
  * Checks clones made by the job's clone tasks (RangesTask 'check'), once

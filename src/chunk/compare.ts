@@ -1,5 +1,5 @@
-import type { CompareChunkResult, CompareTask, FileRef } from '../protocol.js'
-import { sameDigest, type Xxh3 } from '../verify/xxh3.js'
+import type { CompareChunkResult, CompareTask, FileRef } from '../protocol/protocol.js'
+import { sameDigest, type Xxh3 } from '../hash/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { diffRuns, wholeChunkRun } from './diff-runs.js'
 import { readRange } from './ranged-io.js'

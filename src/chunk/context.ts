@@ -1,8 +1,8 @@
 import { threadId } from 'node:worker_threads'
 import { loadBackend } from '../io/index.js'
 import type { IoBackend } from '../io/types.js'
-import type { HashAlgo, WorkerConfig } from '../protocol.js'
-import { Xxh3 } from '../verify/xxh3.js'
+import type { HashAlgo, WorkerConfig } from '../protocol/protocol.js'
+import { Xxh3 } from '../hash/xxh3.js'
 
 /**
  * What one worker owns for its whole life: the I/O backend, two aligned

@@ -1,10 +1,10 @@
-import type { ChunkEnd, ChunkResult, CopyChunkResult, CopyTask } from '../protocol.js'
-import { sameDigest, type Xxh3 } from '../verify/xxh3.js'
+import type { ChunkEnd, ChunkResult, CopyChunkResult, CopyTask } from '../protocol/protocol.js'
+import { sameDigest, type Xxh3 } from '../hash/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { writeSparse } from './holes.js'
-import { passTurn, waitForTurn } from './order.js'
+import { passTurn, waitForTurn } from '../protocol/order.js'
 import { differingRanges, readRange, writeRange } from './ranged-io.js'
-import { isZero, sourceHoles, sourceIsHole, zeroDigest, zeroRuns } from './zeros.js'
+import { isZero, sourceHoles, sourceIsHole, zeroDigest, zeroRuns } from './zero-runs.js'
 import { goodParts, scrape } from './scrape.js'
 
 /**

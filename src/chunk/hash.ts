@@ -1,5 +1,5 @@
-import type { FileRef, HashChunkResult, HashTask } from '../protocol.js'
-import type { Xxh3 } from '../verify/xxh3.js'
+import type { FileRef, HashChunkResult, HashTask } from '../protocol/protocol.js'
+import type { Xxh3 } from '../hash/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { readRange, type Failure } from './ranged-io.js'
 

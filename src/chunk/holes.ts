@@ -1,9 +1,9 @@
 import { alignDown, alignUp } from '../io/align.js'
 import type { IoBackend } from '../io/types.js'
 import { toSystemError } from '../errors.js'
-import type { ChunkEnd, ChunkResult } from '../protocol.js'
+import type { ChunkEnd, ChunkResult } from '../protocol/protocol.js'
 import { writeRange, type Failure } from './ranged-io.js'
-import { systemCode } from '../error-classes.js'
+import { systemCode } from '../error-kinds.js'
 
 /**
  * Leaves a range of a destination reading as zeros without writing data: a

@@ -1,8 +1,8 @@
 import { alignDown, alignUp, splitAligned, type AlignedSegment } from '../io/align.js'
 import type { IoBackend } from '../io/types.js'
 import { toSystemError } from '../errors.js'
-import { classify, pause, RETRY_FIRST_MS, RETRY_LIMIT, systemCode } from '../error-classes.js'
-import type { FileRef, RangeFailure } from '../protocol.js'
+import { classify, pause, RETRY_FIRST_MS, RETRY_LIMIT, systemCode } from '../error-kinds.js'
+import type { FileRef, RangeFailure } from '../protocol/protocol.js'
 
 /** A failure before the caller knows which file index it belongs to. */
 export type Failure = Omit<RangeFailure, 'dest'>
@@ -58,7 +58,7 @@ export function readRange(
   for (const s of splitAligned(positionBytes, lengthBytes, f.directFd >= 0 ? f.alignBytes : 0)) {
     const at = bufOffset + (s.positionBytes - positionBytes)
     let n = 0
-    // Transient errors are retried with backoff (src/error-classes.ts); a
+    // Transient errors are retried with backoff (src/error-kinds.ts); a
     // short read is continued by io.pread itself, so one here is the end of the file.
     for (let attempt = 0; ; attempt++) {
       try {

@@ -1,13 +1,13 @@
 import { alignUp } from '../io/align.js'
 import { toSystemError } from '../errors.js'
-import type { RangesChunkResult, FileRef, RangesTask } from '../protocol.js'
-import type { Xxh3 } from '../verify/xxh3.js'
+import type { RangesChunkResult, FileRef, RangesTask } from '../protocol/protocol.js'
+import type { Xxh3 } from '../hash/xxh3.js'
 import type { WorkerContext } from './context.js'
 import { readBack } from './copy.js'
 import { addSpan, checkClones } from './clone-check.js'
-import { isPoisoned, markDone, poison, waitForDone } from './order.js'
+import { isPoisoned, markDone, poison, waitForDone } from '../protocol/order.js'
 import { readRange, writeRange } from './ranged-io.js'
-import { systemCode } from '../error-classes.js'
+import { systemCode } from '../error-kinds.js'
 
 /**
  * Runs a batch of replication pieces: reads every piece into `main` (each at

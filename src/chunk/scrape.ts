@@ -1,7 +1,7 @@
 import { toSystemError } from '../errors.js'
-import { classify, pause, RETRY_FIRST_MS, RETRY_LIMIT, systemCode } from '../error-classes.js'
+import { classify, pause, RETRY_FIRST_MS, RETRY_LIMIT, systemCode } from '../error-kinds.js'
 import type { IoBackend } from '../io/types.js'
-import type { ChunkEnd, RangeFailure } from '../protocol.js'
+import type { ChunkEnd, RangeFailure } from '../protocol/protocol.js'
 
 /**
  * Bad blocks, the way ddrescue scrapes: after a chunk's read failed, the

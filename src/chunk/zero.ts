@@ -1,10 +1,10 @@
 import { alignDown, alignUp } from '../io/align.js'
-import type { ChunkEnd, ZeroChunkResult, ZeroTask } from '../protocol.js'
+import type { ChunkEnd, ZeroChunkResult, ZeroTask } from '../protocol/protocol.js'
 import { toSystemError } from '../errors.js'
 import type { WorkerContext } from './context.js'
 import { readBack } from './copy.js'
 import { writeRange } from './ranged-io.js'
-import { systemCode } from '../error-classes.js'
+import { systemCode } from '../error-kinds.js'
 
 /**
  * Zeroes one chunk on every destination: the page-aligned middle with the

@@ -7,9 +7,9 @@ import { Option, type Command } from 'commander'
 import { createClient } from '../client.js'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { CopyResult, VerifyMode } from '../job.js'
-import { PERCENTILES, PHASES, type JobTiming } from '../jobs/timing.js'
+import { PERCENTILES, PHASES, type JobTiming } from '../engine/timing.js'
 import { fitBudget } from '../options.js'
-import { writeRefusal } from '../regions.js'
+import { writeRefusal } from '../files/regions.js'
 import { CLI_BUDGET_NAMES, MEMORY_HELP, parseWhole } from './common.js'
 import { EXIT } from './exit.js'
 import { formatBytes, parseSize } from '../units.js'
@@ -161,7 +161,7 @@ const rate = (bytesPerSec: number): string => `${formatBytes(Math.round(bytesPer
 async function measure(f: BenchFlags, say: (line: string) => void, signal: AbortSignal, made: (work: string) => void) {
   const c = checked(f)
   // Every file bench writes is in a directory it has just made, so none can be another name of a file it was told of
-  // (src/paths/aliases.ts has nothing to compare: --target is all it is told, and it writes only inside).
+  // (src/files/aliases.ts has nothing to compare: --target is all it is told, and it writes only inside).
   let work: string
   try {
     work = fs.mkdtempSync(nodePath.join(f.target, 'blockcopy-bench-'))

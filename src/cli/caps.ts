@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 
 import { loadBackend } from '../io/index.js'
-import { probeCapabilities, type Capabilities, type Support } from '../replicate/caps.js'
+import { probeCapabilities, type Capabilities, type Support } from '../caps/caps.js'
 import { formatBytes } from '../units.js'
 import { cliMessage, errorLine, exitCodeForError, isBadInput, worstExit } from './exit.js'
 

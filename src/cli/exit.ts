@@ -1,5 +1,5 @@
 import { BlockcopyError, SystemError } from '../errors.js'
-import { classify } from '../error-classes.js'
+import { classify } from '../error-kinds.js'
 import type { CopyResult } from '../job.js'
 
 /** Exit codes, as DESIGN.md lists them. */
@@ -33,7 +33,7 @@ const READS: ReadonlySet<string> = new Set(['read', 'pread', 'preadv', 'readv'])
 /**
  * The exit code for one path's error, one rule for every command and mode
  * (hash with --xxhsum or manifests, caps): the device failing (EIO, ENOSPC,
- * ... src/error-classes.ts) or any error while the file's bytes were read is
+ * ... src/error-kinds.ts) or any error while the file's bytes were read is
  * an I/O error, 3, as a job's failed read is; anything before that (missing,
  * a directory, permission denied at open, a closed standard input) is bad
  * input, 2: the path given cannot be read at all.

@@ -1,8 +1,9 @@
+// cli/: the blockcopy command line: flags mapped to library options, reports, exit codes; detached/ holds the --detach job records.
 import { Command, CommanderError, Option } from 'commander'
 import fs from 'node:fs'
 import { BlockcopyError, toSystemError, type SystemError } from '../errors.js'
-import { allUnknown } from '../verify/manifest.js'
-import type { Region } from '../regions.js'
+import { allUnknown } from '../hash/manifest.js'
+import type { Region } from '../files/regions.js'
 import { parseSize } from '../units.js'
 import { addEngineOptions, collect, parseWhole, recordedArgv, runJob, withClient, type EngineFlags } from './common.js'
 import { detach, detachedJobId, hasOption, registerJobs } from './jobs.js'

@@ -1,9 +1,9 @@
-import { refuseAliases, regionRole, savedFileRoles, type PathRole } from '../paths/aliases.js'
-import { checkpointRoles } from '../verify/checkpoint.js'
+import { refuseAliases, regionRole, savedFileRoles, type PathRole } from '../files/aliases.js'
+import { checkpointRoles } from '../incremental/baseline.js'
 
 /*
  * What each command reads and writes, by the names typed on the command
- * line, checked by src/paths/aliases.ts before anything is created or
+ * line, checked by src/files/aliases.ts before anything is created or
  * written (the library checks its own arguments again, by its own names).
  * `verify` writes nothing, so it has nothing to check.
  */

@@ -1,6 +1,6 @@
 import type { BackendInfo } from '../io/types.js'
 import type { CopyResult, IncrementalResult } from '../job.js'
-import { describe } from '../error-classes.js'
+import { describe } from '../error-kinds.js'
 import { formatBytes } from '../units.js'
 
 export interface ReportContext {
@@ -56,7 +56,7 @@ export function printResult(r: CopyResult, ctx: ReportContext): void {
     lines.push(`stopped after an error: ${formatBytes(r.completedBytes)} of ${formatBytes(r.totalBytes)} on every destination, the rest not (or not surely) written; ${extents}`)
   }
   for (const e of r.errors) {
-    // In words first (src/error-classes.ts), then the exact range and the system's code.
+    // In words first (src/error-kinds.ts), then the exact range and the system's code.
     const file = e.dest < 0 ? `source (${ctx.source ?? ''})` : `destination ${e.dest + 1} (${ctx.destinations[e.dest] ?? ''})`
     const what = e.dest < 0 ? 'not read' : 'not written'
     lines.push(`error: ${file} ${describe(e.code)}: bytes ${e.offset}..${e.offset + e.length} ${what} [${e.code} from ${e.syscall}]`)

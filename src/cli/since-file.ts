@@ -2,10 +2,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import { loadBackend } from '../io/index.js'
-import { writeRefusal } from '../regions.js'
+import { writeRefusal } from '../files/regions.js'
 import { HeldLock, lockPathOf } from '../io/lockfile.js'
 import { stickyRefusal } from '../io/access.js'
-import { readManifest, writeManifest, type Manifest } from '../verify/manifest.js'
+import { readManifest, writeManifest, type Manifest } from '../hash/manifest.js'
 
 const bad = (why: string) => new BlockcopyError('INVALID_ARGUMENT', `--since: ${why}`, 'since')
 

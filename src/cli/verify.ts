@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander'
 import { BlockcopyError } from '../errors.js'
 import { DEFAULT_CHUNK_BYTES, DEFAULT_MEMORY_BYTES, defaultThreads, workerBufferBytes } from '../options.js'
 import { formatBytes, parseSize } from '../units.js'
-import { readManifest, type Manifest } from '../verify/manifest.js'
+import { readManifest, type Manifest } from '../hash/manifest.js'
 import { MAX_RUNS_PER_CHUNK } from '../chunk/diff-runs.js'
 import type { VerifyRange } from '../verify/verify-plan.js'
 import type { ReplicaReport, VerifyReport } from '../verify/verify-report.js'
@@ -144,7 +144,7 @@ export function registerVerify(prog: Command, setExit: (code: number) => void): 
     .option('--all', `list up to ${LISTED_ALL} differing ranges per replica (default: the first ${SHOWN}; --json lists up to ${LISTED_ALL})`)
     .option('--json', 'print the report as one JSON object on stdout')
     .action(async (files: string[], f: VerifyFlags) => {
-      // verify only reads (SRC or the manifest, and the replicas), so src/paths/aliases.ts has nothing to check for it.
+      // verify only reads (SRC or the manifest, and the replicas), so src/files/aliases.ts has nothing to check for it.
       const manifest: Manifest | null = f.manifest === undefined ? null : await readManifest(f.manifest)
       const source = manifest ? null : (files[0] as string)
       const replicas = manifest ? files : files.slice(1)

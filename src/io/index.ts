@@ -1,3 +1,4 @@
+// io/: the I/O backend at syscall level: the native addon or node:fs, alignment, durability (fdatasync, rename), locks.
 /**
  * The I/O backend for this thread: the native addon when it loads, else
  * node:fs. Workers call loadBackend() once at start-up and keep the result.

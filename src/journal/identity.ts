@@ -1,8 +1,8 @@
-import { devText } from '../paths/sysfs.js'
+import { devText } from '../files/sysfs.js'
 
 /*
  * How a resume map names the files it was made for: a fingerprint of each
- * one's storage (src/paths/storage.ts), stable across renames, renumbering
+ * one's storage (src/files/storage.ts), stable across renames, renumbering
  * and reboots, written as one token:
  *
  *   ino:DEV:INO            a regular file (device and inode)

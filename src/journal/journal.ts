@@ -1,19 +1,20 @@
+// journal/: the --map file (ddrescue mapfile): reading, writing, resuming from it, and checks that the source and destinations are the same ones.
 import fs from 'node:fs'
 import nodePath from 'node:path'
 import { BlockcopyError, toSystemError } from '../errors.js'
-import type { RangeFailure } from '../protocol.js'
+import type { RangeFailure } from '../protocol/protocol.js'
 import { fdatasync, followLinks, removeStaleTemps, syncParentDir, writeFileDurably } from '../io/durable.js'
 import type { Extent } from '../job.js'
 import { stickyRefusal } from '../io/access.js'
-import { writeRefusal, type OpenFile } from '../regions.js'
+import { writeRefusal, type OpenFile } from '../files/regions.js'
 import type { IoBackend } from '../io/types.js'
 import type { HeldLock } from '../io/lockfile.js'
-import { fingerprintOf, storageOfFd } from '../paths/storage.js'
+import { fingerprintOf, storageOfFd } from '../files/storage.js'
 import { destMismatch } from './identity.js'
 import { judgeSource, mapMismatch, readSample, sampleSpans } from './source-check.js'
 import { checkedMap, lockMap, readMapText } from './map-open.js'
 import { bytesByStatus, formatMap, freshMap, MAP_HEADER, parseMap, rangesWith, setStatus, type BlockStatus, type RescueMap } from './mapfile.js'
-import { systemCode } from '../error-classes.js'
+import { systemCode } from '../error-kinds.js'
 
 /**
  * A copy's resume map (ddrescue's mapfile, src/journal/mapfile.ts), kept

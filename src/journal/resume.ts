@@ -1,11 +1,11 @@
 import { BlockcopyError } from '../errors.js'
-import { refuseAliases, regionRole, savedFileRoles } from '../paths/aliases.js'
-import { fingerprintOf } from '../paths/storage.js'
-import type { CopyFacts } from '../plan.js'
+import { refuseAliases, regionRole, savedFileRoles } from '../files/aliases.js'
+import { fingerprintOf } from '../files/storage.js'
+import type { CopyFacts } from '../files/open-job.js'
 import type { CopyOptions } from '../job-options.js'
 import { cutOnGrid, MapJournal } from './journal.js'
 import type { CopyResult, Extent } from '../job.js'
-import type { RangeFailure } from '../protocol.js'
+import type { RangeFailure } from '../protocol/protocol.js'
 import type { IoBackend } from '../io/types.js'
 
 /** The map options of a copy, checked; nothing is read yet. */

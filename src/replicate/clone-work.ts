@@ -1,6 +1,6 @@
 import type { Extent, WorkPlan } from '../job.js'
-import { markDone, newBarrier } from '../chunk/order.js'
-import type { FileRef, RangesTask, VerifyLevel } from '../protocol.js'
+import { markDone, newBarrier } from '../protocol/order.js'
+import type { FileRef, RangesTask, VerifyLevel } from '../protocol/protocol.js'
 import { planCloneChecks, planClones, type ReplicateRange } from './ranges.js'
 
 /** Buffers the checks' pieces are batched for. */

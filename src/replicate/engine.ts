@@ -1,13 +1,14 @@
+// replicate/: the replicate job: ranges cloned by reflink where the file system allows, else copied; its rules, chunk work and scratch files.
 import os from 'node:os'
 import path from 'node:path'
 import { BlockcopyError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import type { JobSpec, NotifyFn, VerifyMode, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, type ClientSettings } from '../options.js'
-import { markDone, newBarrier, poison } from '../chunk/order.js'
-import type { FileRef, TaskOrder, VerifyLevel } from '../protocol.js'
-import { closeFile, fileRef, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
-import { clonePairRefusal, cloneSupport } from './caps.js'
+import { markDone, newBarrier, poison } from '../protocol/order.js'
+import type { FileRef, TaskOrder, VerifyLevel } from '../protocol/protocol.js'
+import { closeFile, fileRef, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../files/regions.js'
+import { clonePairRefusal, cloneSupport } from '../caps/caps.js'
 import { cloneRangesRefusal } from './clone-rules.js'
 import { cloneWork } from './clone-work.js'
 import { checkRanges, overlapPair, overlapsItself, planRanges, type RangesPlan, type ReplicateRange } from './ranges.js'
@@ -55,7 +56,7 @@ function cloneRefusal(io: IoBackend, src: PathFacts, dest: PathFacts, ranges: Re
 
 /**
  * SRC and DST by two names of one storage (a loop device over SRC, a
- * partition of it: src/paths/storage.ts) whose ranges overlap there: refused.
+ * partition of it: src/files/storage.ts) whose ranges overlap there: refused.
  * The memmove order that makes a move within one file exact holds for reads
  * and writes through one name; through two, each has its own page cache,
  * and what one reads of bytes the other wrote is what those caches make of it.

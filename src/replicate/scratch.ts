@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import { toSystemError } from '../errors.js'
-import { O_TMPFILE } from '../regions.js'
+import { O_TMPFILE } from '../files/regions.js'
 
 /** Thrown when no scratch file can be made; `reason` says why, for a capability's reason. */
 export class NotProbed extends Error {

@@ -1,11 +1,12 @@
+// verify/: the verify job: its plan (verify-plan.ts) and its report of differing runs (verify-report.ts, runs.ts).
 import { BlockcopyError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import type { JobSpec, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings } from '../options.js'
-import type { CompareTask } from '../protocol.js'
-import { closeFile, fileRef as ref, inspectPath, openForJob, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../regions.js'
+import type { CompareTask } from '../protocol/protocol.js'
+import { closeFile, fileRef as ref, inspectPath, openForJob, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../files/regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
-import { chunkDigestBytes, isManifest, unknownCount, type Manifest } from './manifest.js'
+import { chunkDigestBytes, isManifest, unknownCount, type Manifest } from '../hash/manifest.js'
 
 /** A byte range compared in the source (or manifest) and in every replica, at the same offsets. */
 export interface VerifyRange {

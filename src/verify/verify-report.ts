@@ -1,6 +1,6 @@
 import { MERGE_GAP_BYTES } from '../chunk/diff-runs.js'
 import type { CopyResult } from '../job.js'
-import type { ChunkResult, HashAlgo, RangeFailure } from '../protocol.js'
+import type { ChunkResult, HashAlgo, RangeFailure } from '../protocol/protocol.js'
 import { RunCollector, type Difference } from './runs.js'
 import type { VerifyPlan, VerifyRange } from './verify-plan.js'
 

@@ -16,7 +16,7 @@
  * where they stopped (src/io/types.ts), so a read that still comes back
  * short has met the end of the file.
  */
-import type { SystemErrorCode } from './protocol.js'
+import type { SystemErrorCode } from './protocol/protocol.js'
 
 export type ErrorClass = 'transient' | 'media' | 'full' | 'fatal'
 

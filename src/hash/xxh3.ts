@@ -1,4 +1,4 @@
-import type { DigestBytes, HashAlgo } from '../protocol.js'
+import type { DigestBytes, HashAlgo } from '../protocol/protocol.js'
 import { Xxh3Simd } from './xxh3-simd.js'
 
 /** Bytes of one digest of each algorithm. */

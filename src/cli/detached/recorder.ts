@@ -1,6 +1,6 @@
-import { toSystemError } from '../errors.js'
-import type { CopyResult, Job, JobKind } from '../job.js'
-import { finishedStatus, percentOf } from './status.js'
+import { toSystemError } from '../../errors.js'
+import type { CopyResult, Job, JobKind } from '../../job.js'
+import { finishedStatus, percentOf } from '../../engine/status.js'
 import { processStart, recordPath, writeRecord, type JobRecord } from './store.js'
 
 /** The least time between two writes of one job's record. */

@@ -1,8 +1,8 @@
 import type { ChunkDigest, Extent, JobSpec } from '../job.js'
-import type { ChunkResult, CopyChunkResult, DigestBytes, RangeFailure } from '../protocol.js'
+import type { ChunkResult, CopyChunkResult, DigestBytes, RangeFailure } from '../protocol/protocol.js'
 import { goodParts } from '../chunk/scrape.js'
 import type { WorkPlan } from './work.js'
-import { DIGEST_BYTES, hexOf } from '../verify/xxh3.js'
+import { DIGEST_BYTES, hexOf } from '../hash/xxh3.js'
 
 /**
  * A chunk with bad blocks: its readable parts that reached every

@@ -1,9 +1,9 @@
-import { BlockcopyError } from './errors.js'
-import type { IoBackend } from './io/types.js'
-import type { JobSpec } from './job.js'
-import { checkChunkCount } from './scheduler.js'
-import { MAX_DESTINATIONS } from './options.js'
-import type { CheckedOptions } from './job-options.js'
+import { BlockcopyError } from '../errors.js'
+import type { IoBackend } from '../io/types.js'
+import type { JobSpec } from '../job.js'
+import { checkChunkCount } from '../scheduler.js'
+import { MAX_DESTINATIONS } from '../options.js'
+import type { CheckedOptions } from '../job-options.js'
 import {
   checkByteCount, checkNoOverlap, checkWritable, closeFile, inspectPath, openForJob, probeDirect, removeCreated,
   type DirectMode, type OpenFile, type PathFacts, type Region,

@@ -1,3 +1,4 @@
+// incremental/: copy --since: which chunks changed (since.ts), the result's incremental part, the destination check, and the reflink baseline (baseline.ts, extent-compare.ts).
 import fs from 'node:fs'
 import { randomInt } from 'node:crypto'
 import { promisify } from 'node:util'
@@ -5,11 +6,11 @@ import { BlockcopyError, toSystemError } from '../errors.js'
 import type { CopyResult, Extent, VerifyMode } from '../job.js'
 import { alignUp } from '../io/align.js'
 import type { IoBackend } from '../io/types.js'
-import type { DigestBytes, FileRef } from '../protocol.js'
-import { PAGE_BYTES, type Region } from '../regions.js'
-import type { Checkpoint } from './checkpoint.js'
-import { buildManifest, chunkDigest, chunkDigestBytes, isManifest, isUnknown, type Manifest } from './manifest.js'
-import { createHasher } from './xxh3.js'
+import type { DigestBytes, FileRef } from '../protocol/protocol.js'
+import { PAGE_BYTES, type Region } from '../files/regions.js'
+import type { Checkpoint } from './baseline.js'
+import { buildManifest, chunkDigest, chunkDigestBytes, isManifest, isUnknown, type Manifest } from '../hash/manifest.js'
+import { createHasher } from '../hash/xxh3.js'
 
 /**
  * Incremental copies (`copy --since MANIFEST`): the manifest is the

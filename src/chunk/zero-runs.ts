@@ -1,6 +1,6 @@
 import type { IoBackend } from '../io/types.js'
-import type { ChunkEnd, DigestBytes } from '../protocol.js'
-import type { Xxh3 } from '../verify/xxh3.js'
+import type { ChunkEnd, DigestBytes } from '../protocol/protocol.js'
+import type { Xxh3 } from '../hash/xxh3.js'
 
 /**
  * Zero runs shorter than this are written as data, not left as holes. Each

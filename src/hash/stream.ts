@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import { BlockcopyError, toSystemError } from '../errors.js'
-import type { HashAlgo } from '../protocol.js'
+import type { HashAlgo } from '../protocol/protocol.js'
 import { createHasher } from './xxh3.js'
 
 /** Size of each sequential read of a whole-stream digest; two are in use at once. */

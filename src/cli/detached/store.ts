@@ -1,11 +1,12 @@
+// cli/detached/: the records of jobs started with --detach (store, periodic recorder, size bound, checks on reading), used by the CLI only.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
-import type { CopyResult, JobKind } from '../job.js'
+import { BlockcopyError, SystemError, toSystemError } from '../../errors.js'
+import type { CopyResult, JobKind } from '../../job.js'
 import { recordProblem } from './record-check.js'
 import { readRecordFile, recordText, type OmittedCounts } from './record-size.js'
-import type { JobState } from './status.js'
+import type { JobState } from '../../engine/status.js'
 
 /**
  * Jobs started with --detach, as files in a state directory, so that any
@@ -34,7 +35,7 @@ export interface JobRecord {
   /** The job's result without its per-chunk digests (kept small). */
   result?: Omit<CopyResult, 'chunks'>
   error?: { code: string; message: string }
-  /** How many entries of argv and of the result's lists were left out to keep the record within its size (src/jobs/record-size.ts). */
+  /** How many entries of argv and of the result's lists were left out to keep the record within its size (src/cli/detached/record-size.ts). */
   omitted?: OmittedCounts
 }
 

@@ -1,5 +1,5 @@
 import type { Extent } from '../job.js'
-import type { CheckpointInfo } from './checkpoint.js'
+import type { CheckpointInfo } from './baseline.js'
 import type { Since } from './since.js'
 
 /**

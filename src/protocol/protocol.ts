@@ -1,3 +1,4 @@
+// protocol/: what crosses between the main thread and the workers: task and result messages (protocol.ts) and the shared-memory ordering between chunks (order.ts).
 /**
  * Every message that crosses between the main thread and the chunk workers.
  * Numbers, strings, plain arrays, digests as bytes and SharedArrayBuffers
@@ -59,7 +60,7 @@ export interface CopyTask {
    * chunk allowed to write next. The scheduler dispatches chunks in index order.
    */
   writeTurn: SharedArrayBuffer | null
-  /** The source is a regular file: a chunk that SEEK_DATA shows to be all hole is not read (src/chunk/zeros.ts). */
+  /** The source is a regular file: a chunk that SEEK_DATA shows to be all hole is not read (src/chunk/zero-runs.ts). */
   srcHoles?: boolean
   /**
    * Sparse copy: runs of zeros left unwritten. 'auto': the source's holes,
@@ -121,7 +122,7 @@ export interface RangesTask {
    */
   method: 'copy' | 'clone' | 'check'
   verify: VerifyLevel
-  /** How this task is ordered against others (src/chunk/order.ts), or null when it is not. */
+  /** How this task is ordered against others (src/protocol/order.ts), or null when it is not. */
   order: TaskOrder | null
   /**
    * A staging task (it copies sources aside to a scratch file): the real
@@ -214,7 +215,7 @@ export interface ProbeTask {
 }
 
 /**
- * An incremental copy's baseline (src/verify/checkpoint.ts): clones the
+ * An incremental copy's baseline (src/incremental/baseline.ts): clones the
  * whole source into `clone` (FICLONERANGE), fsyncs it, and maps the extents
  * of the clone and of the last baseline. In a worker, so the main thread
  * never waits on the clone, its sync or FIEMAP's flush.
@@ -296,7 +297,7 @@ export interface ChunkResultBase<K extends ChunkTask['kind']> {
   errors: RangeFailure[]
   /** Bytes moved with O_DIRECT (read + written), for reporting. */
   directBytes: number
-  /** Retries of transient errors (EINTR, EAGAIN, ETIMEDOUT) in this chunk (src/error-classes.ts). */
+  /** Retries of transient errors (EINTR, EAGAIN, ETIMEDOUT) in this chunk (src/error-kinds.ts). */
   retries?: number
 }
 

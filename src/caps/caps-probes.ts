@@ -10,7 +10,7 @@ import { toSystemError } from '../errors.js'
 import { devMajorMinor } from '../io/fs-backend.js'
 import type { IoBackend } from '../io/types.js'
 import type { AlignSource, CloneSupport, DirectSupport, Support, ZeroOutSupport } from './caps.js'
-import { NotProbed, type Scratch } from './scratch.js'
+import { NotProbed, type Scratch } from '../replicate/scratch.js'
 
 /** Where the sparse probe writes its one block: everything before it is a hole. */
 const HOLE_BYTES = 1024 * 1024

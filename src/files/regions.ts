@@ -1,12 +1,13 @@
+// files/: opening, identity, sync and close of a job's files: regions and open (regions.ts, open-job.ts), same-storage checks (storage.ts, sysfs.ts, aliases.ts), preallocate, sync and close (job-files.ts).
 import fs from 'node:fs'
 import path from 'node:path'
-import { BlockcopyError, SystemError, toSystemError } from './errors.js'
-import { systemPageBytes } from './io/page.js'
-import type { IoBackend } from './io/types.js'
-import { followLinks } from './io/durable.js'
-import { newFileIdentity, storageOf, type Storage } from './paths/storage.js'
-import { accessAnswersForUs } from './io/access.js'
-import type { FileRef } from './protocol.js'
+import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
+import { systemPageBytes } from '../io/page.js'
+import type { IoBackend } from '../io/types.js'
+import { followLinks } from '../io/durable.js'
+import { newFileIdentity, storageOf, type Storage } from './storage.js'
+import { accessAnswersForUs } from '../io/access.js'
+import type { FileRef } from '../protocol/protocol.js'
 
 /** A byte range of a file or block device. */
 export interface Region {
@@ -38,11 +39,11 @@ export interface PathFacts {
   /**
    * Which file or device node this is: `dev:RDEV` for a device, `ino:DEV:INO`
    * for a file, `new:...` for one still to be created (pathIdentity). One
-   * O_EXCL claim is taken per device by it (plan.ts openAll).
+   * O_EXCL claim is taken per device by it (open-job.ts openAll).
    */
   identity: string
   /**
-   * What its bytes are stored in (src/paths/storage.ts): a loop device is a
+   * What its bytes are stored in (src/files/storage.ts): a loop device is a
    * range of its file, a partition a range of its disk. Overlaps are judged
    * by it (checkNoOverlap).
    */
@@ -300,7 +301,7 @@ export function closeFile(io: IoBackend, f: OpenFile): void {
 
 /**
  * Two ranges on the same bytes overlap: INVALID_ARGUMENT naming both. Same
- * bytes by storage (src/paths/storage.ts): a file and a loop device over
+ * bytes by storage (src/files/storage.ts): a file and a loop device over
  * it, a disk and its partition, are compared where their bytes are.
  */
 export function checkNoOverlap(

@@ -1,3 +1,4 @@
+// caps/: what a path can do (its capabilities and replication block size), probed for real on scratch files; read by replicate and the caps command.
 /**
  * Capabilities and the replication block size of a path
  * (LSM_CAP_VOLUME_COPY_RANGE*, lsm_volume_replicate_range_block_size),
@@ -11,13 +12,13 @@ import path from 'node:path'
 
 import { BlockcopyError } from '../errors.js'
 import type { BackendInfo, IoBackend } from '../io/types.js'
-import { creationPath, inspectPath, type PathFacts } from '../regions.js'
+import { creationPath, inspectPath, type PathFacts } from '../files/regions.js'
 import {
   noNative, probeClone, probeClonePair, probeCopyFileRange, probeCopyFileRangeDevice, probeDirect, probeSparse, probeZeroOut,
   probeZeroOutDevice,
 } from './caps-probes.js'
-import { Scratch } from './scratch.js'
-import { extentMapsProve } from '../verify/extent-compare.js'
+import { Scratch } from '../replicate/scratch.js'
+import { extentMapsProve } from '../incremental/extent-compare.js'
 
 /**
  * Whether an operation works here; `reason` (present exactly when it does
@@ -173,7 +174,7 @@ export function cloneSupport(io: IoBackend, p: string, argument = 'path'): Clone
 /**
  * Whether `lengthBytes` of `srcPath` at `srcOffset` (one block, or the
  * source's partial last one) clone into a file beside `dest`
- * (src/replicate/caps-probes.ts probeClonePair): null, or why not.
+ * (src/caps/caps-probes.ts probeClonePair): null, or why not.
  */
 export function clonePairRefusal(io: IoBackend, srcPath: string, srcOffset: number, lengthBytes: number, dest: PathFacts): string | null {
   try {

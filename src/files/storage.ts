@@ -11,7 +11,7 @@ import { devText, diskFingerprint, sysBlock, type SysBlock } from './sysfs.js'
  * of the file (or device) it is attached to, and both nest (a partition of
  * a loop device over a file is a range of that file). Two paths whose
  * storage is the same write each other's bytes, whatever their device and
- * inode numbers say; src/paths/aliases.ts, regions.ts checkNoOverlap and
+ * inode numbers say; src/files/aliases.ts, regions.ts checkNoOverlap and
  * replicate compare them by it, and a resume map records it
  * (src/journal/identity.ts).
  *
@@ -35,7 +35,7 @@ export interface Storage {
   /**
    * What names that storage across renumbering and reboots: `identity`,
    * except for a whole disk sysfs names (`wwid:...`, `serial:...`,
-   * `dm-uuid:...`, `udev-serial:...`, src/paths/sysfs.ts diskFingerprint).
+   * `dm-uuid:...`, `udev-serial:...`, src/files/sysfs.ts diskFingerprint).
    */
   fingerprint: string
   /** The storage's modification time in nanoseconds, when it is a regular file; else null. */

@@ -3,10 +3,10 @@ import { toSystemError } from '../errors.js'
 import { fdatasync, syncParentDir } from '../io/durable.js'
 import type { IoBackend } from '../io/types.js'
 import type { JobSpec } from '../job.js'
-import type { RangeFailure } from '../protocol.js'
-import { closeFile, removeCreated } from '../regions.js'
-import { nextHole } from '../chunk/zeros.js'
-import { systemCode } from '../error-classes.js'
+import type { RangeFailure } from '../protocol/protocol.js'
+import { closeFile, removeCreated } from './regions.js'
+import { nextHole } from '../chunk/zero-runs.js'
+import { systemCode } from '../error-kinds.js'
 
 /** Closes every file of a job and its scratch file. */
 export function closeAll(spec: JobSpec, io: IoBackend): void {
@@ -81,7 +81,7 @@ const MAX_HOLES_WALKED = 4096
 /**
  * What a sparse 'auto' copy will write of the source in [from, to), as
  * (start, end) pairs: its data with the holes too small to keep merged in
- * (src/chunk/zeros.ts sourceHoles writes those as zeros), so each run is
+ * (src/chunk/zero-runs.ts sourceHoles writes those as zeros), so each run is
  * one fallocate and no kept hole is allocated. Past MAX_HOLES_WALKED holes
  * the rest is left out: its writes allocate as they go.
  */

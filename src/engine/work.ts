@@ -1,9 +1,10 @@
+// engine/: the run loop's parts: chunk work to dispatch, results tallied, progress, per-phase timing and a job's status.
 import type { Extent, JobSpec } from '../job.js'
-import type { ChunkTask, VerifyLevel } from '../protocol.js'
-import { fileRef as ref } from '../regions.js'
+import type { ChunkTask, VerifyLevel } from '../protocol/protocol.js'
+import { fileRef as ref } from '../files/regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
-import { previousDigest } from '../verify/since.js'
-import { passTurnWhenDue } from '../chunk/order.js'
+import { previousDigest } from '../incremental/since.js'
+import { passTurnWhenDue } from '../protocol/order.js'
 
 /** The tasks of a job: how many, each one, and the part of the range each covers. */
 export interface WorkPlan {

@@ -3,7 +3,7 @@ import nodePath from 'node:path'
 import { BlockcopyError } from '../errors.js'
 import { followLinks, temporaryPathOf } from '../io/durable.js'
 import { lockPathOf } from '../io/lockfile.js'
-import { pathIdentity } from '../regions.js'
+import { pathIdentity } from './regions.js'
 import { storageOf, type Storage } from './storage.js'
 
 /*
@@ -12,7 +12,7 @@ import { storageOf, type Storage } from './storage.js'
  * creates or writes anything, the paths it reads and the paths it writes
  * (with the files it writes beside them: temporary files, lock files), each
  * with the name its user knows it by, and refuseAliases() compares them by
- * the storage their bytes are in (src/paths/storage.ts: device and inode,
+ * the storage their bytes are in (src/files/storage.ts: device and inode,
  * st_rdev for a block device, the file a loop device reads, the disk a
  * partition is part of, the directory (by inode) and name of a file still
  * to be created), so a symlink, a hard link, a bind mount, another node of

@@ -1,5 +1,5 @@
-import type { JobKind } from '../job.js'
-import type { JobState } from './status.js'
+import type { JobKind } from '../../job.js'
+import type { JobState } from '../../engine/status.js'
 
 const KINDS: readonly JobKind[] = ['copy', 'zero', 'replicate', 'hash', 'verify']
 const STATES: readonly JobState[] = ['inprogress', 'complete', 'error', 'cancelled']

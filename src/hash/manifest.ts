@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import { BlockcopyError, toSystemError } from '../errors.js'
 import { writeFileDurably } from '../io/durable.js'
 import { quoted } from '../quote.js'
-import type { DigestBytes, HashAlgo } from '../protocol.js'
+import type { DigestBytes, HashAlgo } from '../protocol/protocol.js'
 import { createHasher, DIGEST_BYTES } from './xxh3.js'
 
 /**

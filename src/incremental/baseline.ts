@@ -4,13 +4,13 @@ import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import { syncParentDir, temporaryPathOf, writeFileDurably } from '../io/durable.js'
 import { dropLock, takeLock } from '../io/lockfile.js'
-import { isUnknown, type Manifest } from './manifest.js'
+import { isUnknown, type Manifest } from '../hash/manifest.js'
 import { holdsAsRecorded } from './since.js'
-import type { BaselineResult, BaselineTask, ChunkTask, CopyChunkResult } from '../protocol.js'
-import { passTurnWhenDue } from '../chunk/order.js'
+import type { BaselineResult, BaselineTask, ChunkTask, CopyChunkResult } from '../protocol/protocol.js'
+import { passTurnWhenDue } from '../protocol/order.js'
 import { quoted } from '../quote.js'
-import { refuseAliases, regionRole, type PathRole } from '../paths/aliases.js'
-import { Xxh3Simd } from './xxh3-simd.js'
+import { refuseAliases, regionRole, type PathRole } from '../files/aliases.js'
+import { Xxh3Simd } from '../hash/xxh3-simd.js'
 import { BTRFS_MAGIC, extentMapsProve, sameExtents } from './extent-compare.js'
 
 /*
@@ -123,7 +123,7 @@ async function bindingProblem(path: string, fd: number, m: Manifest): Promise<st
 const namesOf = (path: string) => [path, `${path}.next`, `${path}.json`, `${path}.lock`]
 
 /**
- * Every file a checkpoint at `path` writes, for src/paths/aliases.ts: none
+ * Every file a checkpoint at `path` writes, for src/files/aliases.ts: none
  * may be a file the copy reads or writes otherwise. `name` is what the
  * user knows it by (`--checkpoint`, or the library's `checkpoint`).
  */

@@ -1,5 +1,5 @@
 import type { CopyResult, Extent } from '../job.js'
-import { buildManifest, chunkDigest, isUnknown, type Manifest } from './manifest.js'
+import { buildManifest, chunkDigest, isUnknown, type Manifest } from '../hash/manifest.js'
 import { mismatch, type SinceOptions } from './since.js'
 
 /**

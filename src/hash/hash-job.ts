@@ -1,9 +1,10 @@
+// hash/: xxh3 (scalar and WebAssembly SIMD), chunk manifests, whole-file digests (stream.ts) and the hash job.
 import { BlockcopyError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import type { CopyResult, Job, JobSpec, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, type ClientSettings } from '../options.js'
-import type { HashAlgo } from '../protocol.js'
-import { fileRef, inspectPath, openForJob, probeDirect, type DirectMode } from '../regions.js'
+import type { HashAlgo } from '../protocol/protocol.js'
+import { fileRef, inspectPath, openForJob, probeDirect, type DirectMode } from '../files/regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
 import { buildManifest, type Manifest } from './manifest.js'
 

@@ -1,4 +1,4 @@
-import type { ChunkResult } from '../protocol.js'
+import type { ChunkResult } from '../protocol/protocol.js'
 
 /** fio's default completion-latency percentiles. */
 export const PERCENTILES = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99] as const

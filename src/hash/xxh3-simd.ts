@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { HashAlgo } from '../protocol.js'
+import type { HashAlgo } from '../protocol/protocol.js'
 
 /**
  * xxh3-64 and XXH3-128 (seed 0) through native/wasm/xxh3.wasm, a WebAssembly
@@ -55,7 +55,7 @@ const BITS: Record<HashAlgo, 64 | 128> = { xxh3: 64, xxh128: 128 }
 /**
  * The path of native/wasm/xxh3.wasm: looked for in this module's folder and
  * each one above it up to the package root (the first with a package.json),
- * so it is found from src/verify/ (tsx) and from dist/src/verify/ alike.
+ * so it is found from src/hash/ (tsx) and from dist/src/hash/ alike.
  */
 export function xxh3WasmPath(): string {
   const start = dirname(fileURLToPath(import.meta.url))
