@@ -17,7 +17,7 @@ import { manifestOf, openHash, type HashJob, type HashOptions } from './hash/has
 import type { Manifest } from './hash/manifest.js'
 import { checkDestSize, chunkHasher, manifestAfter, sampleCheck, sinceOptions } from './incremental/since.js'
 import { destDigests, judgeDest } from './incremental/dest-check.js'
-import { Checkpoint } from './incremental/baseline.js'
+import { Baseline } from './incremental/baseline.js'
 import { openVerify, type VerifyOptions } from './verify/verify-plan.js'
 import { badBlockOptions, mapOptions, openMap } from './journal/resume.js'
 import { Throttle } from './throttle.js'
@@ -106,20 +106,20 @@ export class CopyClient {
     const mapped = mapOptions(options ?? {})
     const bad = badBlockOptions(options ?? {})
     let resume: ReturnType<typeof openMap> | null = null
-    // An incremental copy with a checkpoint reads this run's clone of the
-    // source: its file made once every argument has passed its checks, the
-    // source cloned into it by a worker before anything is read.
-    let checkpoint: Checkpoint | null = null
+    // An incremental copy with a reflink baseline reads this run's clone of
+    // the source: its file made once every argument has passed its checks,
+    // the source cloned into it by a worker before anything is read.
+    let baseline: Baseline | null = null
     let spec
     try {
       spec = openCopy(this.io, from, to, o, (c) => {
         if (mapped) resume = openMap(mapped, c, o.chunkBytes, this.io)
-        if (!inc || options?.checkpoint === undefined) return
-        checkpoint = Checkpoint.take(this.io, c.source.path, to[0]?.path as string, options.checkpoint, inc.since.manifest)
-        return inspectPath(this.io, checkpoint.clonePath, 'checkpoint', false)
+        if (!inc?.baseline) return
+        baseline = Baseline.take(this.io, c.source.path, to[0]?.path as string, inc.baseline.path, inc.since.manifest, inc.baseline.name)
+        return inspectPath(this.io, baseline.clonePath, inc.baseline.name, false)
       })
     } catch (err) {
-      (checkpoint as Checkpoint | null)?.abandon();
+      (baseline as Baseline | null)?.abandon();
       (resume as ReturnType<typeof openMap> | null)?.journal.release()
       throw err
     }
@@ -149,8 +149,8 @@ export class CopyClient {
     }
     const m = inc.since.manifest
     const dest = spec.dests[0]
-    const ckpt = checkpoint as Checkpoint | null
-    if (ckpt) inc.since.checkpoint = ckpt
+    const ckpt = baseline as Baseline | null
+    if (ckpt) inc.since.reflinkBaseline = ckpt
     const job = this.start({
       ...spec,
       since: inc.since,
@@ -188,10 +188,10 @@ export class CopyClient {
       // Checked whole, the destination's chunks that were not written hold what the check found.
       if (!r.ok) return manifestAfter(r, inc.since.baseline ?? m)
       const next = await manifestOf(r, m.algo)
-      // A checkpoint that cannot be kept costs the next run its reads, not this run its manifest.
+      // A baseline that cannot be kept costs the next run its reads, not this run its manifest.
       if (next && ckpt) {
         await ckpt.commit(next).catch((err: unknown) => {
-          process.emitWarning(`blockcopy: checkpoint ${ckpt.info.path} was not kept (${String(err)}); the next run reads every chunk`)
+          process.emitWarning(`blockcopy: baseline ${ckpt.info.path} was not kept (${String(err)}); the next run reads every chunk`)
         })
       }
       return next
@@ -357,7 +357,7 @@ export class CopyClient {
 
   /**
    * Starts a job on the pool; `skip` may answer a task without a worker (an
-   * unchanged chunk under a checkpoint). A job that is part of another
+   * unchanged chunk under a reflink baseline). A job that is part of another
    * (an incremental copy's check) is not `listed` for jobStatus: the other
    * one is, and destroy() waits for it.
    */

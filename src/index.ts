@@ -21,7 +21,7 @@ export type { CopyJob, VerifyJob } from './client.js'
 export type { VerifyOptions, VerifyRange } from './verify/verify-plan.js'
 export type { Difference, ReplicaReport, VerifyReport } from './verify/verify-report.js'
 export type { Manifest } from './hash/manifest.js'
-export type { CheckpointInfo } from './incremental/baseline.js'
+export type { BaselineInfo, CheckpointInfo } from './incremental/baseline.js'
 export {
   allUnknown, buildManifest, chunkDigest, decodeManifest, isUnknown, unknownCount, encodeManifest, readManifest, writeManifest, MANIFEST_MAGIC, MANIFEST_VERSION,
 } from './hash/manifest.js'

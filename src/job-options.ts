@@ -68,6 +68,12 @@ export interface CopyOptions {
    * extents the last run's clone shares are not read at all. PATH.json binds
    * it to the manifest. NO_SUPPORT where the source cannot be cloned.
    */
+  baseline?: string
+  /**
+   * @deprecated The old name of `baseline`, kept for this release: it warns
+   * once (DeprecationWarning BLOCKCOPY_DEP_CHECKPOINT); giving both is
+   * INVALID_ARGUMENT.
+   */
   checkpoint?: string
   /**
    * Awaited once the checks before writing have passed (with `since`, the
@@ -209,7 +215,7 @@ export function zeroOptions(o: ZeroOptions, s: ClientSettings): CheckedOptions {
   if (verify !== 'none' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: zero takes 'none' or 'readback', got ${String(verify)}`, 'verify')
   }
-  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'checkDest', 'checkpoint', 'beforeWrite', 'map', 'mapIntervalMs', 'retryBad', 'fillBad', 'timing']) {
+  for (const copyOnly of ['sequentialWrites', 'sparse', 'since', 'force', 'checkDest', 'baseline', 'checkpoint', 'beforeWrite', 'map', 'mapIntervalMs', 'retryBad', 'fillBad', 'timing']) {
     if (copyOnly in o) throw new BlockcopyError('INVALID_ARGUMENT', `${copyOnly}: applies to copies only`, copyOnly)
   }
   const checked = common(o, s, verify)

@@ -66,7 +66,7 @@ export interface JobSpec {
   scratch?: { close(): void }
   /** Incremental copies: the destination's manifest; unchanged chunks are not written. */
   since?: Since
-  /** Chunks answered without any I/O (a checkpoint's unchanged ones): the rate limit leaves them out. */
+  /** Chunks answered without any I/O (a reflink baseline's unchanged ones): the rate limit leaves them out. */
   ioFree?: (index: number) => boolean
   /**
    * Copies only these extents (relative to the range, in order, none

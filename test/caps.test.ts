@@ -209,7 +209,7 @@ test('blockcopy caps --json prints the same answers as the library; the table na
       assert.match(table.stdout, new RegExp(`^${join(mnt.dir, 'f')}  \\(file\\)\\n`))
       assert.match(table.stdout, /clone \(reflink\) +yes {2}block 4096 B/)
       assert.match(table.stdout, /clone \(reflink\) +no {3}block devices have no reflink/)
-      assert.match(table.stdout, /checkpoint +yes {2}copy --since --checkpoint reads only what changed/)
+      assert.match(table.stdout, /checkpoint +yes {2}copy --since --baseline reads only what changed/)
       const bad = cli(['caps', join(dir, 'nope', 'f'), '--json'])
       assert.is(bad.status, 2)
       assert.equal(JSON.parse(bad.stdout)[0].error.code, 'NOT_FOUND_VOLUME')

@@ -63,7 +63,7 @@ export interface Capabilities {
   copyFileRange: Support
   zeroOut: ZeroOutSupport
   sparse: Support
-  /** An incremental copy from this file can keep a checkpoint (copy `checkpoint`): clone, and extent maps that prove (XFS, btrfs). */
+  /** An incremental copy from this file can keep a reflink baseline (copy `baseline`; the key keeps its old name): clone, and extent maps that prove (XFS, btrfs). */
   checkpoint: Support
 }
 
@@ -127,13 +127,13 @@ function probeChecked(io: IoBackend, facts: PathFacts): Capabilities {
       copyFileRange: probeCopyFileRange(io, scratch),
       zeroOut: probeZeroOut(io, scratch),
       sparse: probeSparse(io, scratch),
-      checkpoint: checkpointSupport(io, facts, clone),
+      checkpoint: baselineSupport(io, facts, clone),
     }
   })
 }
 
-/** A checkpoint needs clones, extent maps that give device addresses, and the addon's FIEMAP. */
-function checkpointSupport(io: IoBackend, facts: PathFacts, clone: Support): Support {
+/** A baseline needs clones, extent maps that give device addresses, and the addon's FIEMAP. */
+function baselineSupport(io: IoBackend, facts: PathFacts, clone: Support): Support {
   if (!clone.supported) return { supported: false, reason: `no clone: ${clone.reason}` }
   const type = fs.statfsSync(facts.exists ? facts.path : path.dirname(path.resolve(facts.path))).type
   if (!extentMapsProve(type)) return { supported: false, reason: `extent maps on this file system (type 0x${type.toString(16)}) prove nothing; XFS or btrfs only` }

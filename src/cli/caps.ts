@@ -31,7 +31,7 @@ function table(c: Capabilities): string {
     ['copy_file_range', answer(c.copyFileRange)],
     ['zero-out', c.zeroOut.supported ? answer(c.zeroOut, c.zeroOut.method) : `${answer(c.zeroOut)} (zero uses: ${c.zeroOut.method})`],
     ['sparse (holes)', answer(c.sparse)],
-    ['checkpoint', answer(c.checkpoint, 'copy --since --checkpoint reads only what changed')],
+    ['checkpoint', answer(c.checkpoint, 'copy --since --baseline reads only what changed')],
   ]
   const width = Math.max(...rows.map(([k]) => k.length)) + 2
   return [`${c.path}  (${what})`, ...rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`)].join('\n')

@@ -64,7 +64,7 @@ const RANGE_FIELDS: Record<string, string> = { offset: 'OFF', length: 'LEN', src
 const FLAGS: Record<string, string> = {
   chunkBytes: '--chunk', memoryBytes: '--memory', threads: '--threads', direct: '--direct', verify: '--verify',
   length: '--length', type: '--type', fallback: '--fallback', algo: '--algo', path: 'FILE', manifest: '--manifest',
-  since: '--since', force: '--force', checkDest: '--check-dest', checkpoint: '--checkpoint', map: '--map',
+  since: '--since', force: '--force', checkDest: '--check-dest', baseline: '--baseline', checkpoint: '--checkpoint', map: '--map',
   mapIntervalMs: '--map-interval', retryBad: '--retry-bad', fillBad: '--fill-bad', rateBytesPerSec: '--rate', rate: '--rate',
   ignoreErrors: '--ignore-errors', sequentialWrites: '--sequential', sparse: '--sparse', all: '--all', output: '-o',
   from: 'SRC', source: 'SRC', to: 'DST', dest: 'DST', replicas: 'REPLICA', ranges: '--range',
@@ -80,6 +80,8 @@ const FLAGS: Record<string, string> = {
  */
 export interface CliNames {
   dstCount?: number
+  /** The flag the reflink baseline was given by: `--baseline`, or `--checkpoint`, its old name (the library is told `baseline` either way). */
+  baselineFlag?: string
 }
 
 /**
@@ -104,6 +106,7 @@ export function cliName(name: string, names: CliNames = {}): string | null {
   if (base === 'ranges' && n !== null) return field === undefined ? `--range ${n}` : `--range ${n} (${RANGE_FIELDS[field] ?? field})`
   if (base === 'manifest' && field === 'chunkBytes') return '--manifest'
   if (field !== undefined || n !== null) return null
+  if (base === 'baseline') return names.baselineFlag ?? '--baseline'
   return FLAGS[base] ?? null
 }
 

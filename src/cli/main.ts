@@ -30,6 +30,7 @@ interface CopyFlags extends CommonFlags {
   since?: string
   force?: boolean
   checkDest?: boolean
+  baseline?: string
   checkpoint?: string
   map?: string
   mapInterval?: string
@@ -116,7 +117,8 @@ function program(setExit: (code: number) => void, names: CliNames): Command {
       .option('--since <manifest>', 'incremental: write only the chunks that changed since this manifest of DST (blockcopy hash DST -o M), then update it')
       .option('--force', 'with --since: if DST is not in the state the manifest records, write every chunk instead of refusing (with --check-dest: the chunks where SRC differs from what DST holds); with --map: resume a map made for another source')
       .option('--check-dest', 'with --since: hash all of DST against the manifest before copying, instead of a sample of its chunks (for a manifest you cannot trust)')
-      .option('--checkpoint <file>', 'with --since, SRC on XFS (reflink) or btrfs: keep a clone of SRC in this file between runs; chunks it still shares with SRC are not even read')
+      .option('--baseline <file>', 'with --since, SRC on XFS (reflink) or btrfs: keep a clone of SRC in this file between runs; chunks it still shares with SRC are not even read')
+      .option('--checkpoint <file>', 'deprecated: the old name of --baseline, for this release')
       .option('--map <file>', 'resume map (GNU ddrescue mapfile): saved as the copy runs; run the same command again to copy only what is not done')
       .option('--map-interval <ms>', 'with --map: sync and save the map this often, 50 to 60000 ms (default 1000)')
       .option('--retry-bad <n>', 'with --map: copy only the bad blocks (-) the map records, reading each up to N times')
@@ -134,8 +136,16 @@ function program(setExit: (code: number) => void, names: CliNames): Command {
     const to = destRegions(dsts, f)
     if (f.force && f.since === undefined && f.map === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--force: only applies with --since or --map', 'force')
     if (f.checkDest && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--check-dest: only applies with --since', 'checkDest')
-    if (f.checkpoint !== undefined && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', '--checkpoint: only applies with --since', 'checkpoint')
-    checkCopyPaths(src, dsts, f)
+    if (f.baseline !== undefined && f.checkpoint !== undefined) {
+      throw new BlockcopyError('INVALID_ARGUMENT', '--baseline: give --baseline or --checkpoint (its old name), not both', 'baseline')
+    }
+    if (f.checkpoint !== undefined) {
+      names.baselineFlag = '--checkpoint'
+      process.stderr.write('blockcopy: --checkpoint is deprecated, use --baseline; it will go in the next release\n')
+    }
+    const baseline = f.baseline ?? f.checkpoint
+    if (baseline !== undefined && f.since === undefined) throw new BlockcopyError('INVALID_ARGUMENT', `${cliName('baseline', names)}: only applies with --since`, 'baseline')
+    checkCopyPaths(src, dsts, { map: f.map, since: f.since, baseline, baselineFlag: cliName('baseline', names) ?? '--baseline' })
     const held = f.since === undefined ? null : await SinceFile.open(f.since)
     try {
       setExit(await copyWith(held))
@@ -154,7 +164,7 @@ function program(setExit: (code: number) => void, names: CliNames): Command {
           sparse: f.sparse === undefined ? 'auto' : f.sparse ? 'always' : 'never',
           signal: controller.signal,
           ...(since ? { since, force: f.force === true, checkDest: f.checkDest === true } : {}),
-          ...(since && f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
+          ...(since && baseline !== undefined ? { baseline } : {}),
           // --chunk must agree with the manifest's chunks, so it is checked against them.
           ...(since && f.chunk !== undefined ? { chunkBytes: parseSize(f.chunk, 'chunkBytes') } : {}),
           // Once the destination passed its check and before any chunk is

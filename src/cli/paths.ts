@@ -1,5 +1,5 @@
 import { refuseAliases, regionRole, savedFileRoles, type PathRole } from '../files/aliases.js'
-import { checkpointRoles } from '../incremental/baseline.js'
+import { baselineRoles } from '../incremental/baseline.js'
 
 /*
  * What each command reads and writes, by the names typed on the command
@@ -18,17 +18,18 @@ export function checkHashPaths(files: string[], output: string | undefined): voi
 }
 
 /**
- * `copy SRC DST... [--map M] [--since M] [--checkpoint P]`: a DST may be SRC
+ * `copy SRC DST... [--map M] [--since M] [--baseline P]`: a DST may be SRC
  * or another DST where their byte ranges do not overlap (checked by the
  * library); every other file the copy writes (the map, the manifest, the
- * checkpoint, and what each writes beside it) is a file of its own.
+ * baseline, and what each writes beside it) is a file of its own. `baselineFlag`
+ * is the flag the baseline was given by (`--checkpoint` is its old name).
  */
-export function checkCopyPaths(src: string, dsts: string[], f: { map?: string; since?: string; checkpoint?: string }): void {
+export function checkCopyPaths(src: string, dsts: string[], f: { map?: string; since?: string; baseline?: string; baselineFlag: string }): void {
   refuseAliases([regionRole('SRC', src)], [
     ...dsts.map((d, i) => regionRole(dstName(i, dsts.length), d)),
     ...(f.map === undefined ? [] : savedFileRoles('--map', f.map, { argument: 'map', lock: true })),
     ...(f.since === undefined ? [] : savedFileRoles('--since', f.since, { argument: 'since', lock: true })),
-    ...(f.checkpoint === undefined ? [] : checkpointRoles(f.checkpoint, '--checkpoint')),
+    ...(f.baseline === undefined ? [] : baselineRoles(f.baseline, f.baselineFlag, 'baseline')),
   ])
 }
 

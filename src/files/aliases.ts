@@ -22,7 +22,7 @@ import { storageOf, type Storage } from './storage.js'
  * What each command reads and writes (src/cli/paths.ts declares them by
  * the names typed on the command line; the library declares its own):
  *   hash       reads FILE...; writes -o and its temporary file
- *   copy       reads SRC; writes DST..., --map, --since and --checkpoint
+ *   copy       reads SRC; writes DST..., --map, --since and --baseline
  *              with the temporary and lock files beside them
  *   replicate  reads SRC and --ranges; writes DST
  *   zero       writes DST...

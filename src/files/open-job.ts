@@ -106,7 +106,7 @@ export function openCopy(io: IoBackend, from: Region, to: Region[], o: CheckedOp
     checkNoOverlap(source, d, 'a destination may not overlap its source')
     for (const e of dests.slice(0, i)) checkNoOverlap(e, d, 'destinations may not overlap each other')
   })
-  // `check` may name another file to read in the source's place: a checkpoint's clone of it.
+  // `check` may name another file to read in the source's place: a reflink baseline's clone of it.
   const read = check?.({ source: srcFacts, srcOffset, length, dests: dests.map((d) => ({ facts: d.facts, offset: d.offset })) }) ?? srcFacts
   const srcAlign = probeDirect(io, read, o.direct, 'from.path')
   const aligns = dests.map((d) => probeDirect(io, d.facts, o.direct, `${d.argument}.path`))

@@ -14,12 +14,13 @@ import { Xxh3Simd } from '../hash/xxh3-simd.js'
 import { BTRFS_MAGIC, extentMapsProve, sameExtents } from './extent-compare.js'
 
 /*
- * Checkpoints for incremental copies (`copy --since M --checkpoint PATH`),
+ * Baselines for incremental copies (`copy --since M --baseline PATH`; its
+ * old name `--checkpoint`, kept for one release, is the same thing),
  * on file systems that clone (XFS with reflink, btrfs).
  *
  * An incremental copy must know which chunks of the source changed since
  * the destination's manifest; without help it reads and hashes every byte.
- * A checkpoint is a reflink clone of the source, taken at the start of each
+ * A baseline is a reflink clone of the source, taken at the start of each
  * run and kept until the next: every run copies from its own clone (a
  * point-in-time image, whatever writes the source meanwhile), and compares
  * the clone's extent map (FIEMAP) with the last run's. Where both map a
@@ -28,15 +29,15 @@ import { BTRFS_MAGIC, extentMapsProve, sameExtents } from './extent-compare.js'
  * (copy on write). Such chunks are neither read nor written; the rest are
  * read, hashed and compared with the manifest as usual.
  *
- * A checkpoint is only trusted for the manifest it was made with. PATH.json
+ * A baseline is only trusted for the manifest it was made with. PATH.json
  * binds them: the manifest's algorithm, chunk size, size and root, and
  * PATH's device, inode, mtime and ctime as they were when bound. Anything
- * else (another manifest, a checkpoint written to, renamed or replaced, a
+ * else (another manifest, a baseline written to, renamed or replaced, a
  * missing or damaged PATH.json) and this run reads every chunk, as without
- * a checkpoint, and says why in the result. A run binds its clone only
+ * a baseline, and says why in the result. A run binds its clone only
  * once it has succeeded; a failed run removes it.
  *
- * One run at a time per checkpoint: each holds flock on PATH.lock from the
+ * One run at a time per baseline: each holds flock on PATH.lock from the
  * clone to the binding (the kernel lets go if the process dies), so two
  * runs can never bind one's clone to the other's manifest; it removes
  * PATH.lock as it lets go.
@@ -66,10 +67,10 @@ interface Binding {
   ctimeNs: string
 }
 
-/** What a copy reports of its checkpoint (result.incremental.checkpoint). */
-export interface CheckpointInfo {
+/** What a copy reports of its baseline (result.incremental.checkpoint). */
+export interface BaselineInfo {
   path: string
-  /** The last run's checkpoint told which chunks were unchanged. */
+  /** The last run's baseline told which chunks were unchanged. */
   used: boolean
   /** Why it was not, or null. */
   reason: string | null
@@ -77,12 +78,18 @@ export interface CheckpointInfo {
   unreadBytes: number
 }
 
-function bad(message: string): BlockcopyError {
-  return new BlockcopyError('INVALID_ARGUMENT', `checkpoint: ${message}`, 'checkpoint')
+/** @deprecated The old name of BaselineInfo, kept for this release. */
+export type CheckpointInfo = BaselineInfo
+
+/** What the caller calls the baseline: `baseline`, or `checkpoint`, its name before this release. */
+export type BaselineName = 'baseline' | 'checkpoint'
+
+function bad(name: BaselineName, message: string): BlockcopyError {
+  return new BlockcopyError('INVALID_ARGUMENT', `${name}: ${message}`, name)
 }
 
-function noSupport(message: string): BlockcopyError {
-  return new BlockcopyError('NO_SUPPORT', `checkpoint: ${message}`, 'checkpoint')
+function noSupport(name: BaselineName, message: string): BlockcopyError {
+  return new BlockcopyError('NO_SUPPORT', `${name}: ${message}`, name)
 }
 
 const identity = (st: fs.BigIntStats) => ({ dev: String(st.dev), ino: String(st.ino), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) })
@@ -93,7 +100,7 @@ function rootOf(m: Manifest): string {
 }
 
 /**
- * Why the last checkpoint, open as `fd` (-1: there is none), cannot vouch
+ * Why the last baseline, open as `fd` (-1: there is none), cannot vouch
  * for `m`, or null if it can: PATH.json must bind exactly this manifest and
  * exactly this file as it is now.
  */
@@ -119,16 +126,17 @@ async function bindingProblem(path: string, fd: number, m: Manifest): Promise<st
   return null
 }
 
-/** The names a checkpoint at `path` uses beside it. */
+/** The names a baseline at `path` uses beside it. */
 const namesOf = (path: string) => [path, `${path}.next`, `${path}.json`, `${path}.lock`]
 
 /**
- * Every file a checkpoint at `path` writes, for src/files/aliases.ts: none
+ * Every file a baseline at `path` writes, for src/files/aliases.ts: none
  * may be a file the copy reads or writes otherwise. `name` is what the
- * user knows it by (`--checkpoint`, or the library's `checkpoint`).
+ * user knows it by (`--baseline`, or the library's `baseline`), `argument`
+ * the library's name.
  */
-export function checkpointRoles(path: string, name: string): PathRole[] {
-  const role = (part: string | null, p: string): PathRole => ({ name, path: p, argument: 'checkpoint', ...(part ? { part } : {}) })
+export function baselineRoles(path: string, name: string, argument: BaselineName): PathRole[] {
+  const role = (part: string | null, p: string): PathRole => ({ name, path: p, argument, ...(part ? { part } : {}) })
   return [
     role(null, path), role('clone', `${path}.next`), role('binding', `${path}.json`),
     role('binding\'s temporary file', temporaryPathOf(`${path}.json`)), role('lock file', `${path}.lock`),
@@ -136,28 +144,28 @@ export function checkpointRoles(path: string, name: string): PathRole[] {
 }
 
 /** Checks `path` against the copy's files; throws INVALID_ARGUMENT or NO_SUPPORT, creating nothing. */
-function checkPath(source: string, dest: string, path: unknown): asserts path is string {
-  if (typeof path !== 'string' || path === '') throw bad('must be the path of a file to keep the checkpoint in')
+function checkPath(source: string, dest: string, path: unknown, name: BaselineName): asserts path is string {
+  if (typeof path !== 'string' || path === '') throw bad(name, 'must be the path of a file to keep the baseline in')
   const src = fs.statSync(source, { bigint: true })
-  if (!src.isFile()) throw bad(`${source} is not a regular file; only files can be cloned`)
+  if (!src.isFile()) throw bad(name, `${source} is not a regular file; only files can be cloned`)
   const type = fs.statfsSync(source).type
   if (!extentMapsProve(type)) {
-    throw noSupport(`${source} is on a file system (type 0x${type.toString(16)}) whose extent maps cannot prove a chunk unchanged; checkpoints need XFS with reflink or btrfs`)
+    throw noSupport(name, `${source} is on a file system (type 0x${type.toString(16)}) whose extent maps cannot prove a chunk unchanged; baselines need XFS with reflink or btrfs`)
   }
   const dir = nodePath.dirname(nodePath.resolve(path))
   const dirStat = fs.statSync(dir, { throwIfNoEntry: false })
-  if (!dirStat) throw bad(`directory ${dir} does not exist`)
-  if (!dirStat.isDirectory()) throw bad(`${dir} is not a directory`)
+  if (!dirStat) throw bad(name, `directory ${dir} does not exist`)
+  if (!dirStat.isDirectory()) throw bad(name, `${dir} is not a directory`)
   // Across file systems a clone fails (EXDEV); btrfs subvolumes have their own st_dev yet clone between them.
   const dirFs = fs.statfsSync(dir).type
   if (fs.statSync(dir, { bigint: true }).dev !== src.dev && (type !== BTRFS_MAGIC || dirFs !== BTRFS_MAGIC)) {
-    throw bad(`${path} must be on the file system of ${source}: a clone cannot cross file systems`)
+    throw bad(name, `${path} must be on the file system of ${source}: a clone cannot cross file systems`)
   }
   // By identity: no other name of the source or the destination either.
-  refuseAliases([regionRole('from.path', source)], [regionRole('to[0].path', dest), ...checkpointRoles(path, 'checkpoint')])
-  for (const name of namesOf(path)) {
-    const st = fs.statSync(name, { throwIfNoEntry: false })
-    if (st && !st.isFile()) throw bad(`${name} exists and is not a regular file`)
+  refuseAliases([regionRole('from.path', source)], [regionRole('to[0].path', dest), ...baselineRoles(path, name, name)])
+  for (const file of namesOf(path)) {
+    const st = fs.statSync(file, { throwIfNoEntry: false })
+    if (st && !st.isFile()) throw bad(name, `${file} exists and is not a regular file`)
   }
 }
 
@@ -165,27 +173,27 @@ function checkPath(source: string, dest: string, path: unknown): asserts path is
 export type BaselineRunner = (task: BaselineTask) => Promise<BaselineResult>
 
 /**
- * A checkpoint for one incremental copy: this run's clone, and which chunks
+ * A baseline for one incremental copy: this run's clone, and which chunks
  * it shares with the last. Taken in two steps so that the main thread never
  * waits on the disk: take() checks, locks and creates the clone's file
  * (system calls on metadata, and a one-block clone that answers whether
  * these files clone at all); clone(), before the copy's first read, has a
  * worker clone the whole source, sync it and map its extents.
  */
-export class Checkpoint {
-  readonly info: CheckpointInfo
+export class Baseline {
+  readonly info: BaselineInfo
   /** This run's clone of the source: the copy's source. */
   readonly clonePath: string
-  /** Per manifest chunk, 1 where it is unchanged since the last checkpoint; null when none could be used (or before clone()). */
+  /** Per manifest chunk, 1 where it is unchanged since the last baseline; null when none could be used (or before clone()). */
   private unchanged: Uint8Array | null = null
   private ended = false
-  /** The source and the last checkpoint, open until clone() has used them (-1 once closed, or for no last checkpoint). */
+  /** The source and the last baseline, open until clone() has used them (-1 once closed, or for no last baseline). */
   private srcFd: number
   private oldFd: number
 
   private constructor(
     private readonly lockFd: number, private readonly cloneFd: number, srcFd: number, oldFd: number,
-    private readonly source: string, path: string, private readonly manifest: Manifest,
+    private readonly source: string, path: string, private readonly manifest: Manifest, private readonly name: BaselineName,
   ) {
     this.clonePath = `${path}.next`
     this.srcFd = srcFd
@@ -197,20 +205,21 @@ export class Checkpoint {
    * Checks `path` against the copy's source and destination, takes its lock
    * and creates PATH.next, where the source will be cloned. Throws
    * INVALID_ARGUMENT or NO_SUPPORT (leaving no clone) before anything is
-   * written to the destination.
+   * written to the destination. `name` is the option the caller gave it by,
+   * for the messages.
    */
-  static take(io: IoBackend, source: string, dest: string, path: unknown, m: Manifest): Checkpoint {
-    checkPath(source, dest, path)
-    if (!offersCheckpoints(io)) throw noSupport('needs the native addon (extent maps, locks); it is not loaded')
+  static take(io: IoBackend, source: string, dest: string, path: unknown, m: Manifest, name: BaselineName = 'baseline'): Baseline {
+    checkPath(source, dest, path, name)
+    if (!offersBaselines(io)) throw noSupport(name, 'needs the native addon (extent maps, locks); it is not loaded')
     const lockFd = takeLock(`${path}.lock`, (fd) => io.tryLock(fd))
-    if (lockFd === null) throw bad(`${path} is in use by another copy (${path}.lock is locked): one copy at a time per checkpoint`)
+    if (lockFd === null) throw bad(name, `${path} is in use by another copy (${path}.lock is locked): one copy at a time per baseline`)
     let oldFd = -1
     try {
       // One descriptor for the binding's check and the extent map: nothing can swap PATH in between.
       oldFd = openIfFile(path)
       // Under the lock, a PATH.next is what a killed run left: createClone replaces it.
-      const { srcFd, cloneFd } = createClone(io, source, `${path}.next`)
-      return new Checkpoint(lockFd, cloneFd, srcFd, oldFd, source, path, m)
+      const { srcFd, cloneFd } = createClone(io, source, `${path}.next`, name)
+      return new Baseline(lockFd, cloneFd, srcFd, oldFd, source, path, m, name)
     } catch (err) {
       if (oldFd >= 0) fs.closeSync(oldFd)
       dropLock(`${path}.lock`, lockFd)
@@ -220,9 +229,9 @@ export class Checkpoint {
 
   /**
    * Clones the whole source into PATH.next on a worker (`run`), synced, and
-   * compares its extent map with the last checkpoint's. Before the copy
+   * compares its extent map with the last baseline's. Before the copy
    * reads its source (the clone): its prepare step. Throws the clone's
-   * errors as take() would have (the caller abandons the checkpoint).
+   * errors as take() would have (the caller abandons the baseline).
    */
   async clone(run: BaselineRunner): Promise<void> {
     const m = this.manifest
@@ -232,7 +241,7 @@ export class Checkpoint {
         kind: 'baseline', src: { path: this.source, fd: this.srcFd }, clone: { path: this.clonePath, fd: this.cloneFd },
         old: { path: this.info.path, fd: why === null ? this.oldFd : -1 },
       })
-      if (r.error) throw cloneRefusal(new SystemError(r.error.message, r.error.code, r.error.errno, r.error.syscall, r.error.path), this.source, this.clonePath)
+      if (r.error) throw cloneRefusal(new SystemError(r.error.message, r.error.code, r.error.errno, r.error.syscall, r.error.path), this.source, this.clonePath, this.name)
       // Mapped every run, so a file system without extent maps fails above, before anything is bound.
       if (why === null && r.sizeBytes !== m.sizeBytes) why = `the source has ${r.sizeBytes} bytes now, the manifest ${m.sizeBytes}`
       const size = r.sizeBytes
@@ -246,8 +255,8 @@ export class Checkpoint {
     }
   }
 
-  /** What the copy's result says of this checkpoint; with `writeAll` (force) every chunk was written, so it was not used. */
-  report(writeAll: boolean): CheckpointInfo {
+  /** What the copy's result says of this baseline; with `writeAll` (force) every chunk was written, so it was not used. */
+  report(writeAll: boolean): BaselineInfo {
     return writeAll ? { ...this.info, used: false, reason: 'every chunk was written (force)' } : { ...this.info }
   }
 
@@ -274,7 +283,7 @@ export class Checkpoint {
     return t.writeTurn ? passTurnWhenDue(new Int32Array(t.writeTurn), t.chunkIndex).then(() => r) : Promise.resolve(r)
   }
 
-  /** The copy succeeded and `m` describes the destination: the clone becomes the checkpoint, bound to `m`. */
+  /** The copy succeeded and `m` describes the destination: the clone becomes the baseline, bound to `m`. */
   async commit(m: Manifest): Promise<void> {
     if (this.ended) return
     this.ended = true
@@ -298,7 +307,7 @@ export class Checkpoint {
     }
   }
 
-  /** The copy failed or was cancelled: this run's clone goes; the last checkpoint stays as it was. Never throws. */
+  /** The copy failed or was cancelled: this run's clone goes; the last baseline stays as it was. Never throws. */
   abandon(): void {
     if (this.ended) return
     this.ended = true
@@ -311,7 +320,7 @@ export class Checkpoint {
     }
   }
 
-  /** Closes the source and the last checkpoint, which only clone() reads. */
+  /** Closes the source and the last baseline, which only clone() reads. */
   private closeInputs(): void {
     for (const fd of [this.srcFd, this.oldFd]) if (fd >= 0) fs.closeSync(fd)
     this.srcFd = -1
@@ -329,10 +338,10 @@ export class Checkpoint {
   }
 }
 
-/** A backend with the calls a checkpoint needs (the addon's; node:fs has none of them). */
-type CheckpointIo = IoBackend & Required<Pick<IoBackend, 'fiemap' | 'tryLock' | 'inodeFlags' | 'setInodeFlags'>>
+/** A backend with the calls a baseline needs (the addon's; node:fs has none of them). */
+type BaselineIo = IoBackend & Required<Pick<IoBackend, 'fiemap' | 'tryLock' | 'inodeFlags' | 'setInodeFlags'>>
 
-function offersCheckpoints(io: IoBackend): io is CheckpointIo {
+function offersBaselines(io: IoBackend): io is BaselineIo {
   return io.fiemap !== undefined && io.tryLock !== undefined && io.inodeFlags !== undefined && io.setInodeFlags !== undefined
 }
 
@@ -352,10 +361,10 @@ function openIfFile(path: string): number {
  * clones the source's first block into it: the kernel's answer on these
  * very files (another file system, no reflink, btrfs No_COW) before the
  * copy starts, at the cost of at most one block written back. The whole
- * clone runs later on a worker (Checkpoint.clone). Returns the source's
+ * clone runs later on a worker (Baseline.clone). Returns the source's
  * descriptor and the clone's, open read-write.
  */
-function createClone(io: CheckpointIo, source: string, to: string): { srcFd: number; cloneFd: number } {
+function createClone(io: BaselineIo, source: string, to: string, name: BaselineName): { srcFd: number; cloneFd: number } {
   fs.rmSync(to, { force: true })
   const from = fs.openSync(source, fs.constants.O_RDONLY)
   let fd = -1
@@ -370,14 +379,14 @@ function createClone(io: CheckpointIo, source: string, to: string): { srcFd: num
     if (fd >= 0) fs.closeSync(fd)
     fs.rmSync(to, { force: true })
     fs.closeSync(from)
-    throw cloneRefusal(err, source, to)
+    throw cloneRefusal(err, source, to, name)
   }
 }
 
 /** A clone's failure as the copy reports it: another file system or no reflink are the caller's to fix; anything else as it came. */
-function cloneRefusal(err: unknown, source: string, to: string): unknown {
+function cloneRefusal(err: unknown, source: string, to: string, name: BaselineName): unknown {
   const code = err instanceof SystemError ? err.code : ''
-  if (code === 'EXDEV') return bad(`${to} must be on the file system of ${source}: a clone cannot cross file systems`)
-  if (code === 'EOPNOTSUPP') return noSupport(`the file system of ${source} cannot clone it (EOPNOTSUPP; XFS needs mkfs.xfs -m reflink=1)`)
+  if (code === 'EXDEV') return bad(name, `${to} must be on the file system of ${source}: a clone cannot cross file systems`)
+  if (code === 'EOPNOTSUPP') return noSupport(name, `the file system of ${source} cannot clone it (EOPNOTSUPP; XFS needs mkfs.xfs -m reflink=1)`)
   return err
 }

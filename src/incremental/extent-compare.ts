@@ -1,6 +1,6 @@
 /*
  * Which chunks two files' extent maps prove unchanged (FIEMAP): a
- * checkpoint's clone against the last run's (src/incremental/baseline.ts).
+ * baseline's clone against the last run's (src/incremental/baseline.ts).
  * Pure functions over flat lists, no I/O.
  */
 

@@ -1,5 +1,5 @@
 import type { Extent } from '../job.js'
-import type { CheckpointInfo } from './baseline.js'
+import type { BaselineInfo } from './baseline.js'
 import type { Since } from './since.js'
 
 /**
@@ -37,8 +37,8 @@ export interface IncrementalResult {
    */
   trustedChunks: number
   trustedBytes: number
-  /** With a checkpoint: whether the last one was used, why not, and the bytes it spared reading. */
-  checkpoint?: CheckpointInfo
+  /** With a reflink baseline: whether the last one was used, why not, and the bytes it spared reading (the key keeps the option's old name: --json and results do not change). */
+  checkpoint?: BaselineInfo
 }
 
 /** The per-chunk outcomes of a job that result.incremental is made of (task i is manifest chunk i). */
@@ -85,6 +85,6 @@ export function incrementalResult(s: Since, o: ChunkOutcome, completedBytes: num
     writtenBytes: completedBytes - skippedBytes, skippedBytes, writtenChunks, skippedChunks, writeAll: s.writeAll, reason: s.reason,
     check: { mode: s.checked.mode, chunks: checkedChunks, bytes: checkedBytes, differing: s.checked.differing },
     trustedChunks, trustedBytes,
-    ...(s.checkpoint ? { checkpoint: s.checkpoint.report(s.writeAll) } : {}),
+    ...(s.reflinkBaseline ? { checkpoint: s.reflinkBaseline.report(s.writeAll) } : {}),
   }
 }

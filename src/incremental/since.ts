@@ -8,7 +8,7 @@ import { alignUp } from '../io/align.js'
 import type { IoBackend } from '../io/types.js'
 import type { DigestBytes, FileRef } from '../protocol/protocol.js'
 import { PAGE_BYTES, type Region } from '../files/regions.js'
-import type { Checkpoint } from './baseline.js'
+import type { Baseline, BaselineName } from './baseline.js'
 import { buildManifest, chunkDigest, chunkDigestBytes, isManifest, isUnknown, type Manifest } from '../hash/manifest.js'
 import { createHasher } from '../hash/xxh3.js'
 
@@ -38,8 +38,8 @@ export interface Since {
   writeAll: boolean
   /** Why writeAll was set (or, checked whole and forced, which chunks differed), for the result. */
   reason: string | null
-  /** With a checkpoint: the one this run copies from. */
-  checkpoint?: Checkpoint
+  /** With a reflink baseline (`baseline`): the one this run copies from. */
+  reflinkBaseline?: Baseline
   /** What the check before the copy read of the destination. */
   checked: DestChecked
   /**
@@ -69,6 +69,8 @@ export interface SinceOptions {
   checkDest: boolean
   chunkBytes: number
   verify: VerifyMode
+  /** The reflink baseline's path as given, and the option that gave it; checked when it is taken. */
+  baseline: { path: unknown; name: BaselineName } | null
 }
 
 function bad(argument: string, message: string): BlockcopyError {
@@ -77,15 +79,16 @@ function bad(argument: string, message: string): BlockcopyError {
 
 /** Checks `since` and `force` against the copy's other arguments; nothing is opened. */
 export function sinceOptions(
-  o: { since?: unknown; force?: unknown; checkDest?: unknown; checkpoint?: unknown; chunkBytes?: unknown; verify?: unknown; map?: unknown }, from: Region, to: Region[],
+  o: { since?: unknown; force?: unknown; checkDest?: unknown; baseline?: unknown; checkpoint?: unknown; chunkBytes?: unknown; verify?: unknown; map?: unknown }, from: Region, to: Region[],
 ): SinceOptions | null {
+  const baseline = baselineOption(o)
   if (o.force !== undefined && typeof o.force !== 'boolean') throw bad('force', 'must be true or false')
   if (o.checkDest !== undefined && typeof o.checkDest !== 'boolean') throw bad('checkDest', 'must be true or false')
   if (o.since === undefined) {
     // With a map, force resumes one whose source does not match it (src/journal/source-check.ts).
     if (o.force && o.map === undefined) throw bad('force', 'only applies with `since` (an incremental copy) or `map` (a resume map)')
     if (o.checkDest) throw bad('checkDest', 'only applies with `since` (an incremental copy)')
-    if (o.checkpoint !== undefined) throw bad('checkpoint', 'only applies with `since` (an incremental copy)')
+    if (baseline) throw bad(baseline.name, 'only applies with `since` (an incremental copy)')
     return null
   }
   if (!isManifest(o.since)) throw bad('since', 'must be a manifest as readManifest() or a hash job returns it')
@@ -100,8 +103,30 @@ export function sinceOptions(
   const verify: VerifyMode = o.verify === 'readback' ? 'readback' : 'hash'
   return {
     since: { manifest, writeAll: false, reason: null, checked: { mode: 'none', found: new Uint8Array(manifest.chunkCount), differing: [] } },
-    force: o.force === true, checkDest: o.checkDest === true, chunkBytes: manifest.chunkBytes, verify,
+    force: o.force === true, checkDest: o.checkDest === true, chunkBytes: manifest.chunkBytes, verify, baseline,
   }
+}
+
+let warnedCheckpoint = false
+
+/**
+ * The reflink baseline's path and the option that gave it, null for none.
+ * `checkpoint` is its name before this release, kept for one more: it
+ * warns once per process (DeprecationWarning BLOCKCOPY_DEP_CHECKPOINT).
+ */
+function baselineOption(o: { baseline?: unknown; checkpoint?: unknown }): { path: unknown; name: BaselineName } | null {
+  if (o.baseline !== undefined && o.checkpoint !== undefined) {
+    throw bad('baseline', 'give `baseline` or `checkpoint` (its old name), not both')
+  }
+  if (o.baseline !== undefined) return { path: o.baseline, name: 'baseline' }
+  if (o.checkpoint === undefined) return null
+  if (!warnedCheckpoint) {
+    warnedCheckpoint = true
+    process.emitWarning('blockcopy: the `checkpoint` option is deprecated, use `baseline`; it will go in the next release', {
+      type: 'DeprecationWarning', code: 'BLOCKCOPY_DEP_CHECKPOINT',
+    })
+  }
+  return { path: o.checkpoint, name: 'checkpoint' }
 }
 
 /**

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import { followLinks } from './durable.js'
 
 /*
- * Lock files for one process at a time (a checkpoint's PATH.lock): flock on
+ * Lock files for one process at a time (a baseline's PATH.lock): flock on
  * a file that is removed as the lock is let go, so none is left behind. A
  * lock is only good while the path still names the locked file: a process
  * that opened the file just before another removed it may lock a file no
