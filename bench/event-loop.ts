@@ -1,10 +1,10 @@
 /**
- * How long an incremental copy with a checkpoint holds the calling thread's
+ * How long an incremental copy with a reflink baseline holds the calling thread's
  * event loop (issue 15: the main thread plans, workers do I/O). A source of
  * --size on a fresh XFS (reflink) image, its destination seeded and hashed;
  * each run changes 1 % of the source's chunks (left dirty in the page
  * cache, as a live image would be), drops caches, then runs
- * `copy --since M --checkpoint C` while perf_hooks monitorEventLoopDelay
+ * `copy --since M --baseline C` while perf_hooks monitorEventLoopDelay
  * and a 10 ms interval timer watch the event loop. Reports, per run, the
  * time copy() itself took to return (synchronous), the largest gap between
  * two ticks of the timer, and the event loop delay's max and p99, from the
@@ -54,7 +54,7 @@ try {
   writeRandomFile(src, size, 5)
   if (!(await client.copy({ path: src }, [{ path: dst }]).result).ok) throw new Error('seeding copy failed')
   let manifest = (await client.hash(dst, { chunkBytes: CHUNK }).manifest) as Manifest
-  console.log(`copy --since --checkpoint of ${size} bytes on XFS (reflink), ${runs} runs; times in ms`)
+  console.log(`copy --since --baseline of ${size} bytes on XFS (reflink), ${runs} runs; times in ms`)
   console.log('run  copy() returned  largest timer gap  loop delay max  loop delay p99  checkpoint used')
   for (let i = 1; i <= runs; i++) {
     mutate(src)
@@ -70,7 +70,7 @@ try {
     delay.enable()
     const t0 = performance.now()
     last = t0
-    const job = client.copy({ path: src }, [{ path: dst }], { since: manifest, checkpoint: ckpt })
+    const job = client.copy({ path: src }, [{ path: dst }], { since: manifest, baseline: ckpt })
     const returned = performance.now() - t0
     const r = await job.result
     const next = await job.manifest

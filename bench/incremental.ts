@@ -6,7 +6,7 @@
  * faster. Needs root (drop_caches).
  *
  * With --checkpoint the source lives on a fresh XFS (reflink) image on the
- * same disk, and a third contender runs `copy --since --checkpoint` (chunks
+ * same disk, and a third contender runs `copy --since --baseline` (chunks
  * the last run's clone still shares are not read) onto its own destination.
  * Destinations stay on the project disk. Times are wall times from the
  * call to copy() to the new manifest (a checkpoint's clone included).
@@ -85,7 +85,7 @@ try {
       name, label, ms: [],
       run: async () => {
         const started = performance.now()
-        const job = client.copy({ path: src }, [{ path: d.path }], { since: d.manifest, ...(checkpoint ? { checkpoint } : {}) })
+        const job = client.copy({ path: src }, [{ path: d.path }], { since: d.manifest, ...(checkpoint ? { baseline: checkpoint } : {}) })
         const r = await job.result
         if (!r.ok || !r.incremental) throw new Error(`${label} failed: ${JSON.stringify(r.errors)}`)
         d.manifest = (await job.manifest) as Manifest
