@@ -1,7 +1,7 @@
 // chunk/: the worker side: one pool task (copy, zero, hash, compare, ranges, baseline) run on a chunk, its reads, writes, holes and zero runs.
 import { workerData } from 'node:worker_threads'
 import type { PoolTask, TaskResults, WorkerConfig } from '../protocol/protocol.js'
-import { cloneBaseline } from './baseline.js'
+import { cloneBaseline } from './baseline-clone.js'
 import { ensureHasher, workerContext } from './context.js'
 import { compareChunk } from './compare.js'
 import { copyChunk } from './copy.js'

@@ -169,7 +169,7 @@ function checkPath(source: string, dest: string, path: unknown, name: BaselineNa
   }
 }
 
-/** Runs a baseline task on the client's pool (src/chunk/baseline.ts). */
+/** Runs a baseline task on the client's pool (src/chunk/baseline-clone.ts). */
 export type BaselineRunner = (task: BaselineTask) => Promise<BaselineResult>
 
 /**

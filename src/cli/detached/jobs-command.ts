@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import type { Command } from 'commander'
-import { BlockcopyError, SystemError, toSystemError } from '../errors.js'
-import { isBadRecord, listRecords, logPath, readRecord, removeRecord, stateDir, type JobRecord, type ListedJob } from './detached/store.js'
-import { RECORD_MAX_BYTES } from './detached/record-size.js'
-import { formatBytes } from '../units.js'
-import { EXIT } from './exit.js'
+import { BlockcopyError, SystemError, toSystemError } from '../../errors.js'
+import { isBadRecord, listRecords, logPath, readRecord, removeRecord, stateDir, type JobRecord, type ListedJob } from './store.js'
+import { RECORD_MAX_BYTES } from './record-size.js'
+import { formatBytes } from '../../units.js'
+import { EXIT } from '../exit.js'
 
 const DETACHABLE: readonly string[] = ['copy', 'zero', 'replicate']
 
