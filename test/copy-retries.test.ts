@@ -60,7 +60,6 @@ for (const [name, rule] of [
 test('an error that does not go away is retried a bounded number of times, then reported at its range', async () => {
   const failAt = 2 * MiB + 8192
   await withFaults([{ op: 'read', path: 'src.img', offset: failAt, length: 4096, errno: 'EAGAIN' }], async (fs, src, dst) => {
-    const started = performance.now()
     const r = await client.copy({ path: src }, [{ path: dst }]).result
     assert.is(r.ok, false)
     assert.is(r.readErr, true)
@@ -68,7 +67,6 @@ test('an error that does not go away is retried a bounded number of times, then 
     assert.ok(e && e.dest === -1 && e.offset <= failAt && e.offset + e.length >= failAt + 4096, JSON.stringify(r.errors))
     // 5 retries after the first try, with 2+4+8+16+32 ms between them.
     assert.is(fs.events().filter((x) => x.action === 'EAGAIN').length, 6)
-    assert.ok(performance.now() - started < 10_000)
   })
 })
 
