@@ -178,7 +178,19 @@ function sparseMode(value: unknown): SparseMode {
   throw new BlockcopyError('INVALID_ARGUMENT', `sparse: must be 'auto', 'always' or 'never' (or true for 'always', false for 'never'), got ${String(value)}`, 'sparse')
 }
 
-function common(o: CopyOptions, s: ClientSettings, verify: VerifyMode): CheckedOptions {
+/** What every job kind takes from its caller besides its data: an AbortSignal, a kcopyd notify, its context. */
+export interface CallerHooks {
+  signal?: AbortSignal
+  notify?: NotifyFn
+  context?: unknown
+}
+
+/**
+ * The caller's hooks, checked and copied without the absent ones: one
+ * check for every job kind, so none forgets one (replicate once took any
+ * `signal` and failed later, when it was used).
+ */
+export function callerHooks(o: CallerHooks): CallerHooks {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new BlockcopyError('INVALID_ARGUMENT', 'signal: must be an AbortSignal', 'signal')
   }
@@ -186,15 +198,22 @@ function common(o: CopyOptions, s: ClientSettings, verify: VerifyMode): CheckedO
     throw new BlockcopyError('INVALID_ARGUMENT', 'notify: must be a function (readErr, writeErr, context)', 'notify')
   }
   return {
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.notify ? { notify: o.notify } : {}),
+    ...('context' in o ? { context: o.context } : {}),
+  }
+}
+
+function common(o: CopyOptions, s: ClientSettings, verify: VerifyMode): CheckedOptions {
+  const hooks = callerHooks(o)
+  return {
     verify,
     ignoreErrors: flag(o.ignoreErrors, 'ignoreErrors'),
     sequentialWrites: flag(o.sequentialWrites, 'sequentialWrites'),
     sparse: sparseMode(o.sparse),
     chunkBytes: checkChunkBytes(o.chunkBytes ?? s.chunkBytes, 'chunkBytes', s.bufferBytes),
     direct: checkDirectMode(o.direct ?? s.direct, 'direct'),
-    ...(o.signal ? { signal: o.signal } : {}),
-    ...(o.notify ? { notify: o.notify } : {}),
-    ...('context' in o ? { context: o.context } : {}),
+    ...hooks,
   }
 }
 

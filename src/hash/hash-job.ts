@@ -3,6 +3,7 @@ import { BlockcopyError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import type { CopyResult, Job, JobSpec, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, type ClientSettings } from '../options.js'
+import { callerHooks } from '../job-options.js'
 import type { HashAlgo } from '../protocol/protocol.js'
 import { fileRef, inspectPath, openForJob, probeDirect, type DirectMode } from '../files/regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
@@ -53,9 +54,7 @@ export function openHash(io: IoBackend, path: string, o: HashOptions, s: ClientS
   if (!HASH_ALGOS.includes(algo)) {
     throw new BlockcopyError('INVALID_ARGUMENT', `algo: must be 'xxh3' or 'xxh128', got ${String(algo)}`, 'algo')
   }
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw new BlockcopyError('INVALID_ARGUMENT', 'signal: must be an AbortSignal', 'signal')
-  }
+  const hooks = callerHooks({ signal: o.signal })
   const chunkBytes = checkChunkBytes(o.chunkBytes ?? s.chunkBytes, 'chunkBytes', s.bufferBytes)
   const direct = checkDirectMode(o.direct ?? s.direct, 'direct')
   const facts = inspectPath(io, path, 'path', false)
@@ -82,7 +81,7 @@ export function openHash(io: IoBackend, path: string, o: HashOptions, s: ClientS
   return {
     kind: 'hash', source: src, srcOffset: 0, dests: [], destOffsets: [], totalBytes: total, chunkBytes,
     verify: 'hash', ignoreErrors: false, sequentialWrites: false, work, hashAlgo: algo,
-    ...(o.signal ? { signal: o.signal } : {}),
+    ...hooks,
   }
 }
 

@@ -5,6 +5,7 @@ import { BlockcopyError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import type { JobSpec, NotifyFn, VerifyMode, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, type ClientSettings } from '../options.js'
+import { callerHooks } from '../job-options.js'
 import { markDone, newBarrier, poison } from '../protocol/order.js'
 import type { FileRef, TaskOrder, VerifyLevel } from '../protocol/protocol.js'
 import { closeFile, fileRef, inspectPath, openForJob, PAGE_BYTES, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../files/regions.js'
@@ -91,6 +92,7 @@ export function openReplicate(
   if (o.fallback !== undefined && o.fallback !== 'copy') {
     throw new BlockcopyError('INVALID_ARGUMENT', `fallback: the only fallback is 'copy', got ${String(o.fallback)}`, 'fallback')
   }
+  const hooks = callerHooks(o)
   const verify = o.verify ?? 'none'
   if (verify !== 'none' && verify !== 'hash' && verify !== 'readback') {
     throw new BlockcopyError('INVALID_ARGUMENT', `verify: must be 'none', 'hash' or 'readback', got ${String(verify)}`, 'verify')
@@ -151,9 +153,7 @@ export function openReplicate(
     chunkBytes, verify, ignoreErrors: o.ignoreErrors === true, sequentialWrites: false, work, method,
     destSpans: checked.map((r) => ({ offset: r.dstOffset, length: r.length })),
     ...(scratch ? { scratch } : {}),
-    ...(o.signal ? { signal: o.signal } : {}),
-    ...(o.notify ? { notify: o.notify } : {}),
-    ...('context' in o ? { context: o.context } : {}),
+    ...hooks,
   }
 }
 

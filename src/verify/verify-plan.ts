@@ -3,6 +3,7 @@ import { BlockcopyError } from '../errors.js'
 import type { IoBackend } from '../io/types.js'
 import type { JobSpec, WorkPlan } from '../job.js'
 import { checkChunkBytes, checkDirectMode, MAX_DESTINATIONS, type ClientSettings } from '../options.js'
+import { callerHooks } from '../job-options.js'
 import type { CompareTask } from '../protocol/protocol.js'
 import { closeFile, fileRef as ref, inspectPath, openForJob, probeDirect, type DirectMode, type OpenFile, type PathFacts } from '../files/regions.js'
 import { chunkAt, chunkCount, type ChunkPlan } from '../scheduler.js'
@@ -104,7 +105,7 @@ export function openVerify(
   io: IoBackend, source: string | null, replicaPaths: string[], o: VerifyOptions, s: ClientSettings,
 ): VerifyPlan {
   if (typeof o !== 'object' || o === null) throw bad('options', 'must be an object')
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw bad('signal', 'must be an AbortSignal')
+  const hooks = callerHooks({ signal: o.signal })
   const manifest = o.manifest === undefined ? null : checkManifest(o.manifest)
   if (source === null && !manifest) throw bad('source', 'a source path is required (or null with options.manifest)')
   if (source !== null && manifest) throw bad('manifest', 'verify against a source or a manifest, not both (pass null as the source)')
@@ -155,7 +156,7 @@ export function openVerify(
       // Every difference and every unreadable range is wanted, not just the first.
       ignoreErrors: true, sequentialWrites: false,
       work: () => work,
-      ...(o.signal ? { signal: o.signal } : {}),
+      ...hooks,
     }
     return { spec, source: src, replicas, manifest, ranges, explicitRanges, referenceBytes, fileOffset: work.fileOffset, maxDifferences }
   } catch (err) {
