@@ -18,8 +18,6 @@ test.after.each(() => {
   removeTempDir(dir)
 })
 
-const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms))
-
 const SIZE = 512 * MiB
 const RATE = 32 * MiB
 const INTERVAL_MS = 250
@@ -53,12 +51,18 @@ test('SIGINT: running chunks finish, the map is saved, exit 130 with the command
   const map = join(dir, 'copy.map')
   writeRandomFile(src, 64 * MiB, 62)
   const args = ['copy', src, dst, '--map', map, '--rate', '16MiB', '--progress', 'none']
-  const child = spawnCli(args)
+  // Progress as NDJSON on stderr: interrupted once a chunk is reported done, an event, not a time.
+  const child = spawnCli(args.map((a) => (a === 'none' ? 'ndjson' : a)))
   let stderr = ''
-  child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()))
   const code = new Promise<number | null>((done) => child.on('exit', (c) => done(c)))
-  for (let waited = 0; !existsSync(map) && waited < 20_000; waited += 10) await sleep(10)
-  await sleep(1200)
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (b: Buffer) => {
+      stderr += b.toString()
+      if (/"doneBytes":[1-9]/.test(stderr)) resolve()
+    })
+    void code.then((c) => reject(new Error(`exited ${String(c)} before any chunk was done: ${stderr}`)))
+  })
+  assert.ok(existsSync(map), 'the map is saved before the first chunk')
   child.kill('SIGINT')
   assert.is(await code, 130, stderr)
   const done = mapDoneBytes(map)
